@@ -1,0 +1,816 @@
+// core/detector.cc — the slow paths of the detector: registering locks and threads, recording edges,
+// deciding reports, forgetting locks, fork and exit.
+#include "core/detector.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/flat_map.h"
+#include "core/hooks.h"
+#include "core/internal_alloc.h"
+#include "core/lock_graph.h"
+#include "core/output.h"
+#include "core/runtime_mutex.h"
+#include "core/stack.h"
+#include "core/suppressions.h"
+#include "report/report.h"
+
+namespace locksan {
+
+__thread ThreadLocal t_local __attribute__((tls_model("initial-exec")));
+
+namespace {
+
+constexpr u32 kBloomBits = 1u << 20;
+constexpr uptr kPageShift = 12;
+
+struct ThreadStartImpl {
+  u32 number;
+  u32 parent;
+  u32 creation_stack;
+};
+
+struct Runtime {
+  Flags flags{};
+  std::atomic<int> state{0};  // 0 = not initialised, 1 = initialising, 2 = ready
+  pid_t init_tid = 0;
+  pthread_key_t exit_key{};
+
+  // Lock order of the runtime's own mutexes: graph_mu -> registry_mu -> threads_mu.
+  RuntimeMutex graph_mu;      // graph, reported signatures
+  RuntimeMutex registry_mu;   // lock registry
+  RuntimeMutex threads_mu;    // thread list
+  RuntimeMutex report_mu;     // printing (never held with the others)
+
+  LockGraph* graph = nullptr;
+  FlatMap<LockInfo*>* by_addr = nullptr;
+  FlatMap<LockInfo*>* by_id = nullptr;
+  FlatMap<LockInfo*>* by_page = nullptr;
+  LockInfo* free_infos = nullptr;
+  u64 next_lock_id = 1;
+  size_t locks_live = 0;
+  size_t locks_total = 0;
+  std::atomic<u64> bloom[kBloomBits / 64] = {};
+
+  ThreadState* all_threads = nullptr;
+  ThreadState* free_states = nullptr;
+  u32 next_thread_number = 0;
+  size_t threads_total = 0;
+
+  FlatMap<u8>* reported = nullptr;
+  std::atomic<u64> reports{0};
+  std::atomic<u64> slow_checks{0};
+  std::atomic<bool> over_budget_said{false};
+  Suppressions* suppressions = nullptr;
+};
+
+Runtime g_rt;
+
+void ErrorLine(void*, const char* line) { OutputPrintf("==%d==%s\n", getpid(), line); }
+
+// ---------------------------------------------------------------------------------------------
+// Memory budget
+// ---------------------------------------------------------------------------------------------
+bool OverBudget() {
+  size_t limit = static_cast<size_t>(g_rt.flags.max_memory_mb) << 20;
+  if (InternalAllocatedBytes() <= limit) return false;
+  if (!g_rt.over_budget_said.exchange(true))
+    OutputPrintf(
+        "==%d==locksan: memory budget max_memory_mb=%d reached: new locks and lock orders are no "
+        "longer tracked (the program keeps running)\n",
+        getpid(), g_rt.flags.max_memory_mb);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bloom filter over pages that ever held a lock
+// ---------------------------------------------------------------------------------------------
+u32 BloomIndex(uptr page) { return static_cast<u32>(Mix64(page)) & (kBloomBits - 1); }
+void BloomSet(uptr addr) {
+  u32 i = BloomIndex(addr >> kPageShift);
+  std::atomic<u64>& w = g_rt.bloom[i / 64];
+  u64 bit = u64{1} << (i % 64);
+  if (!(w.load(std::memory_order_relaxed) & bit)) w.fetch_or(bit, std::memory_order_relaxed);
+}
+bool BloomTest(uptr page) {
+  u32 i = BloomIndex(page);
+  return g_rt.bloom[i / 64].load(std::memory_order_relaxed) & (u64{1} << (i % 64));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads
+// ---------------------------------------------------------------------------------------------
+void ReadThreadName(ThreadState* ts) {
+  char name[17] = {};
+  if (prctl(PR_GET_NAME, name, 0, 0, 0) == 0) memcpy(ts->name, name, sizeof ts->name - 1);
+}
+
+void RecordStackRange(ThreadState* ts) {
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+  void* lo = nullptr;
+  size_t size = 0;
+  if (pthread_attr_getstack(&attr, &lo, &size) == 0) {
+    ts->stack_lo = reinterpret_cast<uptr>(lo);
+    ts->stack_hi = ts->stack_lo + size;
+  }
+  pthread_attr_destroy(&attr);
+}
+
+ThreadState* NewThreadState(u32 number, u32 parent, u32 creation_stack) {
+  ThreadState* ts;
+  {
+    RuntimeLockGuard lock(&g_rt.threads_mu);
+    ts = g_rt.free_states;
+    if (ts) g_rt.free_states = ts->next_all;
+  }
+  if (ts) {
+    // Recycled: reset everything but keep the allocation.
+    if (ts->held != ts->inline_held) InternalFree(ts->held, ts->held_cap * sizeof(HeldLock));
+    ts->~ThreadState();
+    memset(static_cast<void*>(ts), 0, sizeof *ts);
+    new (ts) ThreadState();
+  } else {
+    ts = InternalNew<ThreadState>();
+  }
+  ts->number = number;
+  ts->parent = parent;
+  ts->creation_stack = creation_stack;
+  ts->tid = static_cast<int>(syscall(SYS_gettid));
+  ReadThreadName(ts);
+  RuntimeLockGuard lock(&g_rt.threads_mu);
+  ts->next_all = g_rt.all_threads;
+  g_rt.all_threads = ts;
+  g_rt.threads_total++;
+  return ts;
+}
+
+u32 NextThreadNumber() {
+  RuntimeLockGuard lock(&g_rt.threads_mu);
+  return g_rt.next_thread_number++;
+}
+
+ThreadState* FindThreadLocked(u32 number) {
+  for (ThreadState* t = g_rt.all_threads; t; t = t->next_all)
+    if (t->number == number) return t;
+  return nullptr;
+}
+
+void ThreadExitDestructor(void* arg);
+
+ThreadState* CurrentThreadSlow() {
+  ThreadLocal& tl = t_local;
+  if (tl.in_runtime || tl.disabled) return nullptr;
+  if (g_rt.state.load(std::memory_order_acquire) != 2) {
+    InitRuntime();
+    if (g_rt.state.load(std::memory_order_acquire) != 2) return nullptr;
+  }
+  if (tl.ts) return tl.ts;
+  ScopedInRuntime guard;
+  ThreadState* ts = NewThreadState(NextThreadNumber(), 0, 0);
+  RecordStackRange(ts);
+  tl.ts = ts;
+  pthread_setspecific(g_rt.exit_key, ts);
+  return ts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Locks
+// ---------------------------------------------------------------------------------------------
+LockInfo* NewLockInfoLocked(uptr addr, LockKind kind) {
+  LockInfo* li = g_rt.free_infos;
+  if (li) {
+    g_rt.free_infos = li->next_in_page;
+  } else {
+    li = InternalNew<LockInfo>();
+  }
+  li->addr.store(addr, std::memory_order_relaxed);
+  li->kind = kind;
+  li->in_graph = false;
+  li->id = g_rt.next_lock_id++;
+  li->first_pc = 0;
+  li->first_thread = 0;
+  li->driver_call = nullptr;
+  g_rt.by_addr->Insert(addr, li);
+  g_rt.by_id->Insert(li->id, li);
+  uptr page = addr >> kPageShift;
+  LockInfo** head = g_rt.by_page->Find(page + 1);
+  li->next_in_page = head ? *head : nullptr;
+  g_rt.by_page->Insert(page + 1, li);
+  BloomSet(addr);
+  g_rt.locks_live++;
+  g_rt.locks_total++;
+  return li;
+}
+
+// ForgetLocked — removes a lock from the registry (registry_mu held). The caller removes its node
+// from the graph (graph_mu held) if it had one.
+void ForgetLocked(LockInfo* li) {
+  uptr addr = li->addr.load(std::memory_order_relaxed);
+  g_rt.by_addr->Erase(addr);
+  g_rt.by_id->Erase(li->id);
+  uptr page = addr >> kPageShift;
+  LockInfo** head = g_rt.by_page->Find(page + 1);
+  if (head) {
+    LockInfo** pp = head;
+    while (*pp && *pp != li) pp = &(*pp)->next_in_page;
+    if (*pp) *pp = li->next_in_page;
+    if (!*head) g_rt.by_page->Erase(page + 1);
+  }
+  li->gen.fetch_add(1, std::memory_order_release);
+  li->addr.store(0, std::memory_order_relaxed);
+  li->next_in_page = g_rt.free_infos;
+  g_rt.free_infos = li;
+  g_rt.locks_live--;
+}
+
+// Collect the locks in [lo, hi) (registry_mu held).
+void CollectRangeLocked(uptr lo, uptr hi, PtrVec<LockInfo*>* out) {
+  uptr first = lo >> kPageShift, last = (hi - 1) >> kPageShift;
+  auto scan_page = [&](LockInfo* li) {
+    for (; li; li = li->next_in_page) {
+      uptr a = li->addr.load(std::memory_order_relaxed);
+      if (a >= lo && a < hi) out->push_back(li);
+    }
+  };
+  if (last - first + 1 > g_rt.by_page->size()) {
+    g_rt.by_page->ForEach([&](u64 key, LockInfo* li) {
+      uptr page = key - 1;
+      if (page >= first && page <= last) scan_page(li);
+    });
+    return;
+  }
+  for (uptr page = first; page <= last; page++) {
+    if (!BloomTest(page)) continue;
+    if (LockInfo** head = g_rt.by_page->Find(page + 1)) scan_page(*head);
+  }
+}
+
+void ForgetLocks(PtrVec<LockInfo*>* locks) {
+  // graph_mu -> registry_mu.
+  for (LockInfo* li : *locks)
+    if (li->in_graph) g_rt.graph->RemoveNode(li->id);
+  for (LockInfo* li : *locks) ForgetLocked(li);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reports
+// ---------------------------------------------------------------------------------------------
+void FillLock(ReportDesc* r, u64 id) {
+  if (r->FindLock(id)) return;
+  ReportLock rl{};
+  rl.id = id;
+  if (LockInfo** li = g_rt.by_id->Find(id)) {
+    rl.addr = (*li)->addr.load(std::memory_order_relaxed);
+    rl.kind = (*li)->kind;
+    rl.first_pc = (*li)->first_pc;
+    rl.first_thread = (*li)->first_thread;
+    rl.driver_call = (*li)->driver_call;
+  }
+  r->locks.push_back(rl);
+}
+
+void FillThread(ReportDesc* r, u32 number) {
+  if (r->FindThread(number)) return;
+  ReportThread rt{};
+  rt.number = number;
+  if (ThreadState* t = FindThreadLocked(number)) {
+    rt.tid = t->tid;
+    memcpy(rt.name, t->name, sizeof rt.name);
+    rt.creation_stack = t->creation_stack;
+    rt.parent = t->parent;
+    rt.alive = t->alive.load(std::memory_order_relaxed);
+  }
+  r->threads.push_back(rt);
+}
+
+void FillThreads(ReportDesc* r) {
+  RuntimeLockGuard lock(&g_rt.threads_mu);
+  PtrVec<u32> numbers;
+  for (const ReportEdge& e : r->edges) numbers.push_back(e.facts.thread);
+  for (const ReportLock& l : r->locks) numbers.push_back(l.first_thread);
+  numbers.push_back(r->current_thread);
+  for (u32 n : numbers) FillThread(r, n);
+  // Parents, for "created by" lines.
+  for (u32 i = 0; i < r->threads.size(); i++)
+    if (r->threads[i].number != 0) FillThread(r, r->threads[i].parent);
+}
+
+u64 CycleSignature(const CycleResult& c) {
+  // Order-independent: the sum and xor of the edges' mixed keys.
+  u64 sum = 0, x = 0;
+  for (Edge* e : c.edges) {
+    u64 k = Mix64(e->from->id * 0x9e3779b97f4a7c15ULL ^ e->to->id);
+    sum += k;
+    x ^= Mix64(k);
+  }
+  return Mix64(sum ^ Mix64(x)) | 1;
+}
+
+void EmitReport(ReportDesc* r) {
+  bool printed;
+  {
+    RuntimeLockGuard lock(&g_rt.report_mu);
+    printed = PrintReport(*r, g_rt.suppressions);
+  }
+  if (!printed) return;
+  g_rt.reports.fetch_add(1);
+  if (g_rt.flags.halt_on_error) {
+    OutputPrintf("==%d==locksan: halt_on_error=1: exiting\n", getpid());
+    _exit(g_rt.flags.exitcode ? g_rt.flags.exitcode : 1);
+  }
+}
+
+// Build the "previously acquired" stack of a held lock from its return address and the part of the
+// current stack that is older than the acquiring frame.
+u32 PreviousStack(const HeldLock& h, const uptr* pcs, const uptr* sps, int n) {
+  if (h.stack) return h.stack;
+  uptr out[kMaxStackDepth];
+  int k = 0;
+  out[k++] = h.pc;
+  // The first frame older than the acquiring call is the acquiring function itself (or, if it has
+  // returned, the function now in its slot): h.pc stands for it. The frames above it are shared.
+  int i = 0;
+  while (i < n && sps[i] <= h.sp) i++;
+  i++;
+  for (; i < n && k < kMaxStackDepth; i++) out[k++] = pcs[i];
+  return StackDepotPut(out, k);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Public entry points
+// ---------------------------------------------------------------------------------------------
+ThreadState* CurrentThread() {
+  ThreadLocal& tl = t_local;
+  if (LOCKSAN_LIKELY(tl.ts && !tl.in_runtime && !tl.disabled)) return tl.ts;
+  return CurrentThreadSlow();
+}
+
+const Flags& GetFlags() { return g_rt.flags; }
+bool RuntimeInitialized() { return g_rt.state.load(std::memory_order_acquire) == 2; }
+bool AcquireStacksEnabled() { return g_rt.flags.acquire_stacks; }
+
+u32 CaptureAcquireStack() {
+  ScopedInRuntime guard;
+  uptr pcs[kMaxStackDepth];
+  int n = CaptureStack(pcs, nullptr, g_rt.flags.stack_depth, 3);
+  return StackDepotPut(pcs, n);
+}
+
+LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
+  ScopedInRuntime guard;
+  LockInfo* li;
+  bool is_new = false;
+  {
+    RuntimeLockGuard lock(&g_rt.registry_mu);
+    LockInfo** found = g_rt.by_addr->Find(addr);
+    if (found) {
+      li = *found;
+    } else {
+      if (OverBudget()) return nullptr;
+      li = NewLockInfoLocked(addr, kind);
+      is_new = true;
+    }
+  }
+  if (is_new) {
+    // Only this thread writes these fields, before the lock can be in any report.
+    li->first_thread = ts->number;
+    li->first_pc = pc;
+    li->driver_call = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
+  }
+  ThreadState::CacheEntry& e = ts->lock_cache[(addr >> 4) & (kLockCacheSize - 1)];
+  e.addr = addr;
+  e.info = li;
+  e.gen = li->gen.load(std::memory_order_acquire);
+  return li;
+}
+
+void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
+  ScopedInRuntime guard;
+  g_rt.slow_checks.fetch_add(1, std::memory_order_relaxed);
+  LockInfo* li = a->lock;
+  u64* cache_slot = &ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)];
+  // 1. Re-entry and double lock.
+  for (u32 i = ts->nheld; i-- > 0;) {
+    HeldLock& h = ts->held[i];
+    if (h.addr != a->addr || h.id != li->id) continue;
+    bool reentry = li->kind == LockKind::kRecursiveMutex ||
+                   (li->kind == LockKind::kRwlock && a->mode == kRead && h.mode == kRead);
+    if (reentry) {
+      a->flags |= kHeldReentry;
+      *cache_slot = a->chain;
+      return;
+    }
+    if (!g_rt.flags.report_double_lock || li->kind == LockKind::kSemaphore) return;
+    ReportDesc r;
+    r.kind = ReportKind::kDoubleLock;
+    r.current_thread = ts->number;
+    {
+      uptr pcs[kMaxStackDepth], sps[kMaxStackDepth];
+      int n = CaptureStack(pcs, sps, g_rt.flags.stack_depth, 2);
+      r.current_stack = StackDepotPut(pcs, n);
+      r.previous_stack = PreviousStack(h, pcs, sps, n);
+    }
+    r.current_driver_call = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
+    {
+      RuntimeLockGuard glock(&g_rt.graph_mu);
+      r.signature = Mix64(li->id ^ (u64{r.current_stack} << 32)) | 1;
+      if (g_rt.reported->Find(r.signature)) return;
+      g_rt.reported->Insert(r.signature, 1);
+      RuntimeLockGuard rlock(&g_rt.registry_mu);
+      FillLock(&r, li->id);
+    }
+    FillThreads(&r);
+    *cache_slot = a->chain;
+    EmitReport(&r);
+    return;
+  }
+  // 2. Edges from the most recent held lock not taken by trylock, and from trylock-taken locks above
+  // it (as lockdep does); longer orders follow transitively.
+  u32 top = ts->nheld;
+  u32 first = top;
+  while (first > 0) {
+    first--;
+    const HeldLock& h = ts->held[first];
+    if (!(h.flags & kHeldReentry) && !(h.flags & kHeldTry)) break;
+  }
+  uptr pcs[kMaxStackDepth], sps[kMaxStackDepth];
+  int n = CaptureStack(pcs, sps, g_rt.flags.stack_depth, 2);
+  u32 stack_to = StackDepotPut(pcs, n);
+  const char* driver_now = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
+  PtrVec<ReportDesc*> reports;
+  {
+    RuntimeLockGuard glock(&g_rt.graph_mu);
+    if (OverBudget()) {
+      *cache_slot = a->chain;
+      return;
+    }
+    for (u32 i = first; i < top; i++) {
+      const HeldLock& h = ts->held[i];
+      if (h.flags & kHeldReentry) continue;
+      if (h.id == li->id) continue;
+      EdgeFacts f;
+      f.modes = static_cast<u8>((h.mode == kRead ? kFromHeldRead : kFromHeldWrite) |
+                                (a->mode == kRead ? kToWantRead : kToWantWrite));
+      f.thread = ts->number;
+      // Gates: the other locks held at this moment, outermost first.
+      for (u32 j = 0; j < top; j++) {
+        const HeldLock& g = ts->held[j];
+        if (j == i || g.id == li->id || (g.flags & kHeldReentry)) continue;
+        bool dup = false;
+        for (u8 k = 0; k < f.ngates; k++) dup |= f.gates[k] == g.id;
+        if (dup) continue;
+        if (f.ngates == kMaxGates) {
+          f.gates_overflow = true;
+          break;
+        }
+        f.gates[f.ngates++] = g.id;
+      }
+      f.stack_to = stack_to;
+      f.stack_from = PreviousStack(h, pcs, sps, n);
+      f.driver_to = driver_now;
+      f.driver_from = nullptr;
+      if (LockInfo** from_li = g_rt.by_id->Find(h.id)) {
+        (*from_li)->in_graph = true;
+        f.driver_from = (*from_li)->driver_call;
+      }
+      li->in_graph = true;
+      CycleResult cycle;
+      AddOutcome o = g_rt.graph->AddEdge(h.id, li->id, f, g_rt.flags.report_gate_locks, &cycle);
+      if (o != AddOutcome::kCycle) continue;
+      u64 sig = CycleSignature(cycle);
+      if (g_rt.reported->Find(sig)) continue;
+      g_rt.reported->Insert(sig, 1);
+      ReportDesc* r = InternalNew<ReportDesc>();
+      r->kind = ReportKind::kLockOrderInversion;
+      r->signature = sig;
+      r->current_thread = ts->number;
+      bool single = true;
+      u32 t0 = cycle.edges[0]->facts.thread;
+      {
+        RuntimeLockGuard rlock(&g_rt.registry_mu);
+        for (Edge* e : cycle.edges) {
+          r->edges.push_back({e->from->id, e->to->id, e->facts});
+          if (e->facts.thread != t0 || e->facts.multi_thread) single = false;
+          FillLock(r, e->from->id);
+        }
+      }
+      r->single_thread = single;
+      reports.push_back(r);
+    }
+    *cache_slot = a->chain;
+  }
+  for (ReportDesc* r : reports) {
+    FillThreads(r);
+    EmitReport(r);
+    InternalDelete(r);
+  }
+}
+
+void PushHeldSlow(ThreadState* ts) {
+  ScopedInRuntime guard;
+  u32 ncap = ts->held_cap * 2;
+  HeldLock* nh = static_cast<HeldLock*>(InternalAlloc(ncap * sizeof(HeldLock)));
+  memcpy(static_cast<void*>(nh), ts->held, ts->nheld * sizeof(HeldLock));
+  if (ts->held != ts->inline_held) InternalFree(ts->held, ts->held_cap * sizeof(HeldLock));
+  ts->held = nh;
+  ts->held_cap = ncap;
+}
+
+void ReleaseSlow(ThreadState* ts, uptr addr) {
+  u32 n = ts->nheld;
+  for (u32 i = n; i-- > 0;) {
+    if (ts->held[i].addr != addr) continue;
+    // Remove entry i; the chains of the entries above it change.
+    for (u32 j = i; j + 1 < n; j++) ts->held[j] = ts->held[j + 1];
+    ts->nheld = n - 1;
+    for (u32 j = i; j < ts->nheld; j++) {
+      u64 prev = j ? ts->held[j - 1].chain : kChainSeed;
+      HeldLock& h = ts->held[j];
+      h.chain = ChainStep(prev, h.id, h.mode, h.flags);
+    }
+    return;
+  }
+  // Not held by this thread: an untracked lock (over budget, or locked before tracking started),
+  // or a misuse; reported only with report_bad_unlock=1 (not implemented as a report yet).
+}
+
+void OnLockInit(uptr addr, LockKind kind) {
+  (void)kind;
+  OnLockDestroy(addr);  // re-initialising a known address starts a new lock
+}
+
+void OnLockDestroy(uptr addr) {
+  if (!BloomTest(addr >> kPageShift)) return;
+  if (g_rt.state.load(std::memory_order_acquire) != 2) return;
+  ScopedInRuntime guard;
+  RuntimeLockGuard glock(&g_rt.graph_mu);
+  RuntimeLockGuard rlock(&g_rt.registry_mu);
+  LockInfo** found = g_rt.by_addr->Find(addr);
+  if (!found) return;
+  LockInfo* li = *found;
+  if (li->in_graph) g_rt.graph->RemoveNode(li->id);
+  ForgetLocked(li);
+}
+
+bool MayHoldLocks(uptr lo, uptr hi) {
+  if (hi <= lo) return false;
+  uptr first = lo >> kPageShift, last = (hi - 1) >> kPageShift;
+  if (last - first > 64) return true;
+  for (uptr p = first; p <= last; p++)
+    if (BloomTest(p)) return true;
+  return false;
+}
+
+void ForgetRange(uptr lo, uptr hi) {
+  if (g_rt.state.load(std::memory_order_acquire) != 2 || hi <= lo) return;
+  ScopedInRuntime guard;
+  RuntimeLockGuard glock(&g_rt.graph_mu);
+  RuntimeLockGuard rlock(&g_rt.registry_mu);
+  PtrVec<LockInfo*> locks;
+  CollectRangeLocked(lo, hi, &locks);
+  ForgetLocks(&locks);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads
+// ---------------------------------------------------------------------------------------------
+struct ThreadStart : ThreadStartImpl {};
+
+ThreadStart* OnThreadCreate(uptr pc) {
+  (void)pc;
+  ThreadState* parent = CurrentThread();
+  if (!parent) return nullptr;
+  ScopedInRuntime guard;
+  ThreadStart* st = InternalNew<ThreadStart>();
+  st->number = NextThreadNumber();
+  st->parent = parent->number;
+  uptr pcs[kMaxStackDepth];
+  int n = CaptureStack(pcs, nullptr, g_rt.flags.stack_depth, 2);
+  st->creation_stack = StackDepotPut(pcs, n);
+  return st;
+}
+
+void OnThreadCreateFailed(ThreadStart* st) { InternalDelete(st); }
+
+void OnThreadStart(ThreadStart* st) {
+  if (!st) return;
+  ThreadLocal& tl = t_local;
+  tl.in_runtime++;
+  ThreadState* ts = NewThreadState(st->number, st->parent, st->creation_stack);
+  InternalDelete(st);
+  RecordStackRange(ts);
+  tl.ts = ts;
+  pthread_setspecific(g_rt.exit_key, ts);
+  tl.in_runtime--;
+}
+
+namespace {
+void ThreadExitDestructor(void* arg) {
+  ThreadState* ts = static_cast<ThreadState*>(arg);
+  ThreadLocal& tl = t_local;
+  if (!ts || tl.ts != ts) return;
+  tl.in_runtime++;
+  ts->alive.store(false, std::memory_order_release);
+  uptr lo = ts->stack_lo, hi = ts->stack_hi;
+  // Locks on this thread's stack die with it: the stack may be reused by a new thread.
+  if (hi > lo) ForgetRange(lo, hi);
+  tl.ts = nullptr;
+  tl.disabled = 1;  // later destructors of this thread pass straight through
+  tl.in_runtime--;
+}
+}  // namespace
+
+void OnThreadExit() { ThreadExitDestructor(t_local.ts); }
+
+void SetCurrentThreadName(const char* name) {
+  ThreadState* ts = t_local.ts;
+  if (!ts || !name) return;
+  strncpy(ts->name, name, sizeof ts->name - 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driver-API hooks (core/hooks.h)
+// ---------------------------------------------------------------------------------------------
+void OnDriverApiEnter(const char* function_name, uint32_t, const char*) {
+  ThreadState* ts = t_local.ts;
+  if (!ts) return;
+  if (ts->driver_depth < kMaxDriverDepth) ts->driver_calls[ts->driver_depth] = function_name;
+  ts->driver_depth++;
+}
+
+void OnDriverApiExit(uint32_t) {
+  ThreadState* ts = t_local.ts;
+  if (ts && ts->driver_depth) ts->driver_depth--;
+}
+
+const char* CurrentDriverCall() {
+  ThreadState* ts = t_local.ts;
+  if (!ts || !ts->driver_depth) return nullptr;
+  u32 d = ts->driver_depth < kMaxDriverDepth ? ts->driver_depth : kMaxDriverDepth;
+  return ts->driver_calls[d - 1];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+void LoadSuppressions(const char* path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    OutputPrintf("==%d==locksan: cannot read suppressions file '%s' (%s); continuing without it\n",
+                 getpid(), path, strerror(errno));
+    return;
+  }
+  size_t cap = 1 << 16, len = 0;
+  char* buf = static_cast<char*>(InternalAlloc(cap));
+  for (;;) {
+    if (len + 1 == cap) {
+      char* nb = static_cast<char*>(InternalAlloc(cap * 2));
+      memcpy(nb, buf, len);
+      InternalFree(buf, cap);
+      buf = nb;
+      cap *= 2;
+    }
+    ssize_t n = read(fd, buf + len, cap - 1 - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    len += static_cast<size_t>(n);
+  }
+  close(fd);
+  buf[len] = 0;
+  g_rt.suppressions->Parse(buf, path, ErrorLine, nullptr);
+  InternalFree(buf, cap);
+}
+
+}  // namespace
+
+void InitRuntime() {
+  int expected = 0;
+  if (!g_rt.state.compare_exchange_strong(expected, 1)) return;  // done, or under way
+  ThreadLocal& tl = t_local;
+  tl.in_runtime++;
+  g_rt.init_tid = static_cast<pid_t>(syscall(SYS_gettid));
+  SetDefaultFlags(&g_rt.flags);
+  OutputConfigure("stderr", true);
+  const char* env = getenv("LOCKSAN_OPTIONS");
+  if (env) ParseFlags(env, &g_rt.flags, ErrorLine, nullptr);
+  OutputConfigure(g_rt.flags.log_path, g_rt.flags.color);
+  if (g_rt.flags.help) PrintFlagsHelp(ErrorLine, nullptr);
+  g_rt.graph = InternalNew<LockGraph>();
+  g_rt.by_addr = InternalNew<FlatMap<LockInfo*>>();
+  g_rt.by_id = InternalNew<FlatMap<LockInfo*>>();
+  g_rt.by_page = InternalNew<FlatMap<LockInfo*>>();
+  g_rt.reported = InternalNew<FlatMap<u8>>();
+  g_rt.suppressions = InternalNew<Suppressions>();
+  if (g_rt.flags.suppressions[0]) LoadSuppressions(g_rt.flags.suppressions);
+  pthread_key_create(&g_rt.exit_key, ThreadExitDestructor);
+  atexit(Finalize);
+  g_rt.state.store(2, std::memory_order_release);
+  tl.in_runtime--;
+  if (g_rt.flags.verbosity >= 1)
+    OutputPrintf("==%d==locksan: started; reports go to %s\n", getpid(), OutputDescribe());
+}
+
+void ForkBefore() {
+  if (g_rt.state.load(std::memory_order_acquire) != 2) return;
+  g_rt.report_mu.Lock();
+  g_rt.graph_mu.Lock();
+  g_rt.registry_mu.Lock();
+  g_rt.threads_mu.Lock();
+  StackDepotForkLock();
+  InternalAllocForkLock();
+}
+
+void ForkAfterParent() {
+  if (g_rt.state.load(std::memory_order_acquire) != 2) return;
+  InternalAllocForkUnlock(false);
+  StackDepotForkUnlock(false);
+  g_rt.threads_mu.Unlock();
+  g_rt.registry_mu.Unlock();
+  g_rt.graph_mu.Unlock();
+  g_rt.report_mu.Unlock();
+}
+
+void ForkAfterChild() {
+  if (g_rt.state.load(std::memory_order_acquire) != 2) return;
+  InternalAllocForkUnlock(true);
+  StackDepotForkUnlock(true);
+  g_rt.threads_mu.ResetAfterFork();
+  g_rt.registry_mu.ResetAfterFork();
+  g_rt.graph_mu.ResetAfterFork();
+  g_rt.report_mu.ResetAfterFork();
+  // Only the forking thread exists in the child.
+  ThreadState* self = t_local.ts;
+  for (ThreadState* t = g_rt.all_threads; t; t = t->next_all)
+    if (t != self) t->alive.store(false, std::memory_order_relaxed);
+  if (self) self->tid = static_cast<int>(syscall(SYS_gettid));
+  g_rt.reports.store(0);
+}
+
+void Finalize() {
+  if (g_rt.state.load(std::memory_order_acquire) != 2) return;
+  ThreadLocal& tl = t_local;
+  tl.in_runtime++;
+  u64 n = g_rt.reports.load();
+  {
+    RuntimeLockGuard lock(&g_rt.report_mu);
+    PrintSuppressionSummary(g_rt.suppressions, g_rt.flags.print_suppressions);
+    if (g_rt.flags.verbosity >= 1) {
+      Stats s = GetStats();
+      OutputPrintf(
+          "==%d==locksan: stats: %zu locks live (%zu seen), %zu edges (%zu closing cycles), %zu "
+          "threads, %zu stacks, %zu KiB of detector memory, %llu slow checks, %llu searches\n",
+          getpid(), s.locks_live, s.locks_total, s.edges, s.back_edges, s.threads, s.stacks,
+          s.memory_bytes >> 10, static_cast<unsigned long long>(s.slow_checks),
+          static_cast<unsigned long long>(s.searches));
+    }
+    if (n) OutputPrintf("==%d==locksan: reported %llu warning%s\n", getpid(),
+                        static_cast<unsigned long long>(n), n == 1 ? "" : "s");
+  }
+  if (n && g_rt.flags.exitcode) {
+    fflush(nullptr);
+    _exit(g_rt.flags.exitcode);
+  }
+  tl.in_runtime--;
+}
+
+Stats GetStats() {
+  Stats s{};
+  {
+    RuntimeLockGuard glock(&g_rt.graph_mu);
+    if (g_rt.graph) {
+      s.edges = g_rt.graph->num_edges();
+      s.back_edges = g_rt.graph->num_back_edges();
+      s.graph_bytes = g_rt.graph->MemoryBytes();
+      s.searches = g_rt.graph->searches();
+      s.visited = g_rt.graph->visited();
+    }
+    RuntimeLockGuard rlock(&g_rt.registry_mu);
+    s.locks_live = g_rt.locks_live;
+    s.locks_total = g_rt.locks_total;
+  }
+  {
+    RuntimeLockGuard tlock(&g_rt.threads_mu);
+    s.threads = g_rt.threads_total;
+  }
+  s.stacks = StackDepotCount();
+  s.depot_bytes = StackDepotMemoryBytes();
+  s.memory_bytes = InternalAllocatedBytes();
+  s.slow_checks = g_rt.slow_checks.load();
+  s.reports = g_rt.reports.load();
+  return s;
+}
+
+}  // namespace locksan

@@ -1,0 +1,222 @@
+// core/detector.h — the detector: locks, threads, and the events the interceptors send.
+//
+// Event protocol for one blocking acquisition (see preload/interceptors.cc):
+//   ThreadState* ts = CurrentThread();            // nullptr while the runtime is not usable
+//   Acquire a; BeginAcquire(ts, addr, kind, mode, /*is_try=*/false, pc, sp, &a);  // order check
+//   int rc = real_lock(m);
+//   EndAcquire(ts, &a, rc == 0);                  // record the held lock on success
+//   ... OnRelease(ts, addr) before real_unlock(m).
+// The fast path of both (a lock already known, a held-lock chain already validated by this thread)
+// touches only thread-local memory and the lock's read-mostly LockInfo: no global lock, no shared
+// cache line written. Everything else goes to the *Slow functions in detector.cc.
+#pragma once
+#include <atomic>
+
+#include "core/common.h"
+#include "core/flags.h"
+#include "core/report_desc.h"
+
+namespace locksan {
+
+// ---------------------------------------------------------------------------------------------
+// Locks
+// ---------------------------------------------------------------------------------------------
+struct LockInfo {
+  std::atomic<uptr> addr{0};
+  std::atomic<u32> gen{0};       // bumped whenever this record is forgotten (recycled)
+  LockKind kind = LockKind::kMutex;
+  bool in_graph = false;         // has a node in the lock graph (guarded by the graph lock)
+  u32 first_thread = 0;
+  u64 id = 0;                    // never reused
+  uptr first_pc = 0;             // return address of the first acquisition
+  const char* driver_call = nullptr;  // driver API in progress at the first acquisition
+  LockInfo* next_in_page = nullptr;   // registry: locks on the same 4 KiB page; free list
+};
+
+enum AcquireMode : u8 { kWrite = 0, kRead = 1 };
+
+// ---------------------------------------------------------------------------------------------
+// Threads
+// ---------------------------------------------------------------------------------------------
+struct HeldLock {
+  uptr addr;
+  u64 id;
+  u64 chain;     // hash of the held-lock chain up to and including this entry
+  uptr pc;       // return address of the acquiring call
+  uptr sp;       // stack pointer of the acquiring call (to reconstruct its stack later)
+  u32 stack;     // full stack of the acquisition (acquire_stacks=1 only)
+  u8 mode;       // AcquireMode
+  u8 flags;      // kHeldTry | kHeldReentry
+  LockKind kind;
+};
+enum : u8 { kHeldTry = 1, kHeldReentry = 2 };
+
+constexpr int kInlineHeld = 16;
+constexpr int kLockCacheSize = 256;
+constexpr int kChainCacheSize = 1024;
+constexpr int kMaxDriverDepth = 8;
+
+struct ThreadState {
+  // Hot: touched by every lock operation of this thread only.
+  u32 nheld = 0;
+  u32 held_cap = kInlineHeld;
+  HeldLock* held = inline_held;
+  struct CacheEntry {
+    uptr addr;
+    LockInfo* info;
+    u32 gen;
+  } lock_cache[kLockCacheSize];
+  u64 chain_cache[kChainCacheSize];
+  HeldLock inline_held[kInlineHeld];
+
+  // Identity.
+  u32 number = 0;     // T0 is the first thread seen (normally main); never reused
+  int tid = 0;
+  char name[16] = {};
+  u32 creation_stack = 0;
+  u32 parent = 0;
+  uptr stack_lo = 0, stack_hi = 0;
+
+  // Readable by other threads (watchdog, reports): what this thread waits for right now.
+  std::atomic<uptr> wait_addr{0};
+  std::atomic<bool> alive{true};
+
+  // Driver-API calls in progress (CUPTI), innermost last.
+  u32 driver_depth = 0;
+  const char* driver_calls[kMaxDriverDepth] = {};
+
+  ThreadState* next_all = nullptr;  // list of every thread state
+};
+
+// CurrentThread — the calling thread's state, created on first use. nullptr while the runtime is
+// not initialised, while the thread is inside the runtime (re-entry), or during thread teardown.
+ThreadState* CurrentThread();
+
+// Per-thread guard against re-entering the runtime (an interceptor called from inside locksan).
+struct alignas(16) ThreadLocal {
+  ThreadState* ts;
+  int in_runtime;
+  int disabled;  // thread is being torn down, or the runtime gave up on it
+};
+extern __thread ThreadLocal t_local __attribute__((tls_model("initial-exec")));
+
+class ScopedInRuntime {
+ public:
+  ScopedInRuntime() { t_local.in_runtime++; }
+  ~ScopedInRuntime() { t_local.in_runtime--; }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------------------------
+struct Acquire {
+  LockInfo* lock;  // nullptr: not tracked (over the memory budget)
+  uptr addr;
+  u64 chain;
+  uptr pc;
+  uptr sp;
+  u8 mode;
+  u8 flags;
+};
+
+LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc);
+void CheckAcquireSlow(ThreadState* ts, Acquire* a);
+void PushHeldSlow(ThreadState* ts);
+void ReleaseSlow(ThreadState* ts, uptr addr);
+bool AcquireStacksEnabled();
+u32 CaptureAcquireStack();
+
+LOCKSAN_ALWAYS_INLINE u64 ChainStep(u64 prev, u64 id, u8 mode, u8 flags) {
+  u64 h = (prev ^ (id << 3 | static_cast<u64>(mode) << 1 | (flags & kHeldTry))) * 0x9e3779b97f4a7c15ULL;
+  return h ^ (h >> 29);
+}
+constexpr u64 kChainSeed = 0x243f6a8885a308d3ULL;
+
+LOCKSAN_ALWAYS_INLINE LockInfo* ResolveLock(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
+  ThreadState::CacheEntry& e = ts->lock_cache[(addr >> 4) & (kLockCacheSize - 1)];
+  LockInfo* li = e.info;
+  if (LOCKSAN_LIKELY(e.addr == addr && li && li->gen.load(std::memory_order_relaxed) == e.gen))
+    return li;
+  return ResolveLockSlow(ts, addr, kind, pc);
+}
+
+// BeginAcquire — before a lock call. For a blocking call, checks the order (and reports) before
+// the thread blocks.
+LOCKSAN_ALWAYS_INLINE void BeginAcquire(ThreadState* ts, uptr addr, LockKind kind, u8 mode,
+                                        bool is_try, uptr pc, uptr sp, Acquire* a) {
+  a->addr = addr;
+  a->pc = pc;
+  a->sp = sp;
+  a->mode = mode;
+  a->flags = is_try ? kHeldTry : 0;
+  a->lock = ResolveLock(ts, addr, kind, pc);
+  if (LOCKSAN_UNLIKELY(!a->lock)) return;
+  u64 prev = ts->nheld ? ts->held[ts->nheld - 1].chain : kChainSeed;
+  a->chain = ChainStep(prev, a->lock->id, mode, a->flags);
+  if (!is_try && ts->nheld &&
+      ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)] != a->chain)
+    CheckAcquireSlow(ts, a);
+  if (!is_try) ts->wait_addr.store(addr, std::memory_order_relaxed);
+}
+
+// EndAcquire — after the lock call; `acquired` is whether the call took the lock.
+LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired) {
+  if (!(a->flags & kHeldTry)) ts->wait_addr.store(0, std::memory_order_relaxed);
+  if (!acquired || LOCKSAN_UNLIKELY(!a->lock)) return;
+  if (LOCKSAN_UNLIKELY(ts->nheld == ts->held_cap)) PushHeldSlow(ts);
+  HeldLock& h = ts->held[ts->nheld++];
+  h.addr = a->addr;
+  h.id = a->lock->id;
+  h.kind = a->lock->kind;
+  h.chain = a->chain;
+  h.pc = a->pc;
+  h.sp = a->sp;
+  h.mode = a->mode;
+  h.flags = a->flags;
+  h.stack = LOCKSAN_UNLIKELY(AcquireStacksEnabled()) ? CaptureAcquireStack() : 0;
+}
+
+// OnRelease — before an unlock call.
+LOCKSAN_ALWAYS_INLINE void OnRelease(ThreadState* ts, uptr addr) {
+  u32 n = ts->nheld;
+  if (LOCKSAN_LIKELY(n && ts->held[n - 1].addr == addr)) {
+    ts->nheld = n - 1;
+    return;
+  }
+  ReleaseSlow(ts, addr);
+}
+
+// OnLockInit / OnLockDestroy — (re)initialisation and destruction: the address becomes a new lock.
+void OnLockInit(uptr addr, LockKind kind);
+void OnLockDestroy(uptr addr);
+// ForgetRange — every lock inside [lo, hi) is forgotten (freed heap block, exited thread's stack).
+void ForgetRange(uptr lo, uptr hi);
+// MayHoldLocks — cheap filter for free(): could [lo, hi) contain a known lock?
+bool MayHoldLocks(uptr lo, uptr hi);
+
+// Threads.
+struct ThreadStart;  // opaque: created by OnThreadCreate in the parent, consumed by the child
+ThreadStart* OnThreadCreate(uptr pc);
+void OnThreadStart(ThreadStart* st);  // in the child, first thing
+void OnThreadExit();                  // in the child, at pthread exit (key destructor)
+void OnThreadCreateFailed(ThreadStart* st);
+void SetCurrentThreadName(const char* name);
+
+// Process.
+void InitRuntime();         // idempotent; called from the constructor and lazily
+bool RuntimeInitialized();
+void ForkBefore();
+void ForkAfterParent();
+void ForkAfterChild();
+void Finalize();            // atexit: summary, exit code
+const Flags& GetFlags();
+
+// Statistics (bench/tests, verbosity=1 at exit).
+struct Stats {
+  size_t locks_live, locks_total, edges, back_edges, threads, stacks;
+  size_t memory_bytes, graph_bytes, depot_bytes;
+  u64 slow_checks, searches, visited, reports;
+};
+Stats GetStats();
+
+}  // namespace locksan

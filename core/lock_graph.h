@@ -1,0 +1,130 @@
+// core/lock_graph.h — the lock-order graph.
+//
+// Nodes are lock ids (never reused). An edge A->B means: some thread holding A started a blocking
+// acquisition of B. LockGraph keeps a dynamic topological order of its acyclic part (Pearce–Kelly),
+// so that an edge consistent with the order is added in O(1) with no search; edges that close a
+// cycle in the plain graph are kept as "back edges" outside the order. Reportable cycles are found by
+// a search over states (lock, arrived-for-write, gates-still-common) that applies the rwlock rule and
+// the gate-lock rule (see docs/design.md).
+//
+// Not thread-safe: the detector calls it under its graph lock. No malloc: internal memory only.
+//   LockGraph g;  EdgeFacts f = ...;  CycleResult r;
+//   if (g.AddEdge(a, b, f, /*report_gates=*/false, &r) == AddOutcome::kCycle) report(r.edges...)
+#pragma once
+#include "core/common.h"
+#include "core/flat_map.h"
+#include "core/ptr_vec.h"
+
+namespace locksan {
+
+constexpr int kMaxGates = 4;
+
+// Mode bits of an edge: how `from` was held and how `to` was wanted, over all occurrences.
+enum EdgeMode : u8 {
+  kFromHeldWrite = 1,
+  kFromHeldRead = 2,
+  kToWantWrite = 4,
+  kToWantRead = 8,
+};
+
+// EdgeFacts — what one occurrence of an edge tells (or, stored in an Edge, the merge of all of them).
+struct EdgeFacts {
+  u8 modes = kFromHeldWrite | kToWantWrite;
+  u8 ngates = 0;          // gates[0..ngates): other locks held at that moment (outermost first)
+  bool gates_overflow = false;  // more locks were held than fit in gates[]
+  u32 thread = 0;         // thread number of the first occurrence
+  bool multi_thread = false;
+  u64 gates[kMaxGates] = {};
+  // Evidence of the first occurrence, opaque to the graph.
+  u32 stack_to = 0;       // stack acquiring `to`
+  u32 stack_from = 0;     // stack where `from` was acquired
+  u32 aux_to = 0;         // e.g. Python stack ids
+  u32 aux_from = 0;
+  const char* driver_to = nullptr;    // driver API call in progress when acquiring `to`
+  const char* driver_from = nullptr;  // ... when `from` was acquired
+};
+
+struct Edge;
+
+struct Node {
+  u64 id;
+  u64 ord;          // position in the topological order of the acyclic part
+  u32 mark;         // visit mark of the current search
+  PtrVec<Edge*> out;
+  PtrVec<Edge*> in;
+};
+
+struct Edge {
+  Node* from;
+  Node* to;
+  u32 out_index;    // position in from->out
+  u32 in_index;     // position in to->in
+  bool back;        // closes a cycle in the plain graph: kept outside the topological order
+  EdgeFacts facts;
+};
+
+enum class AddOutcome {
+  kKnown,     // edge existed and nothing that matters changed
+  kAdded,     // new or changed edge, no reportable cycle through it
+  kCycle,     // a reportable cycle through this edge: see CycleResult
+};
+
+struct CycleResult {
+  // The cycle as edges: edges[0] is the new edge A->B, then B->...->A.
+  PtrVec<Edge*> edges;
+  bool gated_cycle_skipped = false;  // a cycle exists but every one found is gated or read-only
+};
+
+class LockGraph {
+ public:
+  LockGraph() = default;
+  ~LockGraph();
+  LockGraph(const LockGraph&) = delete;
+  LockGraph& operator=(const LockGraph&) = delete;
+
+  // AddEdge — records one occurrence of from->to. Returns kCycle (and fills `cycle`) when this
+  // occurrence creates or strengthens a reportable cycle.
+  AddOutcome AddEdge(u64 from, u64 to, const EdgeFacts& facts, bool report_gates, CycleResult* cycle);
+
+  // RemoveNode — forgets a lock and all its edges (the lock was destroyed or its memory freed).
+  void RemoveNode(u64 id);
+
+  Edge* FindEdge(u64 from, u64 to);
+  bool HasNode(u64 id) { return nodes_.Find(id) != nullptr; }
+
+  // Reachable — is there a path from a to b over all edges (used by tests and by the watchdog).
+  bool Reachable(u64 a, u64 b);
+
+  // CheckOrder — verifies the topological-order invariant of the acyclic part (tests only).
+  bool CheckOrder();
+
+  size_t num_nodes() const { return nodes_.size(); }
+  size_t num_edges() const { return edges_.size(); }
+  size_t num_back_edges() const { return back_edges_; }
+  size_t MemoryBytes() const;
+  // Searches since start, and nodes visited by them: to measure that the common path does not search.
+  u64 searches() const { return searches_; }
+  u64 visited() const { return visited_; }
+
+ private:
+  Node* GetNode(u64 id);
+  static u64 EdgeKey(u64 from, u64 to) { return Mix64(from * 0x9e3779b97f4a7c15ULL + to) | 1; }
+  Edge* LookupEdge(u64 from, u64 to);
+  bool InsertOrdered(Edge* e);  // Pearce–Kelly; false if the acyclic part has a path to->from
+  bool FindRealCycle(Edge* e, bool report_gates, CycleResult* out);
+  void Unlink(Edge* e);
+  u32 NewMark();
+
+  FlatMap<Node*> nodes_;
+  // Edges by key; a bucket holds a small chain in case two (from,to) pairs share a key.
+  FlatMap<Edge*> edges_;
+  u64 next_ord_ = 1;
+  u32 mark_ = 0;
+  size_t back_edges_ = 0;
+  u64 searches_ = 0;
+  u64 visited_ = 0;
+  size_t edge_bytes_ = 0;
+  size_t node_bytes_ = 0;
+};
+
+}  // namespace locksan

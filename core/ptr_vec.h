@@ -1,0 +1,60 @@
+// core/ptr_vec.h — a growable array of trivially copyable values on internal memory.
+// Not thread-safe. Used for adjacency lists and report data.
+#pragma once
+#include <cstring>
+
+#include "core/common.h"
+#include "core/internal_alloc.h"
+
+namespace locksan {
+
+template <typename T>
+class PtrVec {
+ public:
+  PtrVec() = default;
+  ~PtrVec() { InternalFree(data_, cap_ * sizeof(T)); }
+  PtrVec(const PtrVec&) = delete;
+  PtrVec& operator=(const PtrVec&) = delete;
+  PtrVec(PtrVec&& o) noexcept : data_(o.data_), size_(o.size_), cap_(o.cap_) {
+    o.data_ = nullptr;
+    o.size_ = o.cap_ = 0;
+  }
+
+  u32 size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  T& operator[](u32 i) { return data_[i]; }
+  const T& operator[](u32 i) const { return data_[i]; }
+  T* begin() { return data_; }
+  T* end() { return data_ + size_; }
+  const T* begin() const { return data_; }
+  const T* end() const { return data_ + size_; }
+  T& back() { return data_[size_ - 1]; }
+
+  void push_back(const T& v) {
+    if (size_ == cap_) Reserve(cap_ ? cap_ * 2 : 4);
+    data_[size_++] = v;
+  }
+  void pop_back() { size_--; }
+  // SwapRemove — O(1) removal that moves the last element into slot i.
+  void SwapRemove(u32 i) {
+    data_[i] = data_[size_ - 1];
+    size_--;
+  }
+  void clear() { size_ = 0; }
+  void Reserve(u32 n) {
+    if (n <= cap_) return;
+    T* nd = static_cast<T*>(InternalAlloc(n * sizeof(T)));
+    if (size_) memcpy(static_cast<void*>(nd), data_, size_ * sizeof(T));
+    InternalFree(data_, cap_ * sizeof(T));
+    data_ = nd;
+    cap_ = n;
+  }
+  size_t MemoryBytes() const { return cap_ * sizeof(T); }
+
+ private:
+  T* data_ = nullptr;
+  u32 size_ = 0;
+  u32 cap_ = 0;
+};
+
+}  // namespace locksan

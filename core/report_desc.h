@@ -1,0 +1,83 @@
+// core/report_desc.h — the plain data of one report.
+//
+// The detector fills a ReportDesc under its lock (copying everything it needs: a report never points
+// into live detector structures); printers (report/) turn it into text after the lock is released.
+#pragma once
+#include "core/common.h"
+#include "core/lock_graph.h"
+#include "core/ptr_vec.h"
+
+namespace locksan {
+
+enum class ReportKind : u8 {
+  kLockOrderInversion,
+  kDoubleLock,
+  kBadUnlock,
+};
+
+// ReportKindName — the fixed lowercase word of the headline: "lock-order-inversion", ...
+const char* ReportKindName(ReportKind k);
+// ReportKindDetail — the headline's parenthesised explanation.
+const char* ReportKindDetail(ReportKind k);
+
+enum class LockKind : u8 {
+  kMutex,
+  kRecursiveMutex,
+  kErrorCheckMutex,
+  kRwlock,
+  kSpin,
+  kSemaphore,
+  kGil,
+};
+const char* LockKindName(LockKind k);  // "mutex", "rwlock", "GIL", ...
+
+struct ReportLock {
+  u64 id;
+  uptr addr;
+  LockKind kind;
+  uptr first_pc;         // return address of its first acquisition
+  u32 first_thread;
+  const char* driver_call;  // driver API in progress when first used, or nullptr
+};
+
+struct ReportEdge {
+  u64 from;
+  u64 to;
+  EdgeFacts facts;
+};
+
+struct ReportThread {
+  u32 number;
+  int tid;
+  char name[16];
+  u32 creation_stack;
+  u32 parent;
+  bool alive;
+};
+
+struct ReportDesc {
+  ReportKind kind = ReportKind::kLockOrderInversion;
+  PtrVec<ReportLock> locks;      // every lock mentioned
+  PtrVec<ReportEdge> edges;      // the cycle, in order (lock-order-inversion)
+  PtrVec<ReportThread> threads;  // every thread mentioned
+  bool single_thread = false;    // every edge of the cycle was made by one thread
+  // double-lock / bad unlock: the lock, the current stack and where it was taken before.
+  u32 current_thread = 0;
+  u32 current_stack = 0;
+  u32 previous_stack = 0;
+  const char* current_driver_call = nullptr;
+  u64 signature = 0;             // deduplication key
+
+  const ReportLock* FindLock(u64 id) const {
+    for (const ReportLock& l : locks)
+      if (l.id == id) return &l;
+    return nullptr;
+  }
+  const ReportThread* FindThread(u32 n) const {
+    for (const ReportThread& t : threads)
+      if (t.number == n) return &t;
+    return nullptr;
+  }
+};
+
+}  // namespace locksan

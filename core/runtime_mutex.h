@@ -1,0 +1,51 @@
+// core/runtime_mutex.h — the runtime's own lock.
+//
+// A three-state futex mutex (unlocked / locked / locked with waiters). It never calls a pthread
+// function, so it never passes through locksan's own interceptors, and it is safe to use before the
+// runtime is initialised (zero-initialised state is "unlocked"). Not recursive. Not async-signal-safe.
+#pragma once
+#include <atomic>
+
+#include "core/common.h"
+
+namespace locksan {
+
+class RuntimeMutex {
+ public:
+  constexpr RuntimeMutex() = default;
+  RuntimeMutex(const RuntimeMutex&) = delete;
+  RuntimeMutex& operator=(const RuntimeMutex&) = delete;
+
+  void Lock() {
+    int c = 0;
+    if (LOCKSAN_LIKELY(state_.compare_exchange_strong(c, 1, std::memory_order_acquire))) return;
+    LockSlow(c);
+  }
+  bool TryLock() {
+    int c = 0;
+    return state_.compare_exchange_strong(c, 1, std::memory_order_acquire);
+  }
+  void Unlock() {
+    if (LOCKSAN_UNLIKELY(state_.exchange(0, std::memory_order_release) == 2)) Wake();
+  }
+  // Reset — after fork(), in the child, where the holder may have been another (now gone) thread.
+  void ResetAfterFork() { state_.store(0, std::memory_order_relaxed); }
+
+ private:
+  void LockSlow(int c);
+  void Wake();
+  std::atomic<int> state_{0};
+};
+
+class RuntimeLockGuard {
+ public:
+  explicit RuntimeLockGuard(RuntimeMutex* m) : m_(m) { m_->Lock(); }
+  ~RuntimeLockGuard() { m_->Unlock(); }
+  RuntimeLockGuard(const RuntimeLockGuard&) = delete;
+  RuntimeLockGuard& operator=(const RuntimeLockGuard&) = delete;
+
+ private:
+  RuntimeMutex* m_;
+};
+
+}  // namespace locksan

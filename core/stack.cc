@@ -1,0 +1,224 @@
+#include "core/stack.h"
+
+#include <dlfcn.h>
+#include <unwind.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "core/flat_map.h"
+#include "core/internal_alloc.h"
+#include "core/runtime_mutex.h"
+
+namespace locksan {
+
+// ---------------------------------------------------------------------------------------------
+// Unwinding
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+// Opaque storage for libunwind's unw_context_t / unw_cursor_t (x86-64: 1024 and 1024 bytes are
+// more than enough; libunwind 1.6 uses 127*8 and 127*8).
+struct alignas(16) UnwContext { char data[2048]; };
+struct alignas(16) UnwCursor { char data[2048]; };
+using GetContextFn = int (*)(UnwContext*);
+using InitLocalFn = int (*)(UnwCursor*, UnwContext*);
+using StepFn = int (*)(UnwCursor*);
+using GetRegFn = int (*)(UnwCursor*, int, uptr*);
+constexpr int kUnwRegIp = 16;  // UNW_X86_64_RIP
+constexpr int kUnwRegSp = 7;   // UNW_X86_64_RSP
+
+struct LibUnwind {
+  GetContextFn getcontext = nullptr;
+  InitLocalFn init_local = nullptr;
+  StepFn step = nullptr;
+  GetRegFn get_reg = nullptr;
+};
+LibUnwind g_unw;
+std::atomic<int> g_unw_state{0};  // 0 = not tried, 1 = libunwind, 2 = libgcc
+
+void TryLoadLibUnwind() {
+  // Prefer the copy shipped beside liblocksan.so ($ORIGIN), then the system one.
+  const char* names[2] = {nullptr, "libunwind.so.8"};
+  char path[4096];
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&TryLoadLibUnwind), &info) && info.dli_fname) {
+    const char* slash = strrchr(info.dli_fname, '/');
+    if (slash && static_cast<size_t>(slash - info.dli_fname) + 20 < sizeof path) {
+      size_t n = static_cast<size_t>(slash - info.dli_fname) + 1;
+      memcpy(path, info.dli_fname, n);
+      strcpy(path + n, "libunwind.so.8");
+      names[0] = path;
+    }
+  }
+  for (const char* name : names) {
+    if (!name) continue;
+    void* h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!h) continue;
+    g_unw.getcontext = reinterpret_cast<GetContextFn>(dlsym(h, "_Ux86_64_getcontext"));
+    g_unw.init_local = reinterpret_cast<InitLocalFn>(dlsym(h, "_ULx86_64_init_local"));
+    g_unw.step = reinterpret_cast<StepFn>(dlsym(h, "_ULx86_64_step"));
+    g_unw.get_reg = reinterpret_cast<GetRegFn>(dlsym(h, "_ULx86_64_get_reg"));
+    if (g_unw.getcontext && g_unw.init_local && g_unw.step && g_unw.get_reg) return;
+    g_unw = LibUnwind();
+  }
+}
+
+struct GccState {
+  uptr* pcs;
+  uptr* sps;
+  int max;
+  int skip;
+  int n;
+};
+
+_Unwind_Reason_Code GccTrace(struct _Unwind_Context* ctx, void* arg) {
+  GccState* s = static_cast<GccState*>(arg);
+  uptr pc = _Unwind_GetIP(ctx);
+  if (!pc) return _URC_END_OF_STACK;
+  if (s->skip > 0) {
+    s->skip--;
+    return _URC_NO_REASON;
+  }
+  if (s->n >= s->max) return _URC_END_OF_STACK;
+  if (s->sps) s->sps[s->n] = _Unwind_GetCFA(ctx);
+  s->pcs[s->n++] = pc;
+  return _URC_NO_REASON;
+}
+
+}  // namespace
+
+void InitUnwinder() {
+  int expected = 0;
+  if (!g_unw_state.compare_exchange_strong(expected, -1)) return;
+  TryLoadLibUnwind();
+  g_unw_state.store(g_unw.step ? 1 : 2, std::memory_order_release);
+}
+
+const char* UnwinderName() { return g_unw_state.load() == 1 ? "libunwind" : "libgcc"; }
+
+LOCKSAN_NOINLINE int CaptureStack(uptr* pcs, uptr* sps, int max, int skip) {
+  if (max <= 0) return 0;
+  if (g_unw_state.load(std::memory_order_acquire) == 0) InitUnwinder();
+  skip++;  // this function
+  if (g_unw_state.load(std::memory_order_acquire) == 1) {
+    UnwContext uc;
+    UnwCursor cur;
+    if (g_unw.getcontext(&uc) == 0 && g_unw.init_local(&cur, &uc) == 0) {
+      int n = 0;
+      // The cursor starts at this function; skip it and `skip - 1` more.
+      int to_skip = skip - 1;
+      do {
+        uptr ip = 0, sp = 0;
+        g_unw.get_reg(&cur, kUnwRegIp, &ip);
+        if (!ip) break;
+        if (to_skip > 0) {
+          to_skip--;
+          continue;
+        }
+        g_unw.get_reg(&cur, kUnwRegSp, &sp);
+        if (sps) sps[n] = sp;
+        pcs[n++] = ip;
+      } while (n < max && g_unw.step(&cur) > 0);
+      if (n > 0 && to_skip == 0) return n;
+    }
+  }
+  GccState s{pcs, sps, max, skip, 0};
+  _Unwind_Backtrace(GccTrace, &s);
+  return s.n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stack depot
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+struct StackRec {
+  StackRec* next;  // same hash bucket
+  u64 hash;
+  u32 id;
+  u32 size;
+  uptr pcs[1];
+};
+
+constexpr u32 kIdsPerChunk = 1 << 16;
+constexpr u32 kMaxChunks = 1 << 14;  // 2^30 stacks
+
+struct Depot {
+  RuntimeMutex mu;
+  FlatMap<StackRec*> by_hash;
+  std::atomic<StackRec**> chunks[kMaxChunks] = {};
+  std::atomic<u32> count{0};
+  std::atomic<size_t> bytes{0};
+};
+Depot* g_depot;
+RuntimeMutex g_depot_init_mu;
+
+Depot* GetDepot() {
+  Depot* d = __atomic_load_n(&g_depot, __ATOMIC_ACQUIRE);
+  if (LOCKSAN_LIKELY(d)) return d;
+  RuntimeLockGuard lock(&g_depot_init_mu);
+  if (!g_depot) __atomic_store_n(&g_depot, InternalNew<Depot>(), __ATOMIC_RELEASE);
+  return g_depot;
+}
+
+u64 HashPcs(const uptr* pcs, int size) {
+  u64 h = 0x9e3779b97f4a7c15ULL ^ static_cast<u64>(size);
+  for (int i = 0; i < size; i++) h = Mix64(h ^ pcs[i]);
+  return h | 1;  // never 0 (FlatMap's empty key)
+}
+
+}  // namespace
+
+u32 StackDepotPut(const uptr* pcs, int size) {
+  if (size <= 0) return 0;
+  Depot* d = GetDepot();
+  u64 h = HashPcs(pcs, size);
+  RuntimeLockGuard lock(&d->mu);
+  StackRec** head = d->by_hash.Find(h);
+  for (StackRec* r = head ? *head : nullptr; r; r = r->next)
+    if (r->size == static_cast<u32>(size) && !memcmp(r->pcs, pcs, size * sizeof(uptr))) return r->id;
+  u32 id = d->count.load(std::memory_order_relaxed) + 1;
+  u32 chunk = id / kIdsPerChunk;
+  if (chunk >= kMaxChunks) return 0;
+  size_t bytes = sizeof(StackRec) + (size - 1) * sizeof(uptr);
+  StackRec* r = static_cast<StackRec*>(InternalAlloc(bytes));
+  r->hash = h;
+  r->id = id;
+  r->size = static_cast<u32>(size);
+  memcpy(r->pcs, pcs, size * sizeof(uptr));
+  r->next = head ? *head : nullptr;
+  d->by_hash.Insert(h, r);
+  StackRec** c = d->chunks[chunk].load(std::memory_order_relaxed);
+  if (!c) {
+    c = static_cast<StackRec**>(InternalAlloc(kIdsPerChunk * sizeof(StackRec*)));
+    d->chunks[chunk].store(c, std::memory_order_release);
+    d->bytes.fetch_add(kIdsPerChunk * sizeof(StackRec*), std::memory_order_relaxed);
+  }
+  __atomic_store_n(&c[id % kIdsPerChunk], r, __ATOMIC_RELEASE);
+  d->count.store(id, std::memory_order_release);
+  d->bytes.fetch_add(bytes, std::memory_order_relaxed);
+  return id;
+}
+
+StackTrace StackDepotGet(u32 id) {
+  Depot* d = GetDepot();
+  if (id == 0 || id > d->count.load(std::memory_order_acquire)) return {0, nullptr};
+  StackRec** c = d->chunks[id / kIdsPerChunk].load(std::memory_order_acquire);
+  if (!c) return {0, nullptr};
+  StackRec* r = __atomic_load_n(&c[id % kIdsPerChunk], __ATOMIC_ACQUIRE);
+  if (!r) return {0, nullptr};
+  return {r->size, r->pcs};
+}
+
+size_t StackDepotMemoryBytes() {
+  Depot* d = GetDepot();
+  return d->bytes.load(std::memory_order_relaxed) + d->by_hash.MemoryBytes();
+}
+void StackDepotForkLock() { GetDepot()->mu.Lock(); }
+void StackDepotForkUnlock(bool child) {
+  if (child) GetDepot()->mu.ResetAfterFork(); else GetDepot()->mu.Unlock();
+}
+size_t StackDepotCount() { return GetDepot()->count.load(std::memory_order_relaxed); }
+
+}  // namespace locksan

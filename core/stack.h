@@ -1,0 +1,37 @@
+// core/stack.h — capturing stacks and storing them once.
+//
+// CaptureStack unwinds the calling thread with libunwind (dlopen'ed privately, see docs/design.md) or,
+// when that is unavailable, with libgcc's _Unwind_Backtrace. It is not on the fast path: the detector
+// calls it when it learns something new (a new lock, a new edge). StackDepot deduplicates stacks and
+// hands out 32-bit ids (0 = no stack). Both are thread-safe.
+#pragma once
+#include "core/common.h"
+
+namespace locksan {
+
+constexpr int kMaxStackDepth = 64;
+
+// CaptureStack — fills pcs (and, if non-null, the stack pointer of each frame into sps) with up to
+// `max` return addresses of the caller's stack, skipping `skip` innermost frames of the runtime.
+// pcs[i] are return addresses as found (symbolise pc-1 for call sites). Returns the count.
+int CaptureStack(uptr* pcs, uptr* sps, int max, int skip);
+
+// UnwinderName — "libunwind" or "libgcc", for verbosity output.
+const char* UnwinderName();
+void InitUnwinder();
+
+struct StackTrace {
+  u32 size;
+  const uptr* pcs;
+};
+
+// StackDepotPut — stores a stack (if new) and returns its id; 0 for an empty stack.
+u32 StackDepotPut(const uptr* pcs, int size);
+// StackDepotGet — the stack with that id; {0, nullptr} for 0 or an unknown id.
+StackTrace StackDepotGet(u32 id);
+size_t StackDepotMemoryBytes();
+size_t StackDepotCount();
+void StackDepotForkLock();
+void StackDepotForkUnlock(bool child);
+
+}  // namespace locksan

@@ -1,0 +1,315 @@
+// preload/interceptors.cc — the libc functions locksan interposes.
+//
+// Every interceptor has the same shape: find the calling thread's state (nullptr when the runtime is
+// not ready, or when the call comes from inside the runtime) and, if there is none, go straight to
+// the real function; otherwise: event before (order check) -> real call -> event after (record).
+// Interceptors turn calls into core events and do nothing else.
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/detector.h"
+#include "core/internal_alloc.h"
+#include "preload/real.h"
+
+using namespace locksan;
+
+#define CALLER_PC reinterpret_cast<uptr>(__builtin_return_address(0))
+#define CALLER_SP reinterpret_cast<uptr>(__builtin_frame_address(0))
+#define ADDR(p) reinterpret_cast<uptr>(p)
+
+namespace {
+
+// MutexKind — the type of a glibc mutex, read from the object itself (also for static initialisers).
+LOCKSAN_ALWAYS_INLINE LockKind MutexKind(const pthread_mutex_t* m) {
+  switch (m->__data.__kind & 3) {
+    case PTHREAD_MUTEX_RECURSIVE_NP: return LockKind::kRecursiveMutex;
+    case PTHREAD_MUTEX_ERRORCHECK_NP: return LockKind::kErrorCheckMutex;
+    default: return LockKind::kMutex;
+  }
+}
+
+// A robust mutex whose owner died is acquired with EOWNERDEAD: the caller holds it.
+LOCKSAN_ALWAYS_INLINE bool MutexAcquired(int rc) { return rc == 0 || rc == EOWNERDEAD; }
+
+template <typename Call>
+LOCKSAN_ALWAYS_INLINE int AcquireCall(uptr addr, LockKind kind, u8 mode, bool is_try, uptr pc, uptr sp,
+                                      Call call, bool (*acquired)(int)) {
+  ThreadState* ts = CurrentThread();
+  if (!ts) return call();
+  Acquire a;
+  BeginAcquire(ts, addr, kind, mode, is_try, pc, sp, &a);
+  int rc = call();
+  EndAcquire(ts, &a, acquired(rc));
+  return rc;
+}
+
+bool RcZero(int rc) { return rc == 0; }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Mutexes
+// ---------------------------------------------------------------------------------------------
+LOCKSAN_EXPORT int pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* attr) {
+  LOCKSAN_REAL_INIT(pthread_mutex_init);
+  if (RuntimeInitialized() && !t_local.in_runtime) OnLockInit(ADDR(m), LockKind::kMutex);
+  return REAL(pthread_mutex_init)(m, attr);
+}
+
+LOCKSAN_EXPORT int pthread_mutex_destroy(pthread_mutex_t* m) {
+  LOCKSAN_REAL_INIT(pthread_mutex_destroy);
+  int rc = REAL(pthread_mutex_destroy)(m);
+  if (rc == 0 && RuntimeInitialized() && !t_local.in_runtime) OnLockDestroy(ADDR(m));
+  return rc;
+}
+
+LOCKSAN_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
+  LOCKSAN_REAL_INIT(pthread_mutex_lock);
+  ThreadState* ts = CurrentThread();
+  if (!ts) return REAL(pthread_mutex_lock)(m);
+  Acquire a;
+  BeginAcquire(ts, ADDR(m), MutexKind(m), kWrite, false, CALLER_PC, CALLER_SP, &a);
+  int rc = REAL(pthread_mutex_lock)(m);
+  EndAcquire(ts, &a, MutexAcquired(rc));
+  return rc;
+}
+
+LOCKSAN_EXPORT int pthread_mutex_trylock(pthread_mutex_t* m) {
+  LOCKSAN_REAL_INIT(pthread_mutex_trylock);
+  return AcquireCall(ADDR(m), MutexKind(m), kWrite, true, CALLER_PC, CALLER_SP,
+                     [&] { return REAL(pthread_mutex_trylock)(m); }, MutexAcquired);
+}
+
+LOCKSAN_EXPORT int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* t) {
+  LOCKSAN_REAL_INIT(pthread_mutex_timedlock);
+  return AcquireCall(ADDR(m), MutexKind(m), kWrite, false, CALLER_PC, CALLER_SP,
+                     [&] { return REAL(pthread_mutex_timedlock)(m, t); }, MutexAcquired);
+}
+
+LOCKSAN_EXPORT int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t c, const struct timespec* t) {
+  LOCKSAN_REAL_INIT(pthread_mutex_clocklock);
+  if (!REAL(pthread_mutex_clocklock)) return ENOSYS;
+  return AcquireCall(ADDR(m), MutexKind(m), kWrite, false, CALLER_PC, CALLER_SP,
+                     [&] { return REAL(pthread_mutex_clocklock)(m, c, t); }, MutexAcquired);
+}
+
+LOCKSAN_EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
+  LOCKSAN_REAL_INIT(pthread_mutex_unlock);
+  if (ThreadState* ts = CurrentThread()) OnRelease(ts, ADDR(m));
+  return REAL(pthread_mutex_unlock)(m);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader-writer locks
+// ---------------------------------------------------------------------------------------------
+LOCKSAN_EXPORT int pthread_rwlock_init(pthread_rwlock_t* l, const pthread_rwlockattr_t* attr) {
+  LOCKSAN_REAL_INIT(pthread_rwlock_init);
+  if (RuntimeInitialized() && !t_local.in_runtime) OnLockInit(ADDR(l), LockKind::kRwlock);
+  return REAL(pthread_rwlock_init)(l, attr);
+}
+
+LOCKSAN_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t* l) {
+  LOCKSAN_REAL_INIT(pthread_rwlock_destroy);
+  int rc = REAL(pthread_rwlock_destroy)(l);
+  if (rc == 0 && RuntimeInitialized() && !t_local.in_runtime) OnLockDestroy(ADDR(l));
+  return rc;
+}
+
+#define RWLOCK_ACQUIRE(name, mode, is_try, ...)                                                    \
+  LOCKSAN_REAL_INIT(name);                                                                          \
+  if (!REAL(name)) return ENOSYS;                                                                   \
+  return AcquireCall(ADDR(l), LockKind::kRwlock, mode, is_try, CALLER_PC, CALLER_SP,                 \
+                     [&] { return REAL(name)(__VA_ARGS__); }, RcZero)
+
+LOCKSAN_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t* l) {
+  RWLOCK_ACQUIRE(pthread_rwlock_rdlock, kRead, false, l);
+}
+LOCKSAN_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t* l) {
+  RWLOCK_ACQUIRE(pthread_rwlock_tryrdlock, kRead, true, l);
+}
+LOCKSAN_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t* l, const struct timespec* t) {
+  RWLOCK_ACQUIRE(pthread_rwlock_timedrdlock, kRead, false, l, t);
+}
+LOCKSAN_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t* l, clockid_t c, const struct timespec* t) {
+  RWLOCK_ACQUIRE(pthread_rwlock_clockrdlock, kRead, false, l, c, t);
+}
+LOCKSAN_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t* l) {
+  RWLOCK_ACQUIRE(pthread_rwlock_wrlock, kWrite, false, l);
+}
+LOCKSAN_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t* l) {
+  RWLOCK_ACQUIRE(pthread_rwlock_trywrlock, kWrite, true, l);
+}
+LOCKSAN_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t* l, const struct timespec* t) {
+  RWLOCK_ACQUIRE(pthread_rwlock_timedwrlock, kWrite, false, l, t);
+}
+LOCKSAN_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t* l, clockid_t c, const struct timespec* t) {
+  RWLOCK_ACQUIRE(pthread_rwlock_clockwrlock, kWrite, false, l, c, t);
+}
+
+LOCKSAN_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t* l) {
+  LOCKSAN_REAL_INIT(pthread_rwlock_unlock);
+  if (ThreadState* ts = CurrentThread()) OnRelease(ts, ADDR(l));
+  return REAL(pthread_rwlock_unlock)(l);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spin locks
+// ---------------------------------------------------------------------------------------------
+LOCKSAN_EXPORT int pthread_spin_init(pthread_spinlock_t* l, int pshared) {
+  LOCKSAN_REAL_INIT(pthread_spin_init);
+  if (RuntimeInitialized() && !t_local.in_runtime) OnLockInit(ADDR(l), LockKind::kSpin);
+  return REAL(pthread_spin_init)(l, pshared);
+}
+
+LOCKSAN_EXPORT int pthread_spin_destroy(pthread_spinlock_t* l) {
+  LOCKSAN_REAL_INIT(pthread_spin_destroy);
+  int rc = REAL(pthread_spin_destroy)(l);
+  if (rc == 0 && RuntimeInitialized() && !t_local.in_runtime) OnLockDestroy(ADDR(l));
+  return rc;
+}
+
+LOCKSAN_EXPORT int pthread_spin_lock(pthread_spinlock_t* l) {
+  LOCKSAN_REAL_INIT(pthread_spin_lock);
+  return AcquireCall(ADDR(l), LockKind::kSpin, kWrite, false, CALLER_PC, CALLER_SP,
+                     [&] { return REAL(pthread_spin_lock)(l); }, RcZero);
+}
+
+LOCKSAN_EXPORT int pthread_spin_trylock(pthread_spinlock_t* l) {
+  LOCKSAN_REAL_INIT(pthread_spin_trylock);
+  return AcquireCall(ADDR(l), LockKind::kSpin, kWrite, true, CALLER_PC, CALLER_SP,
+                     [&] { return REAL(pthread_spin_trylock)(l); }, RcZero);
+}
+
+LOCKSAN_EXPORT int pthread_spin_unlock(pthread_spinlock_t* l) {
+  LOCKSAN_REAL_INIT(pthread_spin_unlock);
+  if (ThreadState* ts = CurrentThread()) OnRelease(ts, ADDR(l));
+  return REAL(pthread_spin_unlock)(l);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Condition variables: the mutex is released, then re-acquired while the other locks are still held.
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+// The mutex is re-acquired on return, whether the wait was signalled, timed out or interrupted;
+// only invalid arguments leave it untouched.
+bool CondReacquired(int rc) { return rc != EINVAL && rc != EPERM; }
+
+template <typename Call>
+LOCKSAN_ALWAYS_INLINE int CondWait(pthread_mutex_t* m, uptr pc, uptr sp, Call call) {
+  ThreadState* ts = CurrentThread();
+  if (!ts) return call();
+  OnRelease(ts, ADDR(m));
+  Acquire a;
+  // The order check of the re-acquisition runs before the wait, so it is reported before any hang.
+  BeginAcquire(ts, ADDR(m), MutexKind(m), kWrite, false, pc, sp, &a);
+  ts->wait_addr.store(0, std::memory_order_relaxed);  // waiting on the condition, not on a lock
+  int rc = call();
+  EndAcquire(ts, &a, CondReacquired(rc));
+  return rc;
+}
+
+}  // namespace
+
+LOCKSAN_EXPORT int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
+  LOCKSAN_REAL_INIT(pthread_cond_wait);
+  return CondWait(m, CALLER_PC, CALLER_SP, [&] { return REAL(pthread_cond_wait)(c, m); });
+}
+
+LOCKSAN_EXPORT int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t) {
+  LOCKSAN_REAL_INIT(pthread_cond_timedwait);
+  return CondWait(m, CALLER_PC, CALLER_SP, [&] { return REAL(pthread_cond_timedwait)(c, m, t); });
+}
+
+LOCKSAN_EXPORT int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t clk,
+                                          const struct timespec* t) {
+  LOCKSAN_REAL_INIT(pthread_cond_clockwait);
+  if (!REAL(pthread_cond_clockwait)) return ENOSYS;
+  return CondWait(m, CALLER_PC, CALLER_SP, [&] { return REAL(pthread_cond_clockwait)(c, m, clk, t); });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+struct Trampoline {
+  void* (*fn)(void*);
+  void* arg;
+  ThreadStart* start;
+};
+
+void* ThreadTrampoline(void* p) {
+  Trampoline t = *static_cast<Trampoline*>(p);
+  InternalDelete(static_cast<Trampoline*>(p));
+  OnThreadStart(t.start);
+  return t.fn(t.arg);
+}
+
+}  // namespace
+
+LOCKSAN_EXPORT int pthread_create(pthread_t* th, const pthread_attr_t* attr, void* (*fn)(void*), void* arg) {
+  LOCKSAN_REAL_INIT(pthread_create);
+  if (!CurrentThread()) return REAL(pthread_create)(th, attr, fn, arg);
+  ThreadStart* st = OnThreadCreate(CALLER_PC);
+  if (!st) return REAL(pthread_create)(th, attr, fn, arg);
+  Trampoline* t = InternalNew<Trampoline>();
+  t->fn = fn;
+  t->arg = arg;
+  t->start = st;
+  int rc = REAL(pthread_create)(th, attr, ThreadTrampoline, t);
+  if (rc != 0) {
+    OnThreadCreateFailed(st);
+    InternalDelete(t);
+  }
+  return rc;
+}
+
+LOCKSAN_EXPORT int pthread_setname_np(pthread_t th, const char* name) {
+  LOCKSAN_REAL_INIT(pthread_setname_np);
+  int rc = REAL(pthread_setname_np)(th, name);
+  if (rc == 0 && pthread_equal(th, pthread_self())) SetCurrentThreadName(name);
+  return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Heap: a lock inside a freed block is forgotten (std::mutex never calls destroy).
+// ---------------------------------------------------------------------------------------------
+LOCKSAN_EXPORT void free(void* p) {
+  if (LOCKSAN_UNLIKELY(!REAL(free))) {
+    // Called while dlsym itself runs (before the real free is known): leak the block.
+    if (!ResolveFree()) return;
+  }
+  if (p && HeapReuseTracking() && !t_local.in_runtime) {
+    uptr lo = ADDR(p);
+    uptr hi = lo + REAL(malloc_usable_size)(p);
+    if (MayHoldLocks(lo, hi)) ForgetRange(lo, hi);
+  }
+  REAL(free)(p);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+void AtForkPrepare() { ForkBefore(); }
+void AtForkParent() { ForkAfterParent(); }
+void AtForkChild() { ForkAfterChild(); }
+
+__attribute__((constructor(101))) void LocksanConstructor() {
+  InitReal();
+  InitRuntime();
+  // Registered first, so our prepare handler runs after every other (they may lock), and our child
+  // handler before every other.
+  pthread_atfork(AtForkPrepare, AtForkParent, AtForkChild);
+  // The main thread is T0.
+  CurrentThread();
+}
+
+}  // namespace

@@ -1,0 +1,86 @@
+#include "preload/real.h"
+
+#include <dlfcn.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "core/detector.h"
+#include "core/output.h"
+
+namespace locksan {
+namespace real {
+#define LOCKSAN_DEFINE_REAL(ret, name, args, version) ret(*name) args = nullptr;
+LOCKSAN_REAL_LIST(LOCKSAN_DEFINE_REAL)
+#undef LOCKSAN_DEFINE_REAL
+void (*free)(void*) = nullptr;
+size_t (*malloc_usable_size)(void*) = nullptr;
+bool resolved = false;
+}  // namespace real
+
+namespace {
+
+std::atomic<int> g_free_state{0};  // 0 = not resolved, 1 = resolving, 2 = done
+bool g_heap_tracking_ok = false;
+
+bool IsOurs(void* fn) {
+  Dl_info self, other;
+  if (!fn || !dladdr(reinterpret_cast<void*>(&InitReal), &self) || !dladdr(fn, &other)) return false;
+  return self.dli_fbase == other.dli_fbase;
+}
+
+void* Lookup(const char* name, const char* version) {
+  void* fn = version ? dlvsym(RTLD_NEXT, name, version) : nullptr;
+  if (!fn) fn = dlsym(RTLD_NEXT, name);
+  if (IsOurs(fn)) {
+    // A wrapper that finds itself is refused: take libc's directly.
+    fn = nullptr;
+    if (void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD)) {
+      fn = version ? dlvsym(libc, name, version) : nullptr;
+      if (!fn) fn = dlsym(libc, name);
+    }
+  }
+  return fn;
+}
+
+}  // namespace
+
+bool ResolveFree() {
+  int expected = 0;
+  if (g_free_state.compare_exchange_strong(expected, 1)) {
+    void* f = Lookup("free", nullptr);
+    void* u = Lookup("malloc_usable_size", nullptr);
+    real::malloc_usable_size = reinterpret_cast<size_t (*)(void*)>(u);
+    // Only look into freed blocks when free and malloc_usable_size come from the same allocator.
+    Dl_info fi, ui;
+    g_heap_tracking_ok = f && u && dladdr(f, &fi) && dladdr(u, &ui) && fi.dli_fbase == ui.dli_fbase;
+    __atomic_store_n(&real::free, reinterpret_cast<void (*)(void*)>(f), __ATOMIC_RELEASE);
+    g_free_state.store(2);
+  }
+  return __atomic_load_n(&real::free, __ATOMIC_ACQUIRE) != nullptr;
+}
+
+bool HeapReuseTracking() {
+  return g_heap_tracking_ok && RuntimeInitialized() && GetFlags().detect_heap_reuse;
+}
+
+void InitReal() {
+  static std::atomic<bool> in_progress{false};
+  if (real::resolved) return;
+  bool expected = false;
+  if (!in_progress.compare_exchange_strong(expected, true)) {
+    // Another thread (or a nested call) is resolving: resolve what this call needs without waiting.
+  }
+  ResolveFree();
+#define LOCKSAN_RESOLVE(ret, name, args, version)                                              \
+  if (!real::name)                                                                             \
+    __atomic_store_n(&real::name, reinterpret_cast<ret(*) args>(Lookup(#name, version)),      \
+                     __ATOMIC_RELEASE);
+  LOCKSAN_REAL_LIST(LOCKSAN_RESOLVE)
+#undef LOCKSAN_RESOLVE
+  if (!real::pthread_mutex_lock || !real::pthread_mutex_unlock || !real::pthread_create)
+    Die("locksan: cannot find the real pthread functions in libc; refusing to run");
+  __atomic_store_n(&real::resolved, true, __ATOMIC_RELEASE);
+}
+
+}  // namespace locksan

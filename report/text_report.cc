@@ -1,0 +1,374 @@
+// report/text_report.cc — the text form of every report kind (see docs/reports.md).
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "core/flat_map.h"
+#include "core/internal_alloc.h"
+#include "core/output.h"
+#include "core/stack.h"
+#include "core/symbolizer.h"
+#include "report/report.h"
+
+namespace locksan {
+
+const char* ReportKindName(ReportKind k) {
+  switch (k) {
+    case ReportKind::kLockOrderInversion: return "lock-order-inversion";
+    case ReportKind::kDoubleLock: return "double-lock";
+    case ReportKind::kBadUnlock: return "unlock-of-unheld-lock";
+  }
+  return "unknown";
+}
+
+const char* ReportKindDetail(ReportKind k) {
+  switch (k) {
+    case ReportKind::kLockOrderInversion: return "potential deadlock";
+    case ReportKind::kDoubleLock: return "locking a lock this thread already holds";
+    case ReportKind::kBadUnlock: return "unlocking a lock this thread does not hold";
+  }
+  return "";
+}
+
+const char* LockKindName(LockKind k) {
+  switch (k) {
+    case LockKind::kMutex: return "mutex";
+    case LockKind::kRecursiveMutex: return "recursive mutex";
+    case LockKind::kErrorCheckMutex: return "error-checking mutex";
+    case LockKind::kRwlock: return "rwlock";
+    case LockKind::kSpin: return "spin lock";
+    case LockKind::kSemaphore: return "semaphore";
+    case LockKind::kGil: return "GIL";
+  }
+  return "lock";
+}
+
+namespace {
+
+struct Colors {
+  const char* warn;
+  const char* bold;
+  const char* end;
+};
+
+struct SymStack {
+  u32 size;
+  FrameInfo* frames;
+};
+
+// Symbolised stacks of one report, by stack id.
+class StackCache {
+ public:
+  ~StackCache() {
+    map_.ForEach([](u64, SymStack* s) {
+      InternalFree(s->frames, s->size * sizeof(FrameInfo));
+      InternalDelete(s);
+    });
+  }
+  const SymStack* Get(u32 id) {
+    if (!id) return nullptr;
+    if (SymStack** s = map_.Find(id)) return *s;
+    StackTrace st = StackDepotGet(id);
+    SymStack* s = InternalNew<SymStack>();
+    s->frames = static_cast<FrameInfo*>(InternalAlloc((st.size ? st.size : 1) * sizeof(FrameInfo)));
+    u32 k = 0;
+    for (u32 i = 0; i < st.size; i++) {
+      SymbolizeCode(st.pcs[i], &s->frames[k]);
+      if (IsRuntimeModule(s->frames[k].module)) continue;  // interceptor frames
+      k++;
+    }
+    s->size = k;
+    map_.Insert(id, s);
+    return s;
+  }
+
+ private:
+  FlatMap<SymStack*> map_;
+};
+
+bool IsSystemModule(const char* m) {
+  const char* b = ModuleBaseName(m);
+  return !strncmp(b, "libc.so", 7) || !strncmp(b, "libc-", 5) || !strncmp(b, "libpthread", 10) ||
+         !strncmp(b, "libstdc++", 9) || !strncmp(b, "libgcc_s", 8) || !strncmp(b, "ld-linux", 8);
+}
+
+void FrameText(TextBuffer* out, const FrameInfo& f) {
+  out->Append("%s", f.function[0] ? f.function : "<unknown>");
+  if (f.file[0]) out->Append(" %s:%d", f.file, f.line);
+  if (f.module[0])
+    out->Append(" (%s+0x%llx)", ModuleBaseName(f.module), static_cast<unsigned long long>(f.module_offset));
+}
+
+void PrintStack(TextBuffer* out, const SymStack* s) {
+  if (!s || !s->size) {
+    out->Append("    <empty stack>\n");
+    return;
+  }
+  for (u32 i = 0; i < s->size; i++) {
+    out->Append("    #%u ", i);
+    FrameText(out, s->frames[i]);
+    out->Append("\n");
+  }
+}
+
+// FirstUserFrame — the first frame outside the runtime and the C/C++ runtime libraries.
+const FrameInfo* FirstUserFrame(const SymStack* s) {
+  if (!s) return nullptr;
+  for (u32 i = 0; i < s->size; i++)
+    if (!IsSystemModule(s->frames[i].module)) return &s->frames[i];
+  return s->size ? &s->frames[0] : nullptr;
+}
+
+void SummaryLine(TextBuffer* out, ReportKind kind, const SymStack* s) {
+  out->Append("SUMMARY: locksan: %s", ReportKindName(kind));
+  if (const FrameInfo* f = FirstUserFrame(s)) {
+    if (f->file[0]) {
+      out->Append(" %s:%d in %s", f->file, f->line, f->function[0] ? f->function : "<unknown>");
+    } else {
+      out->Append(" %s (%s+0x%llx)", f->function[0] ? f->function : "<unknown>",
+                  ModuleBaseName(f->module), static_cast<unsigned long long>(f->module_offset));
+    }
+  }
+  out->Append("\n");
+}
+
+void LockName(char* buf, size_t n, const ReportLock* l) {
+  if (!l) {
+    snprintf(buf, n, "?");
+  } else if (l->kind == LockKind::kGil) {
+    snprintf(buf, n, "GIL");
+  } else {
+    const char* p = l->kind == LockKind::kRwlock ? "RW" : l->kind == LockKind::kSpin ? "S"
+                    : l->kind == LockKind::kSemaphore ? "SEM" : "M";
+    snprintf(buf, n, "%s%llu", p, static_cast<unsigned long long>(l->id));
+  }
+}
+
+const char* KindWord(const ReportLock* l, bool capital) {
+  if (!l) return capital ? "Lock" : "lock";
+  switch (l->kind) {
+    case LockKind::kRwlock: return capital ? "RWLock" : "rwlock";
+    case LockKind::kSpin: return capital ? "Spin lock" : "spin lock";
+    case LockKind::kSemaphore: return capital ? "Semaphore" : "semaphore";
+    case LockKind::kGil: return capital ? "The" : "the";
+    default: return capital ? "Mutex" : "mutex";
+  }
+}
+
+void ThreadText(TextBuffer* out, const ReportDesc& r, u32 number) {
+  const ReportThread* t = r.FindThread(number);
+  out->Append("thread T%u", number);
+  if (t) {
+    out->Append(" (tid %d", t->tid);
+    if (t->name[0]) out->Append(", \"%s\"", t->name);
+    out->Append(")");
+  }
+}
+
+void DescribeLockLocation(TextBuffer* out, const ReportDesc& r, const ReportLock& l) {
+  char sym[512], mod[512];
+  uptr off = 0;
+  if (l.kind == LockKind::kGil) {
+    out->Append("the Python interpreter's global interpreter lock");
+    return;
+  }
+  if (SymbolizeData(l.addr, sym, sizeof sym, mod, sizeof mod, &off)) {
+    out->Append("global '%s'", sym);
+    if (off) out->Append("+%llu", static_cast<unsigned long long>(off));
+    out->Append(" in %s", ModuleBaseName(mod));
+  } else {
+    (void)r;
+    out->Append("heap or stack memory");
+  }
+}
+
+bool Suppressed(const ReportDesc& r, StackCache* cache, Suppressions* supp, PtrVec<u32>* stacks) {
+  if (!supp || supp->size() == 0) return false;
+  const char* kind = ReportKindName(r.kind);
+  for (u32 id : *stacks) {
+    const SymStack* s = cache->Get(id);
+    if (!s) continue;
+    for (u32 i = 0; i < s->size; i++) {
+      const FrameInfo& f = s->frames[i];
+      int m = supp->Match(kind, f.function);
+      if (m < 0) m = supp->Match(kind, f.file);
+      if (m < 0) m = supp->Match(kind, f.module);
+      if (m >= 0) {
+        supp->Hit(m);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+void Headline(TextBuffer* out, const Colors& c, ReportKind kind) {
+  out->Append("%s==%d==WARNING: locksan: %s (%s)%s\n", c.warn, getpid(), ReportKindName(kind),
+              ReportKindDetail(kind), c.end);
+}
+
+void LockSection(TextBuffer* out, const ReportDesc& r, StackCache* cache) {
+  (void)cache;
+  for (const ReportLock& l : r.locks) {
+    char name[32];
+    LockName(name, sizeof name, &l);
+    if (l.kind == LockKind::kGil) {
+      out->Append("  GIL: the Python interpreter's global interpreter lock\n");
+      continue;
+    }
+    out->Append("  %s %s (0x%llx, %s): ", KindWord(&l, true), name,
+                static_cast<unsigned long long>(l.addr), LockKindName(l.kind));
+    DescribeLockLocation(out, r, l);
+    if (l.driver_call) out->Append("; first taken inside CUDA driver call %s", l.driver_call);
+    if (l.first_pc) {
+      FrameInfo f;
+      SymbolizeCode(l.first_pc, &f);
+      out->Append("; first locked at ");
+      FrameText(out, f);
+    }
+    out->Append("\n");
+  }
+}
+
+void CreationSection(TextBuffer* out, const ReportDesc& r, StackCache* cache) {
+  for (const ReportThread& t : r.threads) {
+    if (t.number == 0 || !t.creation_stack) continue;
+    // Only threads that made an edge or hold something in the report.
+    bool relevant = t.number == r.current_thread;
+    for (const ReportEdge& e : r.edges) relevant |= e.facts.thread == t.number;
+    if (!relevant) continue;
+    out->Append("  Thread T%u", t.number);
+    out->Append(" (tid %d", t.tid);
+    if (t.name[0]) out->Append(", \"%s\"", t.name);
+    out->Append(", %s) created by thread T%u at:\n", t.alive ? "running" : "finished", t.parent);
+    PrintStack(out, cache->Get(t.creation_stack));
+    out->Append("\n");
+  }
+}
+
+void InversionReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, const Colors& c) {
+  Headline(out, c, r.kind);
+  out->Append("  Cycle in lock order graph: ");
+  for (const ReportEdge& e : r.edges) {
+    const ReportLock* l = r.FindLock(e.from);
+    char name[32];
+    LockName(name, sizeof name, l);
+    out->Append("%s%s%s (0x%llx) => ", c.bold, name, c.end,
+                static_cast<unsigned long long>(l ? l->addr : 0));
+  }
+  {
+    char name[32];
+    LockName(name, sizeof name, r.FindLock(r.edges[0].from));
+    out->Append("%s%s%s\n\n", c.bold, name, c.end);
+  }
+  for (const ReportEdge& e : r.edges) {
+    const ReportLock* from = r.FindLock(e.from);
+    const ReportLock* to = r.FindLock(e.to);
+    char fn[32], tn[32];
+    LockName(fn, sizeof fn, from);
+    LockName(tn, sizeof tn, to);
+    bool to_read = (e.facts.modes & kToWantRead) && !(e.facts.modes & kToWantWrite);
+    bool from_read = (e.facts.modes & kFromHeldRead) && !(e.facts.modes & kFromHeldWrite);
+    out->Append("  %s %s%s%s acquired%s here while holding %s %s%s%s%s, in ", KindWord(to, true), c.bold,
+                tn, c.end, to_read ? " for reading" : "", KindWord(from, false), c.bold, fn, c.end,
+                from_read ? " (for reading)" : "");
+    ThreadText(out, r, e.facts.thread);
+    if (e.facts.driver_to) out->Append(", inside CUDA driver call %s", e.facts.driver_to);
+    out->Append(":\n");
+    PrintStack(out, cache->Get(e.facts.stack_to));
+    out->Append("\n  %s %s%s%s previously acquired by the same thread here:\n", KindWord(from, true),
+                c.bold, fn, c.end);
+    PrintStack(out, cache->Get(e.facts.stack_from));
+    out->Append("\n");
+  }
+  LockSection(out, r, cache);
+  out->Append("\n");
+  CreationSection(out, r, cache);
+  if (r.single_thread) {
+    out->Append(
+        "  Every edge of this cycle was made by one thread (T%u), at different times: it does not "
+        "deadlock as the program runs now, but does as soon as these paths run in two threads.\n\n",
+        r.edges[0].facts.thread);
+  }
+  // Common gate locks (only present when report_gate_locks=1 let a gated cycle through).
+  const EdgeFacts& f0 = r.edges[0].facts;
+  for (u8 g = 0; g < f0.ngates; g++) {
+    bool common = true;
+    for (const ReportEdge& e : r.edges) {
+      bool has = false;
+      for (u8 k = 0; k < e.facts.ngates; k++) has |= e.facts.gates[k] == f0.gates[g];
+      common &= has;
+    }
+    if (common)
+      out->Append(
+          "  Every edge of this cycle was made while holding lock #%llu (a gate lock): it cannot "
+          "deadlock while that lock serialises these paths (reported because report_gate_locks=1).\n\n",
+          static_cast<unsigned long long>(f0.gates[g]));
+  }
+  SummaryLine(out, r.kind, cache->Get(r.edges[0].facts.stack_to));
+}
+
+void DoubleLockReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, const Colors& c) {
+  Headline(out, c, r.kind);
+  const ReportLock* l = r.locks.size() ? &r.locks[0] : nullptr;
+  char name[32];
+  LockName(name, sizeof name, l);
+  out->Append("  %s %s%s%s (0x%llx) locked again by ", KindWord(l, true), c.bold, name, c.end,
+              static_cast<unsigned long long>(l ? l->addr : 0));
+  ThreadText(out, r, r.current_thread);
+  out->Append(", which already holds it; a non-recursive %s blocks forever here:\n",
+              l ? LockKindName(l->kind) : "lock");
+  PrintStack(out, cache->Get(r.current_stack));
+  out->Append("\n  %s %s%s%s previously acquired by the same thread here:\n", KindWord(l, true), c.bold,
+              name, c.end);
+  PrintStack(out, cache->Get(r.previous_stack));
+  out->Append("\n");
+  LockSection(out, r, cache);
+  out->Append("\n");
+  SummaryLine(out, r.kind, cache->Get(r.current_stack));
+}
+
+}  // namespace
+
+bool PrintReport(const ReportDesc& r, Suppressions* supp) {
+  StackCache cache;
+  PtrVec<u32> stacks;
+  for (const ReportEdge& e : r.edges) {
+    stacks.push_back(e.facts.stack_to);
+    stacks.push_back(e.facts.stack_from);
+  }
+  if (r.current_stack) stacks.push_back(r.current_stack);
+  if (r.previous_stack) stacks.push_back(r.previous_stack);
+  if (Suppressed(r, &cache, supp, &stacks)) return false;
+  Colors c = OutputUseColor() ? Colors{"\033[1m\033[31m", "\033[1m", "\033[0m"} : Colors{"", "", ""};
+  TextBuffer out;
+  switch (r.kind) {
+    case ReportKind::kLockOrderInversion:
+      InversionReport(&out, r, &cache, c);
+      break;
+    case ReportKind::kDoubleLock:
+    case ReportKind::kBadUnlock:
+      DoubleLockReport(&out, r, &cache, c);
+      break;
+  }
+  OutputWrite(out.data(), out.size());
+  return true;
+}
+
+void PrintSuppressionSummary(const Suppressions* supp, bool enabled) {
+  if (!enabled || !supp) return;
+  bool any = false;
+  for (int i = 0; i < supp->size(); i++) any |= supp->rule(i).hits > 0;
+  if (!any) return;
+  TextBuffer out;
+  out.Append("==%d==locksan: suppressions used:\n  count  kind:pattern\n", getpid());
+  for (int i = 0; i < supp->size(); i++) {
+    const Suppression& s = supp->rule(i);
+    if (s.hits)
+      out.Append("  %5llu  %s:%s\n", static_cast<unsigned long long>(s.hits), s.kind, s.pattern);
+  }
+  OutputWrite(out.data(), out.size());
+}
+
+}  // namespace locksan

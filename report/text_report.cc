@@ -10,6 +10,7 @@
 #include "core/stack.h"
 #include "core/symbolizer.h"
 #include "report/report.h"
+#include "report/symbolized.h"
 
 namespace locksan {
 
@@ -52,47 +53,6 @@ struct Colors {
   const char* end;
 };
 
-struct SymStack {
-  u32 size;
-  FrameInfo* frames;
-};
-
-// Symbolised stacks of one report, by stack id.
-class StackCache {
- public:
-  ~StackCache() {
-    map_.ForEach([](u64, SymStack* s) {
-      InternalFree(s->frames, s->size * sizeof(FrameInfo));
-      InternalDelete(s);
-    });
-  }
-  const SymStack* Get(u32 id) {
-    if (!id) return nullptr;
-    if (SymStack** s = map_.Find(id)) return *s;
-    StackTrace st = StackDepotGet(id);
-    SymStack* s = InternalNew<SymStack>();
-    s->frames = static_cast<FrameInfo*>(InternalAlloc((st.size ? st.size : 1) * sizeof(FrameInfo)));
-    u32 k = 0;
-    for (u32 i = 0; i < st.size; i++) {
-      SymbolizeCode(st.pcs[i], &s->frames[k]);
-      if (IsRuntimeModule(s->frames[k].module)) continue;  // interceptor frames
-      k++;
-    }
-    s->size = k;
-    map_.Insert(id, s);
-    return s;
-  }
-
- private:
-  FlatMap<SymStack*> map_;
-};
-
-bool IsSystemModule(const char* m) {
-  const char* b = ModuleBaseName(m);
-  return !strncmp(b, "libc.so", 7) || !strncmp(b, "libc-", 5) || !strncmp(b, "libpthread", 10) ||
-         !strncmp(b, "libstdc++", 9) || !strncmp(b, "libgcc_s", 8) || !strncmp(b, "ld-linux", 8);
-}
-
 void FrameText(TextBuffer* out, const FrameInfo& f) {
   out->Append("%s", f.function[0] ? f.function : "<unknown>");
   if (f.file[0]) out->Append(" %s:%d", f.file, f.line);
@@ -110,14 +70,6 @@ void PrintStack(TextBuffer* out, const SymStack* s) {
     FrameText(out, s->frames[i]);
     out->Append("\n");
   }
-}
-
-// FirstUserFrame — the first frame outside the runtime and the C/C++ runtime libraries.
-const FrameInfo* FirstUserFrame(const SymStack* s) {
-  if (!s) return nullptr;
-  for (u32 i = 0; i < s->size; i++)
-    if (!IsSystemModule(s->frames[i].module)) return &s->frames[i];
-  return s->size ? &s->frames[0] : nullptr;
 }
 
 void SummaryLine(TextBuffer* out, ReportKind kind, const SymStack* s) {

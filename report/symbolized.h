@@ -1,0 +1,35 @@
+// report/symbolized.h — symbolised stacks shared by the printers of one report.
+//
+// StackCache symbolises each stack of the depot at most once per report (symbolisation is the
+// expensive part of printing) and drops the runtime's own interceptor frames.
+//   StackCache cache;  const SymStack* s = cache.Get(edge.facts.stack_to);
+#pragma once
+#include "core/flat_map.h"
+#include "core/symbolizer.h"
+
+namespace locksan {
+
+struct SymStack {
+  u32 size;
+  FrameInfo* frames;
+};
+
+class StackCache {
+ public:
+  StackCache() = default;
+  ~StackCache();
+  StackCache(const StackCache&) = delete;
+  StackCache& operator=(const StackCache&) = delete;
+  // Get — the symbolised stack with this depot id; nullptr for 0.
+  const SymStack* Get(u32 id);
+
+ private:
+  FlatMap<SymStack*> map_;
+};
+
+// IsSystemModule — libc, libstdc++, libgcc_s, the dynamic loader.
+bool IsSystemModule(const char* module_path);
+// FirstUserFrame — the first frame outside the runtime and the C/C++ runtime libraries.
+const FrameInfo* FirstUserFrame(const SymStack* s);
+
+}  // namespace locksan

@@ -19,6 +19,7 @@
 #include "core/lock_graph.h"
 #include "core/output.h"
 #include "core/runtime_mutex.h"
+#include "core/runtime_internal.h"
 #include "core/stack.h"
 #include "core/suppressions.h"
 #include "report/report.h"
@@ -66,6 +67,16 @@ struct Runtime {
   size_t threads_total = 0;
 
   FlatMap<u8>* reported = nullptr;
+  // Lock-order-inversion reports printed so far: their numbers and locks (to reference from a
+  // deadlock report). Guarded by report_mu.
+  struct Inversion {
+    u32 number;
+    u32 nlocks;
+    u64 locks[8];
+  };
+  PtrVec<Inversion>* inversions = nullptr;
+  // Locks held by threads that exited while holding them. Guarded by registry_mu.
+  PtrVec<internal::OrphanLock>* orphans = nullptr;
   std::atomic<u64> reports{0};
   std::atomic<u64> slow_checks{0};
   std::atomic<bool> over_budget_said{false};
@@ -215,6 +226,10 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind) {
 // from the graph (graph_mu held) if it had one.
 void ForgetLocked(LockInfo* li) {
   uptr addr = li->addr.load(std::memory_order_relaxed);
+  for (u32 i = 0; i < g_rt.orphans->size();) {
+    if ((*g_rt.orphans)[i].id == li->id) g_rt.orphans->SwapRemove(i);
+    else i++;
+  }
   g_rt.by_addr->Erase(addr);
   g_rt.by_id->Erase(li->id);
   uptr page = addr >> kPageShift;
@@ -315,18 +330,25 @@ u64 CycleSignature(const CycleResult& c) {
   return Mix64(sum ^ Mix64(x)) | 1;
 }
 
-void EmitReport(ReportDesc* r) {
-  bool printed;
+u32 EmitReport(ReportDesc* r) {
   {
     RuntimeLockGuard lock(&g_rt.report_mu);
-    printed = PrintReport(*r, g_rt.suppressions);
+    r->number = static_cast<u32>(g_rt.reports.load()) + 1;
+    if (!PrintReport(*r, g_rt.suppressions)) return 0;
+    g_rt.reports.fetch_add(1);
+    if (r->kind == ReportKind::kLockOrderInversion) {
+      Runtime::Inversion inv{};
+      inv.number = r->number;
+      for (const ReportEdge& e : r->edges)
+        if (inv.nlocks < 8) inv.locks[inv.nlocks++] = e.from;
+      g_rt.inversions->push_back(inv);
+    }
   }
-  if (!printed) return;
-  g_rt.reports.fetch_add(1);
   if (g_rt.flags.halt_on_error) {
     OutputPrintf("==%d==locksan: halt_on_error=1: exiting\n", getpid());
     _exit(g_rt.flags.exitcode ? g_rt.flags.exitcode : 1);
   }
+  return r->number;
 }
 
 // Build the "previously acquired" stack of a held lock from its return address and the part of the
@@ -346,6 +368,55 @@ u32 PreviousStack(const HeldLock& h, const uptr* pcs, const uptr* sps, int n) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Internal API for the watchdog (core/runtime_internal.h)
+// ---------------------------------------------------------------------------------------------
+namespace internal {
+
+RuntimeMutex& ThreadsMutex() { return g_rt.threads_mu; }
+ThreadState* ThreadListHead() { return g_rt.all_threads; }
+
+void FillLockById(ReportDesc* r, u64 id) {
+  RuntimeLockGuard rlock(&g_rt.registry_mu);
+  FillLock(r, id);
+}
+
+void FillThreadsOf(ReportDesc* r) {
+  PtrVec<u32> numbers;
+  for (const ReportWait& w : r->waits) {
+    numbers.push_back(w.thread);
+    numbers.push_back(w.holder);
+  }
+  for (const ReportHeld& h : r->held) numbers.push_back(h.thread);
+  RuntimeLockGuard lock(&g_rt.threads_mu);
+  for (u32 n : numbers) FillThread(r, n);
+}
+
+u32 EmitReportNumbered(ReportDesc* r) { return EmitReport(r); }
+
+u32 FindPredictingInversion(const u64* ids, u32 n) {
+  RuntimeLockGuard lock(&g_rt.report_mu);
+  for (const Runtime::Inversion& inv : *g_rt.inversions) {
+    u32 found = 0;
+    for (u32 i = 0; i < inv.nlocks; i++)
+      for (u32 j = 0; j < n; j++) found += inv.locks[i] == ids[j];
+    if (found >= 2 || (found == inv.nlocks && found > 0)) return inv.number;
+  }
+  return 0;
+}
+
+bool FindOrphan(uptr addr, u64 id, OrphanLock* out) {
+  RuntimeLockGuard rlock(&g_rt.registry_mu);
+  for (const OrphanLock& o : *g_rt.orphans)
+    if (o.addr == addr && (id == 0 || o.id == id)) {
+      *out = o;
+      return true;
+    }
+  return false;
+}
+
+}  // namespace internal
 
 // ---------------------------------------------------------------------------------------------
 // Public entry points
@@ -592,6 +663,7 @@ ThreadStart* OnThreadCreate(uptr pc) {
   ThreadState* parent = CurrentThread();
   if (!parent) return nullptr;
   ScopedInRuntime guard;
+  WatchdogMaybeStart();
   ThreadStart* st = InternalNew<ThreadStart>();
   st->number = NextThreadNumber();
   st->parent = parent->number;
@@ -621,6 +693,15 @@ void ThreadExitDestructor(void* arg) {
   ThreadLocal& tl = t_local;
   if (!ts || tl.ts != ts) return;
   tl.in_runtime++;
+  if (ts->nheld) {
+    // Locks this thread never released: whoever waits for them waits forever.
+    RuntimeLockGuard rlock(&g_rt.registry_mu);
+    for (u32 i = 0; i < ts->nheld; i++) {
+      const HeldLock& h = ts->held[i];
+      if (h.flags & kHeldReentry) continue;
+      g_rt.orphans->push_back({h.addr, h.id, ts->number, h.pc, h.mode});
+    }
+  }
   ts->alive.store(false, std::memory_order_release);
   uptr lo = ts->stack_lo, hi = ts->stack_hi;
   // Locks on this thread's stack die with it: the stack may be reused by a new thread.
@@ -713,10 +794,13 @@ void InitRuntime() {
   g_rt.by_id = InternalNew<FlatMap<LockInfo*>>();
   g_rt.by_page = InternalNew<FlatMap<LockInfo*>>();
   g_rt.reported = InternalNew<FlatMap<u8>>();
+  g_rt.inversions = InternalNew<PtrVec<Runtime::Inversion>>();
+  g_rt.orphans = InternalNew<PtrVec<internal::OrphanLock>>();
   g_rt.suppressions = InternalNew<Suppressions>();
   if (g_rt.flags.suppressions[0]) LoadSuppressions(g_rt.flags.suppressions);
   pthread_key_create(&g_rt.exit_key, ThreadExitDestructor);
   atexit(Finalize);
+  WatchdogInstallSignals();
   g_rt.state.store(2, std::memory_order_release);
   tl.in_runtime--;
   if (g_rt.flags.verbosity >= 1)
@@ -757,6 +841,7 @@ void ForkAfterChild() {
     if (t != self) t->alive.store(false, std::memory_order_relaxed);
   if (self) self->tid = static_cast<int>(syscall(SYS_gettid));
   g_rt.reports.store(0);
+  WatchdogAfterForkChild();
 }
 
 void Finalize() {

@@ -77,9 +77,21 @@ struct ThreadState {
   u32 parent = 0;
   uptr stack_lo = 0, stack_hi = 0;
 
-  // Readable by other threads (watchdog, reports): what this thread waits for right now.
+  // Readable by other threads (watchdog, reports): what this thread waits for right now. The
+  // watchdog reads these racily and trusts a wait only when it sees the same wait_seq twice.
   std::atomic<uptr> wait_addr{0};
+  std::atomic<u32> wait_seq{0};
   std::atomic<bool> alive{true};
+  uptr wait_pc = 0;
+  u64 wait_id = 0;
+  u8 wait_mode = 0;
+  LockKind wait_kind = LockKind::kMutex;
+
+  // Stack dump on request of the watchdog: the thread captures its own stack in a signal handler.
+  std::atomic<u32> dump_request{0};
+  std::atomic<u32> dump_done{0};
+  u32 dump_n = 0;
+  uptr dump_pcs[64];
 
   // Driver-API calls in progress (CUPTI), innermost last.
   u32 driver_depth = 0;
@@ -156,7 +168,14 @@ LOCKSAN_ALWAYS_INLINE void BeginAcquire(ThreadState* ts, uptr addr, LockKind kin
   if (!is_try && ts->nheld &&
       ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)] != a->chain)
     CheckAcquireSlow(ts, a);
-  if (!is_try) ts->wait_addr.store(addr, std::memory_order_relaxed);
+  if (!is_try) {
+    ts->wait_pc = pc;
+    ts->wait_mode = mode;
+    ts->wait_kind = kind;
+    ts->wait_id = LOCKSAN_LIKELY(a->lock != nullptr) ? a->lock->id : 0;
+    ts->wait_seq.store(ts->wait_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    ts->wait_addr.store(addr, std::memory_order_release);
+  }
 }
 
 // EndAcquire — after the lock call; `acquired` is whether the call took the lock.

@@ -13,6 +13,8 @@ enum class ReportKind : u8 {
   kLockOrderInversion,
   kDoubleLock,
   kBadUnlock,
+  kDeadlock,
+  kLongWait,
 };
 
 // ReportKindName — the fixed lowercase word of the headline: "lock-order-inversion", ...
@@ -53,6 +55,31 @@ struct ReportThread {
   u32 creation_stack;
   u32 parent;
   bool alive;
+  u32 current_stack;     // deadlock/long-wait: the thread's stack now (0 if it could not be taken)
+};
+
+// ReportWait — deadlock / long-wait: one blocked thread.
+struct ReportWait {
+  u32 thread;
+  u64 lock_id;
+  uptr lock_addr;
+  LockKind lock_kind;
+  u8 mode;               // AcquireMode wanted
+  u32 waited_ms;         // at least this long
+  u32 holder;            // a thread that holds the lock
+  bool holder_exited;    // ... and has exited while holding it
+  uptr wait_pc;          // the blocking call
+  const char* driver_call;
+};
+
+// ReportHeld — a lock held by a thread of a deadlock report.
+struct ReportHeld {
+  u32 thread;
+  u64 lock_id;
+  uptr lock_addr;
+  LockKind kind;
+  u8 mode;
+  uptr pc;               // where it was acquired
 };
 
 struct ReportDesc {
@@ -67,6 +94,11 @@ struct ReportDesc {
   u32 previous_stack = 0;
   const char* current_driver_call = nullptr;
   u64 signature = 0;             // deduplication key
+  // deadlock / long-wait
+  PtrVec<ReportWait> waits;
+  PtrVec<ReportHeld> held;
+  u32 predicted_by = 0;          // number of the lock-order-inversion report that predicted this
+  u32 number = 0;                // this report's number in the process (1, 2, ...), set when printed
 
   const ReportLock* FindLock(u64 id) const {
     for (const ReportLock& l : locks)

@@ -12,6 +12,9 @@ namespace locksan {
 // goes up), true when the report was printed.
 bool PrintReport(const ReportDesc& r, Suppressions* supp);
 
+// PrintThreadDump — one thread of a dump_signal dump (its waits, held locks and stack).
+void PrintThreadDump(const ReportDesc& r);
+
 // PrintSuppressionSummary — at exit: the rules that matched, with counts ("print_suppressions").
 void PrintSuppressionSummary(const Suppressions* supp, bool enabled);
 

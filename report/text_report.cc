@@ -19,6 +19,8 @@ const char* ReportKindName(ReportKind k) {
     case ReportKind::kLockOrderInversion: return "lock-order-inversion";
     case ReportKind::kDoubleLock: return "double-lock";
     case ReportKind::kBadUnlock: return "unlock-of-unheld-lock";
+    case ReportKind::kDeadlock: return "deadlock";
+    case ReportKind::kLongWait: return "long-wait";
   }
   return "unknown";
 }
@@ -28,6 +30,8 @@ const char* ReportKindDetail(ReportKind k) {
     case ReportKind::kLockOrderInversion: return "potential deadlock";
     case ReportKind::kDoubleLock: return "locking a lock this thread already holds";
     case ReportKind::kBadUnlock: return "unlocking a lock this thread does not hold";
+    case ReportKind::kDeadlock: return "threads are blocked on each other for good";
+    case ReportKind::kLongWait: return "a thread has been blocked on a lock for long";
   }
   return "";
 }
@@ -281,7 +285,120 @@ void DoubleLockReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, c
   SummaryLine(out, r.kind, cache->Get(r.current_stack));
 }
 
+void HeldSection(TextBuffer* out, const ReportDesc& r, u32 thread) {
+  bool any = false;
+  for (const ReportHeld& h : r.held) {
+    if (h.thread != thread) continue;
+    const ReportLock* l = r.FindLock(h.lock_id);
+    char name[32];
+    LockName(name, sizeof name, l);
+    if (!any) out->Append("    holds:\n");
+    any = true;
+    FrameInfo f;
+    SymbolizeCode(h.pc, &f);
+    out->Append("      %s %s (0x%llx)%s, acquired at ", KindWord(l, false), name,
+                static_cast<unsigned long long>(h.lock_addr), h.mode == 1 ? " for reading" : "");
+    FrameText(out, f);
+    out->Append("\n");
+  }
+}
+
+void WaitLine(TextBuffer* out, const ReportDesc& r, const ReportWait& w, const Colors& c) {
+  const ReportLock* l = r.FindLock(w.lock_id);
+  char name[32];
+  LockName(name, sizeof name, l);
+  out->Append("  %sThread T%u%s", c.bold, w.thread, c.end);
+  if (const ReportThread* t = r.FindThread(w.thread)) {
+    out->Append(" (tid %d", t->tid);
+    if (t->name[0]) out->Append(", \"%s\"", t->name);
+    out->Append(")");
+  }
+  out->Append(" has been waiting %.1f s to %s %s %s%s%s (0x%llx)", w.waited_ms / 1000.0,
+              w.mode == 1 ? "read-lock" : "lock", l ? KindWord(l, false) : "lock", c.bold, name, c.end,
+              static_cast<unsigned long long>(w.lock_addr));
+  if (w.holder == ~0u) {
+    out->Append(", holder unknown");
+  } else if (w.holder_exited) {
+    out->Append(", held by thread T%u, which exited without releasing it", w.holder);
+  } else {
+    out->Append(", held by thread T%u", w.holder);
+  }
+  if (w.driver_call) out->Append(" (inside CUDA driver call %s)", w.driver_call);
+  out->Append(".\n");
+  FrameInfo f;
+  SymbolizeCode(w.wait_pc, &f);
+  out->Append("    blocked in: ");
+  FrameText(out, f);
+  out->Append("\n");
+}
+
+void ThreadStackSection(TextBuffer* out, const ReportDesc& r, u32 thread, StackCache* cache) {
+  const ReportThread* t = r.FindThread(thread);
+  if (!t) return;
+  if (t->current_stack) {
+    out->Append("    stack:\n");
+    PrintStack(out, cache->Get(t->current_stack));
+  } else {
+    out->Append("    stack: not available (stack_signal off, or the thread did not answer)\n");
+  }
+}
+
+void DeadlockReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, const Colors& c) {
+  Headline(out, c, r.kind);
+  for (const ReportWait& w : r.waits) {
+    WaitLine(out, r, w, c);
+    HeldSection(out, r, w.thread);
+    ThreadStackSection(out, r, w.thread, cache);
+    out->Append("\n");
+  }
+  LockSection(out, r, cache);
+  out->Append("\n");
+  if (r.kind == ReportKind::kDeadlock) {
+    if (r.predicted_by)
+      out->Append("  This deadlock was predicted by report #%u (lock-order-inversion) above.\n\n",
+                  r.predicted_by);
+    out->Append(
+        "  These threads will not make progress: each waits for a lock that another of them holds%s.\n",
+        r.waits.size() == 1 ? " (or that an exited thread still holds)" : "");
+  }
+  const ReportThread* t0 = r.waits.size() ? r.FindThread(r.waits[0].thread) : nullptr;
+  const SymStack* s = t0 ? cache->Get(t0->current_stack) : nullptr;
+  if (s && s->size) {
+    SummaryLine(out, r.kind, s);
+  } else {
+    out->Append("SUMMARY: locksan: %s", ReportKindName(r.kind));
+    if (r.waits.size()) {
+      FrameInfo f;
+      SymbolizeCode(r.waits[0].wait_pc, &f);
+      if (f.file[0]) out->Append(" %s:%d in %s", f.file, f.line, f.function);
+      else out->Append(" %s", f.function[0] ? f.function : "<unknown>");
+    }
+    out->Append("\n");
+  }
+}
+
 }  // namespace
+
+void PrintThreadDump(const ReportDesc& r) {
+  StackCache cache;
+  Colors c{"", "", ""};
+  TextBuffer out;
+  for (const ReportThread& t : r.threads) {
+    out.Append("  Thread T%u (tid %d%s%s%s):\n", t.number, t.tid, t.name[0] ? ", \"" : "", t.name,
+               t.name[0] ? "\"" : "");
+    for (const ReportWait& w : r.waits) {
+      const ReportLock* l = r.FindLock(w.lock_id);
+      char name[32];
+      LockName(name, sizeof name, l);
+      out.Append("    waits for %s %s (0x%llx)\n", KindWord(l, false), name,
+                 static_cast<unsigned long long>(w.lock_addr));
+    }
+    HeldSection(&out, r, t.number);
+    ThreadStackSection(&out, r, t.number, &cache);
+  }
+  (void)c;
+  OutputWrite(out.data(), out.size());
+}
 
 bool PrintReport(const ReportDesc& r, Suppressions* supp) {
   StackCache cache;
@@ -292,6 +409,8 @@ bool PrintReport(const ReportDesc& r, Suppressions* supp) {
   }
   if (r.current_stack) stacks.push_back(r.current_stack);
   if (r.previous_stack) stacks.push_back(r.previous_stack);
+  for (const ReportThread& t : r.threads)
+    if (t.current_stack) stacks.push_back(t.current_stack);
   if (Suppressed(r, &cache, supp, &stacks)) return false;
   Colors c = OutputUseColor() ? Colors{"\033[1m\033[31m", "\033[1m", "\033[0m"} : Colors{"", "", ""};
   TextBuffer out;
@@ -302,6 +421,10 @@ bool PrintReport(const ReportDesc& r, Suppressions* supp) {
     case ReportKind::kDoubleLock:
     case ReportKind::kBadUnlock:
       DoubleLockReport(&out, r, &cache, c);
+      break;
+    case ReportKind::kDeadlock:
+    case ReportKind::kLongWait:
+      DeadlockReport(&out, r, &cache, c);
       break;
   }
   OutputWrite(out.data(), out.size());

@@ -1,0 +1,48 @@
+// core/python/gil.h — finding CPython's GIL (its pthread mutex and condition variables) from a
+// preload library, without calling into the interpreter.
+//
+// How the runtime uses it (see docs/python.md): the GIL is `struct _gil_runtime_state`; take_gil()
+// locks `mutex`, waits on `cond` with pthread_cond_timedwait while `locked` is set, sets `locked = 1`
+// and unlocks `mutex`; drop_gil() locks `mutex`, sets `locked = 0`, signals `cond`, unlocks `mutex`.
+// So at pthread_mutex_unlock(info.mutex) the value of *info.locked (stable: the mutex is held) tells
+// "this thread now holds the GIL" (1) or "has released it" (0); entering
+// pthread_cond_timedwait(info.cond, info.mutex) means "this thread waits for the GIL".
+//
+// Supported: CPython 3.7–3.13 release builds with the GIL, statically linked (Debian/Ubuntu
+// /usr/bin/python3.x) or with libpython3.x.so. Refused with a reason: 3.6 and older, 3.14 and newer,
+// free-threaded builds (3.13t), debug builds, processes without Python, an interpreter that is not
+// initialised yet (or already finalised).
+//
+// Thread safety: LocateGil may be called from any thread, repeatedly. It is NOT for the lock path:
+// it calls dlsym/dladdr (which take the loader's lock and may allocate on failure) and, for 3.7–3.10
+// only, Py_GetVersion() (returns a static string). Call it at a quiet point (first pthread_create,
+// first unknown condition variable wait, a timer) and cache the addresses.
+#pragma once
+
+namespace locksan {
+namespace python {
+
+struct GilInfo {
+  const void* mutex = nullptr;         // the GIL's pthread_mutex_t (gil->mutex)
+  const void* cond = nullptr;          // the GIL's pthread_cond_t (gil->cond) — take_gil timedwaits on it
+  const void* switch_cond = nullptr;   // FORCE_SWITCHING cond (drop_gil waits on it); never a report source
+  const void* switch_mutex = nullptr;  // FORCE_SWITCHING mutex (take_gil and drop_gil lock it inside/after mutex)
+  const volatile int* locked = nullptr;  // gil->locked: -1 not created, 0 free, 1 held
+  int version_hex = 0;                 // e.g. 0x030b07f0 (3.7–3.10: level/serial read from the version string)
+  bool free_threaded = false;          // true only when refused because the build is free-threaded
+};
+
+// LocateGil — finds the main interpreter's GIL if CPython is in the process. Returns false, with a
+// one-line static reason in `*why` (when `why` is not null), when there is no Python, the version or
+// build is unsupported, or the interpreter is not initialised yet; `*out` is then filled as far as
+// known (version_hex, free_threaded). On success it also publishes the layout that
+// CaptureCurrentThreadStack() (pystack.h) needs.
+//
+//   locksan::python::GilInfo gil;
+//   const char* why = nullptr;
+//   if (locksan::python::LocateGil(&gil, &why)) { remember gil.mutex, gil.cond, gil.locked; }
+//   else if (/* verbose */) { print why; }
+bool LocateGil(GilInfo* out, const char** why);
+
+}  // namespace python
+}  // namespace locksan

@@ -1,0 +1,40 @@
+// core/python/pystack.h — read-only capture of the calling thread's Python stack, by struct offsets
+// (like py-spy and austin, but in-process and for the current thread only).
+//
+// Contract:
+// - Valid only while the calling thread holds its interpreter's GIL; it checks this itself
+//   (gil->locked == 1 and gil->last_holder == this thread's PyThreadState) and returns 0 otherwise.
+// - Needs a prior successful LocateGil() (gil.h), which publishes the layout; returns 0 before.
+// - No malloc, no locks, no Python C-API call, no system call: it reads memory and calls
+//   pthread_getspecific()/pthread_self(). Async-signal-safe in practice, but meant for the lock path.
+// - A wrong layout yields fewer or no frames, never a crash: every pointer is checked for being
+//   plausible and every object for its exact type (&PyCode_Type, &PyUnicode_Type, &PyBytes_Type) before
+//   it is followed.
+#pragma once
+
+namespace locksan {
+namespace python {
+
+struct PyFrameRec {
+  char file[256];     // co_filename, UTF-8; when longer, "..." + its tail
+  char function[128]; // co_qualname (3.11+) or co_name (3.7–3.10), UTF-8, truncated at a character
+  int line;           // line being executed; co_firstlineno before the first instruction; -1 unknown
+};
+
+// CaptureCurrentThreadStack — walks the calling thread's Python frames (innermost first) into `out`
+// (at most `max`), returns the count; 0 when the thread has no Python frames, holds no GIL, or the
+// version is unsupported. Skips frames that are not user code (3.12+ C-stack shim frames, frames that
+// have not started yet).
+//
+//   locksan::python::PyFrameRec frames[8];
+//   int n = locksan::python::CaptureCurrentThreadStack(frames, 8);
+//   for (int i = 0; i < n; ++i) printf("  File \"%s\", line %d, in %s\n", frames[i].file,
+//                                      frames[i].line, frames[i].function);
+int CaptureCurrentThreadStack(PyFrameRec* out, int max);
+
+// CurrentThreadHoldsGil — the same check as CaptureCurrentThreadStack makes (0/1), for callers that
+// want it alone. Same contract.
+bool CurrentThreadHoldsGil();
+
+}  // namespace python
+}  // namespace locksan

@@ -1,0 +1,481 @@
+// core/watchdog.cc — finds real deadlocks while they happen.
+//
+// A watchdog thread (started at the program's first pthread_create; it never exists in a
+// single-threaded process) wakes every `watchdog_interval_ms` and reads, racily and without taking
+// any lock a watched thread may hold, what every thread waits for (ThreadState::wait_*) and holds
+// (ThreadState::held). A wait is trusted only when the same wait (same wait_seq) is seen on two scans
+// in a row: a blocked thread does not change its own state, so what it publishes is stable.
+//
+// Deadlock rule (the AND model: a waiter needs every holder that blocks it to release): start from
+// the blocked threads whose blockers are all known, and repeatedly drop a thread with a blocker that
+// is not blocked itself (it will release some day). Threads that remain wait for each other, or for
+// a lock whose holder exited, forever: a `deadlock` report. A wait on a lock whose holder is unknown
+// (taken outside locksan's view) is never called a deadlock.
+//
+// Stacks: the watchdog sends `stack_signal` to each thread of the report; the thread's handler
+// captures its own stack (the stack where it waits) and the watchdog stores it.
+#include <link.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <errno.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/flat_map.h"
+#include "core/internal_alloc.h"
+#include "core/output.h"
+#include "core/runtime_internal.h"
+#include "core/stack.h"
+#include "report/report.h"
+
+namespace locksan {
+namespace {
+
+std::atomic<int> g_started{0};
+std::atomic<int> g_dump_requested{0};
+int g_stack_signal = 0;
+uptr g_self_lo = 0, g_self_hi = 0;  // liblocksan.so's mapped range
+
+int FindSelf(struct dl_phdr_info* info, size_t, void*) {
+  uptr self = reinterpret_cast<uptr>(&FindSelf);
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD) continue;
+    uptr lo = info->dlpi_addr + ph.p_vaddr, hi = lo + ph.p_memsz;
+    if (self >= lo && self < hi) {
+      g_self_lo = lo;
+      g_self_hi = hi;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+u64 NowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<u64>(ts.tv_sec) * 1000 + static_cast<u64>(ts.tv_nsec) / 1000000;
+}
+
+void SleepMs(int ms) {
+  timespec ts{ms / 1000, static_cast<long>(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signals
+// ---------------------------------------------------------------------------------------------
+void StackSignalHandler(int, siginfo_t*, void*) {
+  int saved_errno = errno;
+  ThreadState* ts = t_local.ts;
+  if (ts) {
+    u32 req = ts->dump_request.load(std::memory_order_acquire);
+    if (req != ts->dump_done.load(std::memory_order_relaxed)) {
+      t_local.in_runtime++;
+      ts->dump_n = static_cast<u32>(CaptureStack(ts->dump_pcs, nullptr, GetFlags().stack_depth + 2, 1));
+      t_local.in_runtime--;
+      ts->dump_done.store(req, std::memory_order_release);
+    }
+  }
+  errno = saved_errno;
+}
+
+void DumpSignalHandler(int) { g_dump_requested.store(1, std::memory_order_relaxed); }
+
+bool InstallIfDefault(int sig, void (*action)(int, siginfo_t*, void*), void (*handler)(int)) {
+  struct sigaction old;
+  if (sigaction(sig, nullptr, &old) != 0) return false;
+  if (old.sa_handler != SIG_DFL) return false;  // the program uses this signal: leave it alone
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  if (action) {
+    sa.sa_flags |= SA_SIGINFO;
+    sa.sa_sigaction = action;
+  } else {
+    sa.sa_handler = handler;
+  }
+  return sigaction(sig, &sa, nullptr) == 0;
+}
+
+// CollectStack — asks thread `ts` (alive) for its current stack; 0 if it did not answer in time.
+u32 CollectStack(ThreadState* ts) {
+  if (!g_stack_signal || !ts->alive.load(std::memory_order_acquire)) return 0;
+  u32 req = ts->dump_request.load(std::memory_order_relaxed) + 1;
+  ts->dump_request.store(req, std::memory_order_release);
+  if (syscall(SYS_tgkill, getpid(), ts->tid, g_stack_signal) != 0) return 0;
+  for (int i = 0; i < 200; i++) {
+    if (ts->dump_done.load(std::memory_order_acquire) == req) {
+      // Drop the handler's own frames (the runtime's) and the signal trampoline after them.
+      u32 n = ts->dump_n, first = 0;
+      while (first < n && ts->dump_pcs[first] >= g_self_lo && ts->dump_pcs[first] < g_self_hi) first++;
+      if (first > 0 && first < n) first++;
+      return StackDepotPut(ts->dump_pcs + first, static_cast<int>(n - first));
+    }
+    SleepMs(1);
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One scan
+// ---------------------------------------------------------------------------------------------
+struct Observed {
+  u32 seq;
+  uptr addr;
+  u64 first_seen_ms;
+  bool reported_long;
+};
+
+struct Blocked {
+  ThreadState* ts;
+  u32 number;
+  uptr addr;
+  u64 id;
+  u8 mode;
+  LockKind kind;
+  uptr pc;
+  u32 seq;
+  u64 since_ms;
+  PtrVec<u32>* blockers;  // indices into the blocked array, or kExited
+  u32 exited_holder;      // thread number of an exited holder, or ~0u
+  bool in_knot;
+};
+
+constexpr u32 kExited = ~0u;
+
+class Watchdog {
+ public:
+  void Scan();
+  void Dump();
+
+ private:
+  FlatMap<Observed> observed_;  // thread number + 1 -> last wait seen
+  FlatMap<u8> reported_;        // deadlock signatures
+};
+
+// Holders of (addr, id) that block a waiter wanting `mode`: threads whose held list has it.
+void FindHolders(ThreadState* list, ThreadState* self, uptr addr, u64 id, u8 mode,
+                 PtrVec<ThreadState*>* out) {
+  for (ThreadState* t = list; t; t = t->next_all) {
+    if (t == self || !t->alive.load(std::memory_order_acquire)) continue;
+    u32 n = t->nheld;
+    const HeldLock* held = t->held;
+    if (n > 4096) continue;  // a torn read
+    for (u32 i = 0; i < n; i++) {
+      if (held[i].addr != addr || (id && held[i].id != id)) continue;
+      // Readers do not block a reader.
+      if (mode == kRead && held[i].mode == kRead) continue;
+      out->push_back(t);
+      break;
+    }
+  }
+}
+
+void Watchdog::Scan() {
+  u64 now = NowMs();
+  PtrVec<Blocked> blocked;
+  RuntimeMutex& mu = internal::ThreadsMutex();
+  mu.Lock();
+  ThreadState* list = internal::ThreadListHead();
+  for (ThreadState* t = list; t; t = t->next_all) {
+    if (!t->alive.load(std::memory_order_acquire)) continue;
+    uptr addr = t->wait_addr.load(std::memory_order_acquire);
+    u32 seq = t->wait_seq.load(std::memory_order_relaxed);
+    u64 key = static_cast<u64>(t->number) + 1;
+    Observed* o = observed_.Find(key);
+    if (!addr) {
+      if (o) observed_.Erase(key);
+      continue;
+    }
+    if (!o || o->seq != seq || o->addr != addr) {
+      observed_.Insert(key, Observed{seq, addr, now, false});
+      continue;  // a new wait: trust it from the next scan on
+    }
+    Blocked b{};
+    b.ts = t;
+    b.number = t->number;
+    b.addr = addr;
+    b.id = t->wait_id;
+    b.mode = t->wait_mode;
+    b.kind = t->wait_kind;
+    b.pc = t->wait_pc;
+    b.seq = seq;
+    b.since_ms = o->first_seen_ms;
+    b.exited_holder = kExited;
+    blocked.push_back(b);
+  }
+  // Blockers of every blocked thread.
+  for (Blocked& b : blocked) {
+    b.blockers = InternalNew<PtrVec<u32>>();
+    PtrVec<ThreadState*> holders;
+    FindHolders(list, b.ts, b.addr, b.id, b.mode, &holders);
+    for (ThreadState* h : holders) {
+      u32 idx = kExited;
+      for (u32 i = 0; i < blocked.size(); i++)
+        if (blocked[i].ts == h) idx = i;
+      b.blockers->push_back(idx == kExited ? kExited - 1 : idx);  // kExited-1: a running holder
+    }
+  }
+  mu.Unlock();
+  for (Blocked& b : blocked) {
+    if (!b.blockers->empty()) continue;
+    internal::OrphanLock orphan;
+    if (internal::FindOrphan(b.addr, b.id, &orphan)) {
+      b.exited_holder = orphan.thread;
+      b.blockers->push_back(kExited);
+    }
+  }
+  // The knot: drop threads with an unknown or running blocker until nothing changes.
+  for (Blocked& b : blocked) b.in_knot = !b.blockers->empty();
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (Blocked& b : blocked) {
+      if (!b.in_knot) continue;
+      for (u32 idx : *b.blockers) {
+        if (idx == kExited) continue;
+        if (idx == kExited - 1 || !blocked[idx].in_knot) {
+          b.in_knot = false;
+          changed = true;
+          break;
+        }
+      }
+    }
+  }
+  u64 sig = 0;
+  u32 n_knot = 0;
+  for (Blocked& b : blocked)
+    if (b.in_knot) {
+      sig += Mix64((static_cast<u64>(b.number) << 32) ^ b.seq);
+      n_knot++;
+    }
+  const Flags& f = GetFlags();
+  if (n_knot && !reported_.Find(sig | 1)) {
+    reported_.Insert(sig | 1, 1);
+    ReportDesc r;
+    r.kind = ReportKind::kDeadlock;
+    r.signature = sig | 1;
+    PtrVec<u64> ids;
+    for (Blocked& b : blocked) {
+      if (!b.in_knot) continue;
+      ReportWait w{};
+      w.thread = b.number;
+      w.lock_id = b.id;
+      w.lock_addr = b.addr;
+      w.lock_kind = b.kind;
+      w.mode = b.mode;
+      w.waited_ms = static_cast<u32>(now - b.since_ms + static_cast<u64>(f.watchdog_interval_ms));
+      w.wait_pc = b.pc;
+      if (b.exited_holder != kExited) {
+        w.holder = b.exited_holder;
+        w.holder_exited = true;
+      } else {
+        w.holder = blocked[(*b.blockers)[0]].number;
+      }
+      r.waits.push_back(w);
+      if (b.id) {
+        internal::FillLockById(&r, b.id);
+        ids.push_back(b.id);
+      }
+    }
+    // What the threads of the knot hold, and their stacks.
+    mu.Lock();
+    for (Blocked& b : blocked) {
+      if (!b.in_knot) continue;
+      u32 n = b.ts->nheld;
+      for (u32 i = 0; i < n && i < 4096; i++) {
+        const HeldLock& h = b.ts->held[i];
+        if (h.flags & kHeldReentry) continue;
+        r.held.push_back({b.number, h.id, h.addr, h.kind, h.mode, h.pc});
+      }
+    }
+    mu.Unlock();
+    for (const ReportHeld& h : r.held) internal::FillLockById(&r, h.lock_id);
+    internal::FillThreadsOf(&r);
+    for (Blocked& b : blocked) {
+      if (!b.in_knot) continue;
+      u32 stack = CollectStack(b.ts);
+      for (ReportThread& t : r.threads)
+        if (t.number == b.number) t.current_stack = stack;
+    }
+    r.predicted_by = internal::FindPredictingInversion(ids.begin(), ids.size());
+    internal::EmitReportNumbered(&r);
+    if (f.abort_on_deadlock) {
+      OutputPrintf("==%d==locksan: abort_on_deadlock=1: aborting\n", getpid());
+      abort();
+    }
+  }
+  // Long waits (not part of a deadlock).
+  if (f.long_wait_ms > 0) {
+    for (Blocked& b : blocked) {
+      if (b.in_knot || now - b.since_ms + static_cast<u64>(f.watchdog_interval_ms) <
+                           static_cast<u64>(f.long_wait_ms))
+        continue;
+      Observed* o = observed_.Find(static_cast<u64>(b.number) + 1);
+      if (!o || o->reported_long) continue;
+      o->reported_long = true;
+      ReportDesc r;
+      r.kind = ReportKind::kLongWait;
+      ReportWait w{};
+      w.thread = b.number;
+      w.lock_id = b.id;
+      w.lock_addr = b.addr;
+      w.lock_kind = b.kind;
+      w.mode = b.mode;
+      w.waited_ms = static_cast<u32>(now - b.since_ms + static_cast<u64>(f.watchdog_interval_ms));
+      w.wait_pc = b.pc;
+      w.holder = ~0u;
+      for (u32 idx : *b.blockers)
+        if (idx < blocked.size()) w.holder = blocked[idx].number;
+      if (w.holder == ~0u) {
+        mu.Lock();
+        PtrVec<ThreadState*> holders;
+        FindHolders(internal::ThreadListHead(), b.ts, b.addr, b.id, b.mode, &holders);
+        if (!holders.empty()) w.holder = holders[0]->number;
+        mu.Unlock();
+      }
+      r.waits.push_back(w);
+      if (b.id) internal::FillLockById(&r, b.id);
+      internal::FillThreadsOf(&r);
+      u32 stack = CollectStack(b.ts);
+      for (ReportThread& t : r.threads)
+        if (t.number == b.number) t.current_stack = stack;
+      internal::EmitReportNumbered(&r);
+    }
+  }
+  for (Blocked& b : blocked) InternalDelete(b.blockers);
+}
+
+// Dump — every thread's held locks, waits and stack (dump_signal).
+void Watchdog::Dump() {
+  ReportDesc r;
+  r.kind = ReportKind::kLongWait;  // reuses the wait/held sections; printed as a dump
+  TextBuffer out;
+  out.Append("==%d==locksan: thread dump (dump_signal)\n", getpid());
+  PtrVec<ThreadState*> threads;
+  RuntimeMutex& mu = internal::ThreadsMutex();
+  mu.Lock();
+  for (ThreadState* t = internal::ThreadListHead(); t; t = t->next_all)
+    if (t->alive.load(std::memory_order_acquire)) threads.push_back(t);
+  mu.Unlock();
+  OutputWrite(out.data(), out.size());
+  for (ThreadState* t : threads) {
+    ReportDesc d;
+    d.kind = ReportKind::kLongWait;
+    d.number = 0;
+    uptr addr = t->wait_addr.load(std::memory_order_acquire);
+    if (addr) {
+      ReportWait w{};
+      w.thread = t->number;
+      w.lock_id = t->wait_id;
+      w.lock_addr = addr;
+      w.lock_kind = t->wait_kind;
+      w.mode = t->wait_mode;
+      w.wait_pc = t->wait_pc;
+      w.holder = ~0u;
+      d.waits.push_back(w);
+      if (t->wait_id) internal::FillLockById(&d, t->wait_id);
+    }
+    u32 n = t->nheld;
+    for (u32 i = 0; i < n && i < 4096; i++) {
+      const HeldLock& h = t->held[i];
+      d.held.push_back({t->number, h.id, h.addr, h.kind, h.mode, h.pc});
+      internal::FillLockById(&d, h.id);
+    }
+    ReportThread rt{};
+    rt.number = t->number;
+    rt.tid = t->tid;
+    memcpy(rt.name, t->name, sizeof rt.name);
+    rt.alive = true;
+    rt.current_stack = CollectStack(t);
+    d.threads.push_back(rt);
+    PrintThreadDump(d);
+  }
+}
+
+Watchdog* g_watchdog;
+
+void* WatchdogMain(void*) {
+  t_local.disabled = 1;  // this thread is never watched
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  const Flags& f = GetFlags();
+  int interval = f.watchdog_interval_ms > 10 ? f.watchdog_interval_ms : 10;
+  int slice = interval < 100 ? interval : 100;
+  for (int elapsed = 0;; elapsed += slice) {
+    SleepMs(slice);
+    if (g_dump_requested.exchange(0, std::memory_order_relaxed)) g_watchdog->Dump();
+    if (elapsed + slice >= interval) {
+      elapsed = -slice;
+      if (f.detect_deadlocks || f.long_wait_ms > 0) g_watchdog->Scan();
+    }
+  }
+  return nullptr;
+}
+
+void Start() {
+  int expected = 0;
+  if (!g_started.compare_exchange_strong(expected, 1)) return;
+  const Flags& f = GetFlags();
+  InitUnwinder();  // never dlopen from a signal handler
+  dl_iterate_phdr(FindSelf, nullptr);
+  if (f.stack_signal != 0) {
+    int sig = f.stack_signal < 0 ? SIGRTMAX - 2 : f.stack_signal;
+    if (InstallIfDefault(sig, StackSignalHandler, nullptr)) g_stack_signal = sig;
+  }
+  if (!g_watchdog) g_watchdog = InternalNew<Watchdog>();
+  t_local.in_runtime++;
+  pthread_t th;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  if (pthread_create(&th, &attr, WatchdogMain, nullptr) != 0)
+    OutputPrintf("==%d==locksan: cannot start the deadlock watchdog thread; deadlocks will not be reported\n",
+                 getpid());
+  else
+    pthread_setname_np(th, "locksan-watch");
+  pthread_attr_destroy(&attr);
+  t_local.in_runtime--;
+}
+
+}  // namespace
+
+void WatchdogMaybeStart() {
+  if (g_started.load(std::memory_order_relaxed)) return;
+  const Flags& f = GetFlags();
+  if (!f.detect_deadlocks && f.long_wait_ms <= 0 && f.dump_signal <= 0) return;
+  Start();
+}
+
+void WatchdogAfterForkChild() {
+  // The watchdog thread does not exist in the child: start another one when the child makes threads.
+  g_started.store(0, std::memory_order_relaxed);
+  if (g_watchdog) {
+    g_watchdog->~Watchdog();
+    new (g_watchdog) Watchdog();
+  }
+  if (GetFlags().dump_signal > 0) Start();
+}
+
+void WatchdogInstallSignals() {
+  const Flags& f = GetFlags();
+  if (f.dump_signal <= 0) return;
+  if (!InstallIfDefault(f.dump_signal, nullptr, DumpSignalHandler)) {
+    OutputPrintf("==%d==locksan: dump_signal=%d is already used by the program; thread dumps are off\n",
+                 getpid(), f.dump_signal);
+    return;
+  }
+  Start();
+}
+
+}  // namespace locksan

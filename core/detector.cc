@@ -27,6 +27,7 @@
 namespace locksan {
 
 __thread ThreadLocal t_local __attribute__((tls_model("initial-exec")));
+LockInfo g_untracked;
 
 namespace {
 
@@ -418,6 +419,9 @@ bool FindOrphan(uptr addr, u64 id, OrphanLock* out) {
 
 }  // namespace internal
 
+void RemoveHeldAt(ThreadState* ts, u32 i);
+bool PurgeStaleHeld(ThreadState* ts);
+
 // ---------------------------------------------------------------------------------------------
 // Public entry points
 // ---------------------------------------------------------------------------------------------
@@ -447,6 +451,9 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
     LockInfo** found = g_rt.by_addr->Find(addr);
     if (found) {
       li = *found;
+    } else if (kind == LockKind::kSemaphore) {
+      // A semaphore never seen in sem_init(..., 1) is not known to be a lock.
+      li = &g_untracked;
     } else {
       if (OverBudget()) return nullptr;
       li = NewLockInfoLocked(addr, kind);
@@ -470,6 +477,11 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   ScopedInRuntime guard;
   g_rt.slow_checks.fetch_add(1, std::memory_order_relaxed);
   LockInfo* li = a->lock;
+  if (PurgeStaleHeld(ts)) {
+    u64 prev = ts->nheld ? ts->held[ts->nheld - 1].chain : kChainSeed;
+    a->chain = ChainStep(prev, li->id, a->mode, a->flags);
+    if (!ts->nheld) return;
+  }
   u64* cache_slot = &ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)];
   // 1. Re-entry and double lock.
   for (u32 i = ts->nheld; i-- > 0;) {
@@ -482,7 +494,14 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
       *cache_slot = a->chain;
       return;
     }
-    if (!g_rt.flags.report_double_lock || li->kind == LockKind::kSemaphore) return;
+    if (li->kind == LockKind::kSemaphore) {
+      // Taking a semaphore one already holds is waiting for a signal (CPython's Condition.wait
+      // blocks on its waiter lock this way): it is not a lock; forget it and its edges.
+      OnLockDestroy(a->addr);
+      a->lock = nullptr;
+      return;
+    }
+    if (!g_rt.flags.report_double_lock) return;
     ReportDesc r;
     r.kind = ReportKind::kDoubleLock;
     r.current_thread = ts->number;
@@ -588,6 +607,49 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   }
 }
 
+void RemoveHeldAt(ThreadState* ts, u32 i) {
+  u32 n = ts->nheld;
+  for (u32 j = i; j + 1 < n; j++) ts->held[j] = ts->held[j + 1];
+  ts->nheld = n - 1;
+  for (u32 j = i; j < ts->nheld; j++) {
+    u64 prev = j ? ts->held[j - 1].chain : kChainSeed;
+    HeldLock& h = ts->held[j];
+    h.chain = ChainStep(prev, h.id, h.mode, h.flags);
+  }
+}
+
+// PurgeStaleHeld — drops held entries whose lock was forgotten meanwhile (destroyed, freed, or a
+// semaphore found to be a signal). Returns whether anything was dropped.
+bool PurgeStaleHeld(ThreadState* ts) {
+  bool any = false;
+  for (u32 i = ts->nheld; i-- > 0;) {
+    const HeldLock& h = ts->held[i];
+    if (h.lock->gen.load(std::memory_order_relaxed) != h.gen) {
+      RemoveHeldAt(ts, i);
+      any = true;
+    }
+  }
+  return any;
+}
+
+void OnSemInit(uptr addr, unsigned value) {
+  OnLockDestroy(addr);
+  ThreadState* ts = CurrentThread();
+  if (!ts || value != 1) return;
+  {
+    ScopedInRuntime guard;
+    RuntimeLockGuard lock(&g_rt.registry_mu);
+    if (!g_rt.by_addr->Find(addr) && !OverBudget()) NewLockInfoLocked(addr, LockKind::kSemaphore);
+  }
+  // Other threads may have cached this address as "not a lock".
+  g_untracked.gen.fetch_add(1, std::memory_order_relaxed);
+}
+
+void OnCrossRelease(ThreadState* ts, uptr addr) {
+  LockInfo* li = ResolveLock(ts, addr, LockKind::kSemaphore, 0);
+  if (li && li->kind == LockKind::kSemaphore) OnLockDestroy(addr);
+}
+
 void PushHeldSlow(ThreadState* ts) {
   ScopedInRuntime guard;
   u32 ncap = ts->held_cap * 2;
@@ -602,14 +664,7 @@ void ReleaseSlow(ThreadState* ts, uptr addr) {
   u32 n = ts->nheld;
   for (u32 i = n; i-- > 0;) {
     if (ts->held[i].addr != addr) continue;
-    // Remove entry i; the chains of the entries above it change.
-    for (u32 j = i; j + 1 < n; j++) ts->held[j] = ts->held[j + 1];
-    ts->nheld = n - 1;
-    for (u32 j = i; j < ts->nheld; j++) {
-      u64 prev = j ? ts->held[j - 1].chain : kChainSeed;
-      HeldLock& h = ts->held[j];
-      h.chain = ChainStep(prev, h.id, h.mode, h.flags);
-    }
+    RemoveHeldAt(ts, i);  // the chains of the entries above it change
     return;
   }
   // Not held by this thread: an untracked lock (over budget, or locked before tracking started),
@@ -632,6 +687,10 @@ void OnLockDestroy(uptr addr) {
   LockInfo* li = *found;
   if (li->in_graph) g_rt.graph->RemoveNode(li->id);
   ForgetLocked(li);
+  // Destroying a lock this thread holds (a semaphore used as a signal, or a misuse): drop the entry.
+  if (ThreadState* ts = t_local.ts)
+    for (u32 i = ts->nheld; i-- > 0;)
+      if (ts->held[i].addr == addr) RemoveHeldAt(ts, i);
 }
 
 bool MayHoldLocks(uptr lo, uptr hi) {
@@ -740,6 +799,17 @@ const char* CurrentDriverCall() {
   if (!ts || !ts->driver_depth) return nullptr;
   u32 d = ts->driver_depth < kMaxDriverDepth ? ts->driver_depth : kMaxDriverDepth;
   return ts->driver_calls[d - 1];
+}
+
+void SetDriverTrackingStatus(bool active, const char* why) {
+  if (!RuntimeInitialized()) return;
+  if (!active) {
+    // Calls in progress will not report their exits: forget them.
+    RuntimeLockGuard lock(&g_rt.threads_mu);
+    for (ThreadState* t = g_rt.all_threads; t; t = t->next_all) t->driver_depth = 0;
+  }
+  bool loud = g_rt.flags.verbosity >= 1 || (!active && !strcmp(g_rt.flags.cuda_tracking, "on"));
+  if (loud && why) OutputPrintf("==%d==locksan: %s\n", getpid(), why);
 }
 
 // ---------------------------------------------------------------------------------------------

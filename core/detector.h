@@ -33,6 +33,9 @@ struct LockInfo {
   LockInfo* next_in_page = nullptr;   // registry: locks on the same 4 KiB page; free list
 };
 
+// The record returned for addresses that are known not to be tracked locks (see ResolveLock).
+extern LockInfo g_untracked;
+
 enum AcquireMode : u8 { kWrite = 0, kRead = 1 };
 
 // ---------------------------------------------------------------------------------------------
@@ -44,6 +47,8 @@ struct HeldLock {
   u64 chain;     // hash of the held-lock chain up to and including this entry
   uptr pc;       // return address of the acquiring call
   uptr sp;       // stack pointer of the acquiring call (to reconstruct its stack later)
+  LockInfo* lock;  // to check, on slow paths, that the lock was not forgotten meanwhile (gen)
+  u32 gen;
   u32 stack;     // full stack of the acquisition (acquire_stacks=1 only)
   u8 mode;       // AcquireMode
   u8 flags;      // kHeldTry | kHeldReentry
@@ -147,9 +152,9 @@ constexpr u64 kChainSeed = 0x243f6a8885a308d3ULL;
 LOCKSAN_ALWAYS_INLINE LockInfo* ResolveLock(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
   ThreadState::CacheEntry& e = ts->lock_cache[(addr >> 4) & (kLockCacheSize - 1)];
   LockInfo* li = e.info;
-  if (LOCKSAN_LIKELY(e.addr == addr && li && li->gen.load(std::memory_order_relaxed) == e.gen))
-    return li;
-  return ResolveLockSlow(ts, addr, kind, pc);
+  if (LOCKSAN_UNLIKELY(e.addr != addr || !li || li->gen.load(std::memory_order_relaxed) != e.gen))
+    li = ResolveLockSlow(ts, addr, kind, pc);
+  return LOCKSAN_LIKELY(li != &g_untracked) ? li : nullptr;
 }
 
 // BeginAcquire — before a lock call. For a blocking call, checks the order (and reports) before
@@ -187,6 +192,8 @@ LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired
   h.addr = a->addr;
   h.id = a->lock->id;
   h.kind = a->lock->kind;
+  h.lock = a->lock;
+  h.gen = a->lock->gen.load(std::memory_order_relaxed);
   h.chain = a->chain;
   h.pc = a->pc;
   h.sp = a->sp;
@@ -204,6 +211,13 @@ LOCKSAN_ALWAYS_INLINE void OnRelease(ThreadState* ts, uptr addr) {
   }
   ReleaseSlow(ts, addr);
 }
+
+// OnSemInit — sem_init: a semaphore initialised to 1 is a lock (a binary semaphore, e.g. Python's
+// threading.Lock); any other is not tracked.
+void OnSemInit(uptr addr, unsigned value);
+// OnCrossRelease — a post by a thread that did not take the semaphore: it is used as a signal, not
+// as a lock, and is forgotten (see docs/design.md, "Semaphores").
+void OnCrossRelease(ThreadState* ts, uptr addr);
 
 // OnLockInit / OnLockDestroy — (re)initialisation and destruction: the address becomes a new lock.
 void OnLockInit(uptr addr, LockKind kind);

@@ -30,6 +30,7 @@ enum class LockKind : u8 {
   kSpin,
   kSemaphore,
   kGil,
+  kInternal,  // not tracked: e.g. the GIL's own mutexes, semaphores that are not binary
 };
 const char* LockKindName(LockKind k);  // "mutex", "rwlock", "GIL", ...
 

@@ -12,7 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
+
 #include "core/detector.h"
+#include "core/output.h"
+#include "cupti/cupti_tracker.h"
 #include "core/internal_alloc.h"
 #include "preload/real.h"
 
@@ -234,6 +239,72 @@ LOCKSAN_EXPORT int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m,
 }
 
 // ---------------------------------------------------------------------------------------------
+// Semaphores. A semaphore initialised to 1 is a lock (CPython 3.9-3.12's threading.Lock); it may be
+// released by another thread than the one that took it. CPython probes with sem_trywait before
+// blocking, so a successful sem_trywait is an acquisition with its order checked (after the fact:
+// it did not block); a failed one is nothing.
+// ---------------------------------------------------------------------------------------------
+LOCKSAN_EXPORT int sem_init(sem_t* s, int pshared, unsigned value) {
+  LOCKSAN_REAL_INIT(sem_init);
+  int rc = REAL(sem_init)(s, pshared, value);
+  if (rc == 0 && RuntimeInitialized() && !t_local.in_runtime) OnSemInit(ADDR(s), value);
+  return rc;
+}
+
+LOCKSAN_EXPORT int sem_destroy(sem_t* s) {
+  LOCKSAN_REAL_INIT(sem_destroy);
+  int rc = REAL(sem_destroy)(s);
+  if (rc == 0 && RuntimeInitialized() && !t_local.in_runtime) OnLockDestroy(ADDR(s));
+  return rc;
+}
+
+LOCKSAN_EXPORT int sem_wait(sem_t* s) {
+  LOCKSAN_REAL_INIT(sem_wait);
+  return AcquireCall(ADDR(s), LockKind::kSemaphore, kWrite, false, CALLER_PC, CALLER_SP,
+                     [&] { return REAL(sem_wait)(s); }, RcZero);
+}
+
+LOCKSAN_EXPORT int sem_timedwait(sem_t* s, const struct timespec* t) {
+  LOCKSAN_REAL_INIT(sem_timedwait);
+  return AcquireCall(ADDR(s), LockKind::kSemaphore, kWrite, false, CALLER_PC, CALLER_SP,
+                     [&] { return REAL(sem_timedwait)(s, t); }, RcZero);
+}
+
+LOCKSAN_EXPORT int sem_clockwait(sem_t* s, clockid_t c, const struct timespec* t) {
+  LOCKSAN_REAL_INIT(sem_clockwait);
+  if (!REAL(sem_clockwait)) return ENOSYS;
+  return AcquireCall(ADDR(s), LockKind::kSemaphore, kWrite, false, CALLER_PC, CALLER_SP,
+                     [&] { return REAL(sem_clockwait)(s, c, t); }, RcZero);
+}
+
+LOCKSAN_EXPORT int sem_trywait(sem_t* s) {
+  LOCKSAN_REAL_INIT(sem_trywait);
+  ThreadState* ts = CurrentThread();
+  int rc = REAL(sem_trywait)(s);
+  if (!ts || rc != 0) return rc;
+  Acquire a;
+  BeginAcquire(ts, ADDR(s), LockKind::kSemaphore, kWrite, false, CALLER_PC, CALLER_SP, &a);
+  EndAcquire(ts, &a, true);
+  return rc;
+}
+
+LOCKSAN_EXPORT int sem_post(sem_t* s) {
+  LOCKSAN_REAL_INIT(sem_post);
+  if (ThreadState* ts = CurrentThread()) {
+    u32 n = ts->nheld;
+    if (n && ts->held[n - 1].addr == ADDR(s)) {
+      ts->nheld = n - 1;
+    } else {
+      bool mine = false;
+      for (u32 i = n; i-- > 0 && !mine;) mine = ts->held[i].addr == ADDR(s);
+      if (mine) OnRelease(ts, ADDR(s));
+      else OnCrossRelease(ts, ADDR(s));
+    }
+  }
+  return REAL(sem_post)(s);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Threads
 // ---------------------------------------------------------------------------------------------
 namespace {
@@ -253,9 +324,38 @@ void* ThreadTrampoline(void* p) {
 
 }  // namespace
 
+namespace {
+
+cupti::Mode CudaMode() {
+  const char* m = GetFlags().cuda_tracking;
+  if (!strcmp(m, "off")) return cupti::Mode::kOff;
+  if (!strcmp(m, "on")) return cupti::Mode::kOn;
+  return cupti::Mode::kAuto;
+}
+
+// CUDA tracking starts inside cuInit through CUDA_INJECTION64_PATH (set to liblocksan.so itself when
+// no other tool owns it), and otherwise at the first thread creation after libcuda was loaded (the
+// driver starts its own threads when it initialises).
+void StartCudaTracking(bool at_startup) {
+  if (!RuntimeInitialized()) return;
+  cupti::Mode mode = CudaMode();
+  if (mode == cupti::Mode::kOff) return;
+  if (at_startup && !getenv("CUDA_INJECTION64_PATH")) {
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void*>(&StartCudaTracking), &info) && info.dli_fname)
+      setenv("CUDA_INJECTION64_PATH", info.dli_fname, 0);
+  }
+  t_local.in_runtime++;
+  cupti::MaybeStart(mode);
+  t_local.in_runtime--;
+}
+
+}  // namespace
+
 LOCKSAN_EXPORT int pthread_create(pthread_t* th, const pthread_attr_t* attr, void* (*fn)(void*), void* arg) {
   LOCKSAN_REAL_INIT(pthread_create);
   if (!CurrentThread()) return REAL(pthread_create)(th, attr, fn, arg);
+  if (!cupti::Active()) StartCudaTracking(false);
   ThreadStart* st = OnThreadCreate(CALLER_PC);
   if (!st) return REAL(pthread_create)(th, attr, fn, arg);
   Trampoline* t = InternalNew<Trampoline>();
@@ -300,7 +400,10 @@ namespace {
 
 void AtForkPrepare() { ForkBefore(); }
 void AtForkParent() { ForkAfterParent(); }
-void AtForkChild() { ForkAfterChild(); }
+void AtForkChild() {
+  ForkAfterChild();
+  cupti::Shutdown(/*unsubscribe=*/false);  // CUDA does not survive fork; make no CUPTI call here
+}
 
 __attribute__((constructor(101))) void LocksanConstructor() {
   InitReal();
@@ -310,6 +413,8 @@ __attribute__((constructor(101))) void LocksanConstructor() {
   pthread_atfork(AtForkPrepare, AtForkParent, AtForkChild);
   // The main thread is T0.
   CurrentThread();
+  StartCudaTracking(/*at_startup=*/true);
+  if (GetFlags().verbosity >= 1) OutputPrintf("==%d==locksan: %s\n", getpid(), cupti::StatusLine());
 }
 
 }  // namespace

@@ -296,7 +296,7 @@ bool LocateGil(GilInfo* out, const char** why) {
     return Fail(w, "CPython layout mismatch (GIL outside _PyRuntime)");
   }
   const int locked = __atomic_load_n(reinterpret_cast<const int*>(gil + l.gil_locked), __ATOMIC_ACQUIRE);
-  if (locked == -1) return Fail(w, "CPython GIL not created yet (or already destroyed)");
+  if (locked == -1) return Fail(w, "CPython not initialised yet (GIL not created, or already destroyed)");
   if (locked != 0 && locked != 1) return Fail(w, "CPython layout mismatch (gil->locked is not 0/1)");
   const void* holder = LoadPtr(gil, l.gil_last_holder);
   if (holder != nullptr && !PlausiblePtr(holder)) {

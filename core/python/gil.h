@@ -14,9 +14,16 @@
 // initialised yet (or already finalised).
 //
 // Thread safety: LocateGil may be called from any thread, repeatedly. It is NOT for the lock path:
-// it calls dlsym/dladdr (which take the loader's lock and may allocate on failure) and, for 3.7–3.10
-// only, Py_GetVersion() (returns a static string). Call it at a quiet point (first pthread_create,
-// first unknown condition variable wait, a timer) and cache the addresses.
+// it calls dlsym/dladdr/dl_iterate_phdr (loader locks; dlsym allocates its error string on a miss)
+// and, for 3.7–3.10 only, Py_GetVersion() (returns a static string). Call it outside the runtime's
+// own lock and cache the addresses. In every interpreter tested, the GIL already exists at the first
+// pthread_mutex_lock/unlock or pthread_cond_timedwait of the process, so "try on mutex calls (every
+// Nth) until it succeeds or refuses for good" finds it before its first use that matters; the test
+// preload (tests/python/gil_probe.c) does exactly that from its interceptors.
+//
+// Refusals whose reason starts with "CPython not initialised yet" are transient (try again later);
+// "no CPython in this process" lasts until a libpython is dlopen()ed (an embedding program); every
+// other refusal is final for this process.
 #pragma once
 
 namespace locksan {

@@ -45,6 +45,7 @@ const char* LockKindName(LockKind k) {
     case LockKind::kSpin: return "spin lock";
     case LockKind::kSemaphore: return "semaphore";
     case LockKind::kGil: return "GIL";
+    case LockKind::kInternal: return "internal lock";
   }
   return "lock";
 }
@@ -412,23 +413,30 @@ bool PrintReport(const ReportDesc& r, Suppressions* supp) {
   for (const ReportThread& t : r.threads)
     if (t.current_stack) stacks.push_back(t.current_stack);
   if (Suppressed(r, &cache, supp, &stacks)) return false;
-  Colors c = OutputUseColor() ? Colors{"\033[1m\033[31m", "\033[1m", "\033[0m"} : Colors{"", "", ""};
-  TextBuffer out;
+  DeliverReport(r, &cache);  // report/line_report.cc: text, JSON and line forms (report_format, log_format)
+  return true;
+}
+
+void FormatTextReport(const ReportDesc& r, StackCache* cache, bool color, TextBuffer* out) {
+  Colors c = color ? Colors{"\033[1m\033[31m", "\033[1m", "\033[0m"} : Colors{"", "", ""};
   switch (r.kind) {
     case ReportKind::kLockOrderInversion:
-      InversionReport(&out, r, &cache, c);
+      InversionReport(out, r, cache, c);
       break;
     case ReportKind::kDoubleLock:
     case ReportKind::kBadUnlock:
-      DoubleLockReport(&out, r, &cache, c);
+      DoubleLockReport(out, r, cache, c);
       break;
     case ReportKind::kDeadlock:
     case ReportKind::kLongWait:
-      DeadlockReport(&out, r, &cache, c);
+      DeadlockReport(out, r, cache, c);
       break;
   }
-  OutputWrite(out.data(), out.size());
-  return true;
+}
+
+void ReportLockName(char* buf, size_t n, const ReportLock* l) { LockName(buf, n, l); }
+void ReportLockLocation(TextBuffer* out, const ReportDesc& r, const ReportLock& l) {
+  DescribeLockLocation(out, r, l);
 }
 
 void PrintSuppressionSummary(const Suppressions* supp, bool enabled) {

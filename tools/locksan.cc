@@ -4,6 +4,9 @@
 //       Runs CMD with liblocksan.so preloaded (the copy beside this program), passes its exit status
 //       through (a process that reported exits with `exitcode`, 66 by default) and says where the
 //       reports are.
+//   locksan report FILES|DIRS... [--format=text|json|sarif|junit|svg] [--output=FILE|DIR]
+//                  [--suppressions=FILE] [--baseline=FILE] [--write-baseline=FILE]
+//       Merges the per-process JSON reports of many processes and hosts (tools/report_cmd.cc).
 //   locksan lib      prints the path of liblocksan.so (for LD_PRELOAD=$(locksan lib)).
 //   locksan --help
 #include <errno.h>
@@ -19,16 +22,25 @@
 #include <string>
 #include <vector>
 
+#include "tools/report_cmd.h"
+
 namespace {
 
 const char kUsage[] =
     "usage: locksan run [--options=NAME=VALUE:...] [--log-dir=DIR] -- CMD [ARGS...]\n"
+    "       locksan report FILES|DIRS... [--format=text|json|sarif|junit|svg] [--output=FILE|DIR]\n"
+    "                      [--suppressions=FILE] [--baseline=FILE] [--write-baseline=FILE]\n"
     "       locksan lib\n"
     "       locksan --help\n"
     "\n"
     "run      run CMD under the lock-order sanitizer (LD_PRELOAD of liblocksan.so); exit with CMD's\n"
-    "         status. --options is appended to LOCKSAN_OPTIONS; --log-dir writes one report file per\n"
-    "         process (DIR/locksan.PID) instead of stderr.\n"
+    "         status. --options is appended to LOCKSAN_OPTIONS; --log-dir writes each process's\n"
+    "         reports to files instead of stderr: DIR/locksan.PID (text) and DIR/locksan.PID.json\n"
+    "         (report_format=both unless LOCKSAN_OPTIONS or --options say otherwise).\n"
+    "report   merge the JSON reports of many processes (files, or directories searched for *.json),\n"
+    "         count each finding over processes and hosts, and print text, JSON, SARIF, JUnit or SVG.\n"
+    "         Exit status 0: no findings, 1: findings, 2: usage or input errors.\n"
+    "         `locksan report --help` says more.\n"
     "lib      print the path of liblocksan.so\n"
     "\n"
     "Runtime options: LOCKSAN_OPTIONS=help=1 lists them.\n";
@@ -84,7 +96,9 @@ int Run(int argc, char** argv) {
   std::string preload = lib;
   if (const char* old = getenv("LD_PRELOAD"); old && *old) preload += std::string(":") + old;
   std::string opts;
-  if (const char* old = getenv("LOCKSAN_OPTIONS"); old && *old) opts = old;
+  // With a log directory, write both forms (the JSON for `locksan report`); later options win.
+  if (!log_dir.empty()) opts = "report_format=both";
+  if (const char* old = getenv("LOCKSAN_OPTIONS"); old && *old) opts += (opts.empty() ? "" : ":") + std::string(old);
   if (!log_dir.empty()) {
     if (mkdir(log_dir.c_str(), 0755) != 0 && errno != EEXIST) {
       fprintf(stderr, "locksan: cannot create log directory '%s': %s\n", log_dir.c_str(), strerror(errno));
@@ -125,6 +139,7 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   if (!strcmp(argv[1], "run")) return Run(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "report")) return locksan_tool::ReportMain(argc - 2, argv + 2);
   if (!strcmp(argv[1], "lib")) {
     std::string lib = LibPath();
     if (lib.empty()) {

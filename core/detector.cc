@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "core/flat_map.h"
+#include "core/gil.h"
 #include "core/hooks.h"
 #include "core/internal_alloc.h"
 #include "core/lock_graph.h"
@@ -446,6 +447,14 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
   ScopedInRuntime guard;
   LockInfo* li;
   bool is_new = false;
+  if (kind != LockKind::kGil && kind != LockKind::kSemaphore && GilIsInternal(addr)) {
+    // The GIL's own mutexes are not locks of the graph: the GIL itself is (core/gil.h).
+    ThreadState::CacheEntry& e = ts->lock_cache[(addr >> 4) & (kLockCacheSize - 1)];
+    e.addr = addr;
+    e.info = &g_untracked;
+    e.gen = g_untracked.gen.load(std::memory_order_acquire);
+    return &g_untracked;
+  }
   {
     RuntimeLockGuard lock(&g_rt.registry_mu);
     LockInfo** found = g_rt.by_addr->Find(addr);
@@ -512,6 +521,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
       r.previous_stack = PreviousStack(h, pcs, sps, n);
     }
     r.current_driver_call = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
+    r.current_py_stack = CapturePyStack();
     {
       RuntimeLockGuard glock(&g_rt.graph_mu);
       r.signature = Mix64(li->id ^ (u64{r.current_stack} << 32)) | 1;
@@ -537,6 +547,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   uptr pcs[kMaxStackDepth], sps[kMaxStackDepth];
   int n = CaptureStack(pcs, sps, g_rt.flags.stack_depth, 2);
   u32 stack_to = StackDepotPut(pcs, n);
+  u32 py_to = CapturePyStack();
   const char* driver_now = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
   PtrVec<ReportDesc*> reports;
   {
@@ -545,10 +556,19 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
       *cache_slot = a->chain;
       return;
     }
-    for (u32 i = first; i < top; i++) {
+    // Sources: entries [first, top), and the GIL wherever it is in the stack: edges out of the GIL
+    // into CPython's probe-acquired locks are not recorded, so GIL -> X cannot follow transitively.
+    PtrVec<u32> sources;
+    for (u32 i = 0; i < first; i++)
+      if (ts->held[i].kind == LockKind::kGil) sources.push_back(i);
+    for (u32 i = first; i < top; i++) sources.push_back(i);
+    for (u32 i : sources) {
       const HeldLock& h = ts->held[i];
       if (h.flags & kHeldReentry) continue;
       if (h.id == li->id) continue;
+      // CPython takes a threading.Lock by probing with sem_trywait while it holds the GIL and, if
+      // that fails, blocks in sem_wait after releasing the GIL: the GIL never waits for such a lock.
+      if (ts->sem_probe && h.kind == LockKind::kGil) continue;
       EdgeFacts f;
       f.modes = static_cast<u8>((h.mode == kRead ? kFromHeldRead : kFromHeldWrite) |
                                 (a->mode == kRead ? kToWantRead : kToWantWrite));
@@ -568,6 +588,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
       }
       f.stack_to = stack_to;
       f.stack_from = PreviousStack(h, pcs, sps, n);
+      f.aux_to = py_to;
       f.driver_to = driver_now;
       f.driver_from = nullptr;
       if (LockInfo** from_li = g_rt.by_id->Find(h.id)) {
@@ -577,6 +598,10 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
       li->in_graph = true;
       CycleResult cycle;
       AddOutcome o = g_rt.graph->AddEdge(h.id, li->id, f, g_rt.flags.report_gate_locks, &cycle);
+      if (g_rt.flags.verbosity >= 3)
+        OutputPrintf("==%d==locksan: T%u edge %llu(%s) -> %llu(%s): %d\n", getpid(), ts->number,
+                     static_cast<unsigned long long>(h.id), LockKindName(h.kind),
+                     static_cast<unsigned long long>(li->id), LockKindName(li->kind), static_cast<int>(o));
       if (o != AddOutcome::kCycle) continue;
       u64 sig = CycleSignature(cycle);
       if (g_rt.reported->Find(sig)) continue;
@@ -859,6 +884,7 @@ void InitRuntime() {
   if (env) ParseFlags(env, &g_rt.flags, ErrorLine, nullptr);
   OutputConfigure(g_rt.flags.log_path, g_rt.flags.color);
   if (g_rt.flags.help) PrintFlagsHelp(ErrorLine, nullptr);
+  GilInit();
   g_rt.graph = InternalNew<LockGraph>();
   g_rt.by_addr = InternalNew<FlatMap<LockInfo*>>();
   g_rt.by_id = InternalNew<FlatMap<LockInfo*>>();
@@ -923,6 +949,7 @@ void Finalize() {
     RuntimeLockGuard lock(&g_rt.report_mu);
     PrintSuppressionSummary(g_rt.suppressions, g_rt.flags.print_suppressions);
     if (g_rt.flags.verbosity >= 1) {
+      OutputPrintf("==%d==locksan: Python: %s\n", getpid(), GilStatus());
       Stats s = GetStats();
       OutputPrintf(
           "==%d==locksan: stats: %zu locks live (%zu seen), %zu edges (%zu closing cycles), %zu "

@@ -14,6 +14,7 @@
 
 #include "core/common.h"
 #include "core/flags.h"
+#include "core/python/pystack.h"
 #include "core/report_desc.h"
 
 namespace locksan {
@@ -41,6 +42,16 @@ enum AcquireMode : u8 { kWrite = 0, kRead = 1 };
 // ---------------------------------------------------------------------------------------------
 // Threads
 // ---------------------------------------------------------------------------------------------
+struct Acquire {
+  LockInfo* lock;  // nullptr: not tracked (over the memory budget)
+  uptr addr;
+  u64 chain;
+  uptr pc;
+  uptr sp;
+  u8 mode;
+  u8 flags;
+};
+
 struct HeldLock {
   uptr addr;
   u64 id;
@@ -97,6 +108,14 @@ struct ThreadState {
   std::atomic<u32> dump_done{0};
   u32 dump_n = 0;
   uptr dump_pcs[64];
+  u32 dump_py_n = 0;
+  python::PyFrameRec dump_py[12];
+
+  // CPython: this thread holds the GIL / is inside take_gil (core/gil.cc).
+  bool holds_gil = false;
+  bool gil_taking = false;
+  bool sem_probe = false;  // inside a successful sem_trywait's order check
+  Acquire gil_acquire;
 
   // Driver-API calls in progress (CUPTI), innermost last.
   u32 driver_depth = 0;
@@ -126,15 +145,6 @@ class ScopedInRuntime {
 // ---------------------------------------------------------------------------------------------
 // Events
 // ---------------------------------------------------------------------------------------------
-struct Acquire {
-  LockInfo* lock;  // nullptr: not tracked (over the memory budget)
-  uptr addr;
-  u64 chain;
-  uptr pc;
-  uptr sp;
-  u8 mode;
-  u8 flags;
-};
 
 LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc);
 void CheckAcquireSlow(ThreadState* ts, Acquire* a);

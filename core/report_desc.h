@@ -57,6 +57,7 @@ struct ReportThread {
   u32 parent;
   bool alive;
   u32 current_stack;     // deadlock/long-wait: the thread's stack now (0 if it could not be taken)
+  u32 current_py_stack;  // ... and its Python stack (core/gil.h depot), 0 if none
 };
 
 // ReportWait — deadlock / long-wait: one blocked thread.
@@ -92,6 +93,7 @@ struct ReportDesc {
   // double-lock / bad unlock: the lock, the current stack and where it was taken before.
   u32 current_thread = 0;
   u32 current_stack = 0;
+  u32 current_py_stack = 0;
   u32 previous_stack = 0;
   const char* current_driver_call = nullptr;
   u64 signature = 0;             // deduplication key

@@ -28,6 +28,7 @@
 #include <cstring>
 
 #include "core/flat_map.h"
+#include "core/gil.h"
 #include "core/internal_alloc.h"
 #include "core/output.h"
 #include "core/runtime_internal.h"
@@ -80,6 +81,7 @@ void StackSignalHandler(int, siginfo_t*, void*) {
     if (req != ts->dump_done.load(std::memory_order_relaxed)) {
       t_local.in_runtime++;
       ts->dump_n = static_cast<u32>(CaptureStack(ts->dump_pcs, nullptr, GetFlags().stack_depth + 2, 1));
+      ts->dump_py_n = GilLocated() ? static_cast<u32>(python::CaptureOwnStack(ts->dump_py, 12)) : 0;
       t_local.in_runtime--;
       ts->dump_done.store(req, std::memory_order_release);
     }
@@ -107,7 +109,7 @@ bool InstallIfDefault(int sig, void (*action)(int, siginfo_t*, void*), void (*ha
 }
 
 // CollectStack — asks thread `ts` (alive) for its current stack; 0 if it did not answer in time.
-u32 CollectStack(ThreadState* ts) {
+u32 CollectStack(ThreadState* ts, u32* py_stack = nullptr) {
   if (!g_stack_signal || !ts->alive.load(std::memory_order_acquire)) return 0;
   u32 req = ts->dump_request.load(std::memory_order_relaxed) + 1;
   ts->dump_request.store(req, std::memory_order_release);
@@ -118,6 +120,7 @@ u32 CollectStack(ThreadState* ts) {
       u32 n = ts->dump_n, first = 0;
       while (first < n && ts->dump_pcs[first] >= g_self_lo && ts->dump_pcs[first] < g_self_hi) first++;
       if (first > 0 && first < n) first++;
+      if (py_stack) *py_stack = PyStackDepotPut(ts->dump_py, static_cast<int>(ts->dump_py_n));
       return StackDepotPut(ts->dump_pcs + first, static_cast<int>(n - first));
     }
     SleepMs(1);
@@ -302,9 +305,13 @@ void Watchdog::Scan() {
     internal::FillThreadsOf(&r);
     for (Blocked& b : blocked) {
       if (!b.in_knot) continue;
-      u32 stack = CollectStack(b.ts);
+      u32 py = 0;
+      u32 stack = CollectStack(b.ts, &py);
       for (ReportThread& t : r.threads)
-        if (t.number == b.number) t.current_stack = stack;
+        if (t.number == b.number) {
+          t.current_stack = stack;
+          t.current_py_stack = py;
+        }
     }
     r.predicted_by = internal::FindPredictingInversion(ids.begin(), ids.size());
     internal::EmitReportNumbered(&r);

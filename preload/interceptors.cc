@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "core/detector.h"
+#include "core/gil.h"
 #include "core/output.h"
 #include "cupti/cupti_tracker.h"
 #include "core/internal_alloc.h"
@@ -77,6 +78,10 @@ LOCKSAN_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
   LOCKSAN_REAL_INIT(pthread_mutex_lock);
   ThreadState* ts = CurrentThread();
   if (!ts) return REAL(pthread_mutex_lock)(m);
+  if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_mutex)) {
+    OnGilMutexLock(ts, CALLER_PC, CALLER_SP);
+    return REAL(pthread_mutex_lock)(m);
+  }
   Acquire a;
   BeginAcquire(ts, ADDR(m), MutexKind(m), kWrite, false, CALLER_PC, CALLER_SP, &a);
   int rc = REAL(pthread_mutex_lock)(m);
@@ -105,7 +110,10 @@ LOCKSAN_EXPORT int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t c, cons
 
 LOCKSAN_EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
   LOCKSAN_REAL_INIT(pthread_mutex_unlock);
-  if (ThreadState* ts = CurrentThread()) OnRelease(ts, ADDR(m));
+  if (ThreadState* ts = CurrentThread()) {
+    if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_mutex)) OnGilMutexUnlock(ts);
+    else OnRelease(ts, ADDR(m));
+  }
   return REAL(pthread_mutex_unlock)(m);
 }
 
@@ -228,6 +236,8 @@ LOCKSAN_EXPORT int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
 
 LOCKSAN_EXPORT int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t) {
   LOCKSAN_REAL_INIT(pthread_cond_timedwait);
+  // take_gil waiting for the GIL: the wait was published at lock(gil->mutex).
+  if (LOCKSAN_UNLIKELY(ADDR(c) == g_gil_cond)) return REAL(pthread_cond_timedwait)(c, m, t);
   return CondWait(m, CALLER_PC, CALLER_SP, [&] { return REAL(pthread_cond_timedwait)(c, m, t); });
 }
 
@@ -283,7 +293,9 @@ LOCKSAN_EXPORT int sem_trywait(sem_t* s) {
   int rc = REAL(sem_trywait)(s);
   if (!ts || rc != 0) return rc;
   Acquire a;
+  ts->sem_probe = true;
   BeginAcquire(ts, ADDR(s), LockKind::kSemaphore, kWrite, false, CALLER_PC, CALLER_SP, &a);
+  ts->sem_probe = false;
   EndAcquire(ts, &a, true);
   return rc;
 }

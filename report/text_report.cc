@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/flat_map.h"
+#include "core/gil.h"
 #include "core/internal_alloc.h"
 #include "core/output.h"
 #include "core/stack.h"
@@ -63,6 +64,16 @@ void FrameText(TextBuffer* out, const FrameInfo& f) {
   if (f.file[0]) out->Append(" %s:%d", f.file, f.line);
   if (f.module[0])
     out->Append(" (%s+0x%llx)", ModuleBaseName(f.module), static_cast<unsigned long long>(f.module_offset));
+}
+
+void PrintPyStack(TextBuffer* out, u32 id) {
+  PyStack p = PyStackDepotGet(id);
+  if (!p.size) return;
+  out->Append("    Python stack (innermost first):\n");
+  for (u32 i = 0; i < p.size; i++) {
+    const python::PyFrameRec& f = p.frames[i];
+    out->Append("    #%u %s %s:%d\n", i, f.function[0] ? f.function : "<module>", f.file, f.line);
+  }
 }
 
 void PrintStack(TextBuffer* out, const SymStack* s) {
@@ -234,6 +245,7 @@ void InversionReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, co
     if (e.facts.driver_to) out->Append(", inside CUDA driver call %s", e.facts.driver_to);
     out->Append(":\n");
     PrintStack(out, cache->Get(e.facts.stack_to));
+    PrintPyStack(out, e.facts.aux_to);
     out->Append("\n  %s %s%s%s previously acquired by the same thread here:\n", KindWord(from, true),
                 c.bold, fn, c.end);
     PrintStack(out, cache->Get(e.facts.stack_from));
@@ -277,6 +289,7 @@ void DoubleLockReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, c
   out->Append(", which already holds it; a non-recursive %s blocks forever here:\n",
               l ? LockKindName(l->kind) : "lock");
   PrintStack(out, cache->Get(r.current_stack));
+  PrintPyStack(out, r.current_py_stack);
   out->Append("\n  %s %s%s%s previously acquired by the same thread here:\n", KindWord(l, true), c.bold,
               name, c.end);
   PrintStack(out, cache->Get(r.previous_stack));
@@ -339,6 +352,7 @@ void ThreadStackSection(TextBuffer* out, const ReportDesc& r, u32 thread, StackC
   if (t->current_stack) {
     out->Append("    stack:\n");
     PrintStack(out, cache->Get(t->current_stack));
+    PrintPyStack(out, t->current_py_stack);
   } else {
     out->Append("    stack: not available (stack_signal off, or the thread did not answer)\n");
   }

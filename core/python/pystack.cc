@@ -347,6 +347,27 @@ bool CurrentThreadHoldsGil() {
   return pp != nullptr && HeldTstate(*pp) != nullptr;
 }
 
+// OwnTstate — this thread's PyThreadState, whether or not it holds the GIL.
+static const char* OwnTstate(const ProcessPython& pp) {
+  const PyLayout& l = pp.layout;
+  if (Load<int>(pp.runtime, l.rt_autotsskey) != 1) return nullptr;
+  const pthread_key_t key = Load<pthread_key_t>(pp.runtime, l.rt_autotsskey + l.tss_key);
+  const char* ts = static_cast<const char*>(pthread_getspecific(key));
+  if (!Plausible(ts)) return nullptr;
+  if (Load<unsigned long>(ts, l.ts_thread_id) != static_cast<unsigned long>(pthread_self())) return nullptr;
+  return ts;
+}
+
+int CaptureOwnStack(PyFrameRec* out, int max) {
+  if (out == nullptr || max <= 0) return 0;
+  const ProcessPython* pp = internal::Published();
+  if (pp == nullptr) return 0;
+  const char* ts = OwnTstate(*pp);
+  if (ts == nullptr) return 0;
+  if (pp->layout.frame_model == FrameModel::kFrameObject) return WalkFrameObjects(*pp, ts, out, max);
+  return WalkInterpreterFrames(*pp, ts, out, max);
+}
+
 int CaptureCurrentThreadStack(PyFrameRec* out, int max) {
   if (out == nullptr || max <= 0) return 0;
   const ProcessPython* pp = internal::Published();

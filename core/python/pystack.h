@@ -32,6 +32,12 @@ struct PyFrameRec {
 //                                      frames[i].line, frames[i].function);
 int CaptureCurrentThreadStack(PyFrameRec* out, int max);
 
+// CaptureOwnStack — like CaptureCurrentThreadStack, but also when the calling thread does not hold
+// the GIL: a thread's own frames do not change while it runs C code (e.g. inside take_gil, or blocked
+// in a lock call after releasing the GIL), and no other thread writes them. Also usable from a signal
+// handler that interrupted the thread (read-only; pthread_getspecific/pthread_self only).
+int CaptureOwnStack(PyFrameRec* out, int max);
+
 // CurrentThreadHoldsGil — the same check as CaptureCurrentThreadStack makes (0/1), for callers that
 // want it alone. Same contract.
 bool CurrentThreadHoldsGil();

@@ -1,0 +1,178 @@
+#include "core/gil.h"
+
+#include <dlfcn.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "core/flat_map.h"
+#include "core/internal_alloc.h"
+#include "core/output.h"
+#include "core/python/gil.h"
+#include "core/runtime_mutex.h"
+
+namespace locksan {
+
+uptr g_gil_mutex = 0;
+uptr g_gil_cond = 0;
+
+namespace {
+
+std::atomic<int> g_state{0};  // 0: no CPython, 1: CPython present, not located yet, 2: located, 3: refused
+uptr g_gil_switch_mutex = 0;
+uptr g_gil_switch_cond = 0;
+uptr g_gil_lock_addr = 0;  // the GIL's identity in the graph: the address of its `locked` word
+const volatile int* g_gil_locked = nullptr;
+const char* g_status = "no CPython in this process";
+RuntimeMutex g_locate_mu;
+
+void TryLocate() {
+  RuntimeLockGuard lock(&g_locate_mu);
+  if (g_state.load(std::memory_order_acquire) != 1) return;
+  python::GilInfo info;
+  const char* why = nullptr;
+  if (!python::LocateGil(&info, &why)) {
+    g_status = why ? why : "CPython GIL not found";
+    // "not initialised yet" is temporary; anything else is final.
+    if (why && strncmp(why, "CPython not initialised yet", 27) != 0 && strncmp(why, "no CPython", 10) != 0)
+      g_state.store(3, std::memory_order_release);
+    return;
+  }
+  g_gil_switch_mutex = reinterpret_cast<uptr>(info.switch_mutex);
+  g_gil_switch_cond = reinterpret_cast<uptr>(info.switch_cond);
+  g_gil_locked = info.locked;
+  g_gil_lock_addr = reinterpret_cast<uptr>(info.locked);
+  g_gil_cond = reinterpret_cast<uptr>(info.cond);
+  __atomic_store_n(&g_gil_mutex, reinterpret_cast<uptr>(info.mutex), __ATOMIC_RELEASE);
+  g_status = "CPython GIL tracked";
+  g_state.store(2, std::memory_order_release);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Python stack depot
+// ---------------------------------------------------------------------------------------------
+constexpr int kMaxPyFrames = 24;
+
+struct PyRec {
+  PyRec* next;
+  u64 hash;
+  u32 size;
+  python::PyFrameRec frames[1];
+};
+
+struct PyDepot {
+  RuntimeMutex mu;
+  FlatMap<PyRec*> by_hash;
+  PtrVec<PyRec*> by_id;  // id - 1
+};
+PyDepot* g_pydepot;
+
+PyDepot* Depot() {
+  static RuntimeMutex init_mu;
+  PyDepot* d = __atomic_load_n(&g_pydepot, __ATOMIC_ACQUIRE);
+  if (d) return d;
+  RuntimeLockGuard lock(&init_mu);
+  if (!g_pydepot) __atomic_store_n(&g_pydepot, InternalNew<PyDepot>(), __ATOMIC_RELEASE);
+  return g_pydepot;
+}
+
+u64 HashFrames(const python::PyFrameRec* f, int n) {
+  u64 h = 0x51ed27a3ULL ^ static_cast<u64>(n);
+  for (int i = 0; i < n; i++) {
+    h = Mix64(h ^ static_cast<u64>(f[i].line));
+    for (const char* p = f[i].file; *p; p++) h = h * 131 + static_cast<u8>(*p);
+    for (const char* p = f[i].function; *p; p++) h = h * 131 + static_cast<u8>(*p);
+  }
+  return h | 1;
+}
+
+}  // namespace
+
+u32 PyStackDepotPut(const python::PyFrameRec* frames, int n) {
+  if (n <= 0) return 0;
+  if (n > kMaxPyFrames) n = kMaxPyFrames;
+  PyDepot* d = Depot();
+  u64 h = HashFrames(frames, n);
+  RuntimeLockGuard lock(&d->mu);
+  PyRec** head = d->by_hash.Find(h);
+  for (PyRec* r = head ? *head : nullptr; r; r = r->next)
+    if (r->size == static_cast<u32>(n) && !memcmp(r->frames, frames, n * sizeof(python::PyFrameRec))) {
+      for (u32 i = 0; i < d->by_id.size(); i++)
+        if (d->by_id[i] == r) return i + 1;
+    }
+  PyRec* r = static_cast<PyRec*>(InternalAlloc(sizeof(PyRec) + (n - 1) * sizeof(python::PyFrameRec)));
+  r->hash = h;
+  r->size = static_cast<u32>(n);
+  memcpy(r->frames, frames, n * sizeof(python::PyFrameRec));
+  r->next = head ? *head : nullptr;
+  d->by_hash.Insert(h, r);
+  d->by_id.push_back(r);
+  return d->by_id.size();
+}
+
+PyStack PyStackDepotGet(u32 id) {
+  if (!id) return {0, nullptr};
+  PyDepot* d = Depot();
+  RuntimeLockGuard lock(&d->mu);
+  if (id > d->by_id.size()) return {0, nullptr};
+  PyRec* r = d->by_id[id - 1];
+  return {r->size, r->frames};
+}
+
+u32 CapturePyStack() {
+  if (g_state.load(std::memory_order_acquire) != 2) return 0;
+  python::PyFrameRec frames[kMaxPyFrames];
+  int n = python::CaptureOwnStack(frames, kMaxPyFrames);
+  return PyStackDepotPut(frames, n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GIL
+// ---------------------------------------------------------------------------------------------
+void GilInit() {
+  if (dlsym(RTLD_DEFAULT, "Py_IsInitialized") || dlsym(RTLD_DEFAULT, "_PyRuntime")) {
+    g_state.store(1, std::memory_order_release);
+    g_status = "CPython not initialised yet";
+  }
+}
+
+bool GilLocated() { return g_state.load(std::memory_order_acquire) == 2; }
+const char* GilStatus() { return g_status; }
+
+bool GilIsInternal(uptr addr) {
+  int st = g_state.load(std::memory_order_acquire);
+  if (st == 1) {
+    TryLocate();
+    st = g_state.load(std::memory_order_acquire);
+  }
+  if (st != 2) return false;
+  return addr == g_gil_mutex || addr == g_gil_switch_mutex || addr == g_gil_cond ||
+         addr == g_gil_switch_cond;
+}
+
+void OnGilMutexLock(ThreadState* ts, uptr pc, uptr sp) {
+  if (ts->holds_gil || ts->gil_taking) return;  // drop_gil (or a nested lock of M)
+  ts->gil_taking = true;
+  // Order check "held locks -> GIL" before the thread can block waiting for the GIL.
+  BeginAcquire(ts, g_gil_lock_addr, LockKind::kGil, kWrite, false, pc, sp, &ts->gil_acquire);
+}
+
+void OnGilMutexUnlock(ThreadState* ts) {
+  int locked = __atomic_load_n(g_gil_locked, __ATOMIC_ACQUIRE);
+  if (GetFlags().verbosity >= 3)
+    OutputPrintf("locksan: gil unlock T%u holds=%d taking=%d locked=%d owner=%d nheld=%u\n", ts->number,
+                 ts->holds_gil, ts->gil_taking, locked, python::CurrentThreadHoldsGil(), ts->nheld);
+  if (ts->gil_taking) {
+    ts->gil_taking = false;
+    bool acquired = locked == 1 && python::CurrentThreadHoldsGil();
+    EndAcquire(ts, &ts->gil_acquire, acquired);
+    if (acquired) ts->holds_gil = true;
+    return;
+  }
+  if (ts->holds_gil && locked == 0) {
+    ts->holds_gil = false;
+    OnRelease(ts, g_gil_lock_addr);
+  }
+}
+
+}  // namespace locksan

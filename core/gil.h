@@ -1,0 +1,42 @@
+// core/gil.h — the CPython GIL as a lock of the lock-order graph.
+//
+// core/python locates the GIL (its mutex M, condition C, switch mutex SM and `locked` word). The
+// interceptors then drive this state machine (checked on CPython 3.7–3.13, static and shared):
+//   lock(M) by a thread that does not hold the GIL   -> take_gil starts: order check "held -> GIL"
+//   timedwait(C, M)                                  -> waiting for the GIL (the watchdog sees it)
+//   unlock(M) with locked == 1, this thread holder   -> GIL acquired
+//   unlock(M) with locked == 0 by the holder         -> GIL released
+// M, C, SM and the switch condition are never locks of the graph themselves.
+// Python stacks (file, line, function) are stored in their own depot, by id, like native stacks.
+#pragma once
+#include "core/detector.h"
+#include "core/python/pystack.h"
+
+namespace locksan {
+
+// Addresses of the located GIL's mutex and condition; 0 until located.
+extern uptr g_gil_mutex;
+extern uptr g_gil_cond;
+
+// GilInit — at start-up: is there a CPython in the process at all?
+void GilInit();
+// GilIsInternal — the address is one of the GIL's own pthread objects (never a graph lock). Also
+// locates the GIL the first time it is asked after CPython created it.
+bool GilIsInternal(uptr addr);
+bool GilLocated();
+const char* GilStatus();
+
+void OnGilMutexLock(ThreadState* ts, uptr pc, uptr sp);
+void OnGilMutexUnlock(ThreadState* ts);
+
+// The calling thread's Python stack, stored; 0 if it has none (or no CPython).
+u32 CapturePyStack();
+struct PyStack {
+  u32 size;
+  const python::PyFrameRec* frames;
+};
+PyStack PyStackDepotGet(u32 id);
+// PyStackFromFrames — stores frames captured elsewhere (a signal handler).
+u32 PyStackDepotPut(const python::PyFrameRec* frames, int n);
+
+}  // namespace locksan

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/cuda.h"
 #include "core/flat_map.h"
 #include "core/gil.h"
 #include "core/hooks.h"
@@ -36,6 +37,7 @@ constexpr u32 kBloomBits = 1u << 20;
 constexpr uptr kPageShift = 12;
 
 struct ThreadStartImpl {
+  bool driver_thread;
   u32 number;
   u32 parent;
   u32 creation_stack;
@@ -212,6 +214,7 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind) {
   li->first_pc = 0;
   li->first_thread = 0;
   li->driver_call = nullptr;
+  li->in_libcuda = false;
   g_rt.by_addr->Insert(addr, li);
   g_rt.by_id->Insert(li->id, li);
   uptr page = addr >> kPageShift;
@@ -439,7 +442,7 @@ bool AcquireStacksEnabled() { return g_rt.flags.acquire_stacks; }
 u32 CaptureAcquireStack() {
   ScopedInRuntime guard;
   uptr pcs[kMaxStackDepth];
-  int n = CaptureStack(pcs, nullptr, g_rt.flags.stack_depth, 3);
+  int n = CaptureUserStack(pcs, nullptr, g_rt.flags.stack_depth);
   return StackDepotPut(pcs, n);
 }
 
@@ -474,6 +477,7 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
     li->first_thread = ts->number;
     li->first_pc = pc;
     li->driver_call = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
+    li->in_libcuda = li->driver_call != nullptr || InLibcuda(pc);
   }
   ThreadState::CacheEntry& e = ts->lock_cache[(addr >> 4) & (kLockCacheSize - 1)];
   e.addr = addr;
@@ -516,7 +520,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     r.current_thread = ts->number;
     {
       uptr pcs[kMaxStackDepth], sps[kMaxStackDepth];
-      int n = CaptureStack(pcs, sps, g_rt.flags.stack_depth, 2);
+      int n = CaptureUserStack(pcs, sps, g_rt.flags.stack_depth);
       r.current_stack = StackDepotPut(pcs, n);
       r.previous_stack = PreviousStack(h, pcs, sps, n);
     }
@@ -545,7 +549,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     if (!(h.flags & kHeldReentry) && !(h.flags & kHeldTry)) break;
   }
   uptr pcs[kMaxStackDepth], sps[kMaxStackDepth];
-  int n = CaptureStack(pcs, sps, g_rt.flags.stack_depth, 2);
+  int n = CaptureUserStack(pcs, sps, g_rt.flags.stack_depth);
   u32 stack_to = StackDepotPut(pcs, n);
   u32 py_to = CapturePyStack();
   const char* driver_now = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
@@ -649,7 +653,8 @@ bool PurgeStaleHeld(ThreadState* ts) {
   bool any = false;
   for (u32 i = ts->nheld; i-- > 0;) {
     const HeldLock& h = ts->held[i];
-    if (h.lock->gen.load(std::memory_order_relaxed) != h.gen) {
+    if (h.lock->gen.load(std::memory_order_relaxed) != h.gen ||
+        h.lock->release_epoch.load(std::memory_order_relaxed) != h.epoch) {
       RemoveHeldAt(ts, i);
       any = true;
     }
@@ -675,6 +680,27 @@ void OnCrossRelease(ThreadState* ts, uptr addr) {
   if (li && li->kind == LockKind::kSemaphore) OnLockDestroy(addr);
 }
 
+void RestoreOuterWait(ThreadState* ts) {
+  const ThreadState::OuterWait& o = ts->outer_wait;
+  ts->wait_pc = o.pc;
+  ts->wait_id = o.id;
+  ts->wait_mode = o.mode;
+  ts->wait_kind = o.kind;
+  ts->wait_addr.store(o.addr, std::memory_order_release);
+}
+
+void SetOuterWait(ThreadState* ts, bool set) {
+  if (!set) {
+    ts->outer_wait = {};
+    return;
+  }
+  ts->outer_wait.addr = ts->wait_addr.load(std::memory_order_relaxed);
+  ts->outer_wait.pc = ts->wait_pc;
+  ts->outer_wait.id = ts->wait_id;
+  ts->outer_wait.mode = ts->wait_mode;
+  ts->outer_wait.kind = ts->wait_kind;
+}
+
 void PushHeldSlow(ThreadState* ts) {
   ScopedInRuntime guard;
   u32 ncap = ts->held_cap * 2;
@@ -685,6 +711,17 @@ void PushHeldSlow(ThreadState* ts) {
   ts->held_cap = ncap;
 }
 
+// LookupLock — the record of a known lock at `addr`; never registers one.
+LockInfo* LookupLock(ThreadState* ts, uptr addr) {
+  ThreadState::CacheEntry& e = ts->lock_cache[(addr >> 4) & (kLockCacheSize - 1)];
+  LockInfo* li = e.info;
+  if (e.addr == addr && li && li->gen.load(std::memory_order_relaxed) == e.gen)
+    return li == &g_untracked ? nullptr : li;
+  RuntimeLockGuard lock(&g_rt.registry_mu);
+  LockInfo** found = g_rt.by_addr->Find(addr);
+  return found ? *found : nullptr;
+}
+
 void ReleaseSlow(ThreadState* ts, uptr addr) {
   u32 n = ts->nheld;
   for (u32 i = n; i-- > 0;) {
@@ -692,8 +729,44 @@ void ReleaseSlow(ThreadState* ts, uptr addr) {
     RemoveHeldAt(ts, i);  // the chains of the entries above it change
     return;
   }
-  // Not held by this thread: an untracked lock (over budget, or locked before tracking started),
-  // or a misuse; reported only with report_bad_unlock=1 (not implemented as a report yet).
+  // Not held by this thread: an untracked lock (over budget, or taken before tracking started), or
+  // another thread's lock (a misuse for mutexes: undefined behaviour). Its holder's entry is stale
+  // from now on, so that the holder does not make edges from a lock it no longer holds.
+  LockInfo* li = LookupLock(ts, addr);
+  if (!li) return;
+  li->release_epoch.fetch_add(1, std::memory_order_relaxed);
+  if (!g_rt.flags.report_bad_unlock || li->kind == LockKind::kSemaphore || li->kind == LockKind::kGil)
+    return;
+  ScopedInRuntime guard;
+  ReportDesc r;
+  r.kind = ReportKind::kBadUnlock;
+  r.current_thread = ts->number;
+  uptr pcs[kMaxStackDepth];
+  int depth = CaptureUserStack(pcs, nullptr, g_rt.flags.stack_depth);
+  r.current_stack = StackDepotPut(pcs, depth);
+  r.current_py_stack = CapturePyStack();
+  {
+    RuntimeLockGuard glock(&g_rt.graph_mu);
+    r.signature = Mix64(li->id ^ (u64{r.current_stack} << 32) ^ 0xbad) | 1;
+    if (g_rt.reported->Find(r.signature)) return;
+    g_rt.reported->Insert(r.signature, 1);
+    RuntimeLockGuard rlock(&g_rt.registry_mu);
+    FillLock(&r, li->id);
+  }
+  // Who holds it, if a live thread's held list has it.
+  {
+    RuntimeLockGuard tlock(&g_rt.threads_mu);
+    for (ThreadState* t = g_rt.all_threads; t && !r.previous_stack; t = t->next_all) {
+      if (t == ts || !t->alive.load(std::memory_order_relaxed)) continue;
+      for (u32 i = 0; i < t->nheld && i < 4096; i++)
+        if (t->held[i].addr == addr) {
+          r.held.push_back({t->number, t->held[i].id, addr, t->held[i].kind, t->held[i].mode, t->held[i].pc});
+          break;
+        }
+    }
+  }
+  FillThreads(&r);
+  EmitReport(&r);
 }
 
 void OnLockInit(uptr addr, LockKind kind) {
@@ -743,16 +816,16 @@ void ForgetRange(uptr lo, uptr hi) {
 struct ThreadStart : ThreadStartImpl {};
 
 ThreadStart* OnThreadCreate(uptr pc) {
-  (void)pc;
   ThreadState* parent = CurrentThread();
   if (!parent) return nullptr;
   ScopedInRuntime guard;
   WatchdogMaybeStart();
   ThreadStart* st = InternalNew<ThreadStart>();
+  st->driver_thread = CreatedByDriver(pc);
   st->number = NextThreadNumber();
   st->parent = parent->number;
   uptr pcs[kMaxStackDepth];
-  int n = CaptureStack(pcs, nullptr, g_rt.flags.stack_depth, 2);
+  int n = CaptureUserStack(pcs, nullptr, g_rt.flags.stack_depth);
   st->creation_stack = StackDepotPut(pcs, n);
   return st;
 }
@@ -764,6 +837,7 @@ void OnThreadStart(ThreadStart* st) {
   ThreadLocal& tl = t_local;
   tl.in_runtime++;
   ThreadState* ts = NewThreadState(st->number, st->parent, st->creation_stack);
+  ts->driver_thread = st->driver_thread;
   InternalDelete(st);
   RecordStackRange(ts);
   tl.ts = ts;
@@ -804,36 +878,18 @@ void SetCurrentThreadName(const char* name) {
   strncpy(ts->name, name, sizeof ts->name - 1);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Driver-API hooks (core/hooks.h)
-// ---------------------------------------------------------------------------------------------
-void OnDriverApiEnter(const char* function_name, uint32_t, const char*) {
-  ThreadState* ts = t_local.ts;
-  if (!ts) return;
-  if (ts->driver_depth < kMaxDriverDepth) ts->driver_calls[ts->driver_depth] = function_name;
-  ts->driver_depth++;
-}
-
-void OnDriverApiExit(uint32_t) {
-  ThreadState* ts = t_local.ts;
-  if (ts && ts->driver_depth) ts->driver_depth--;
-}
-
-const char* CurrentDriverCall() {
-  ThreadState* ts = t_local.ts;
-  if (!ts || !ts->driver_depth) return nullptr;
-  u32 d = ts->driver_depth < kMaxDriverDepth ? ts->driver_depth : kMaxDriverDepth;
-  return ts->driver_calls[d - 1];
-}
-
 void SetDriverTrackingStatus(bool active, const char* why) {
   if (!RuntimeInitialized()) return;
+  if (active) RefreshLibcuda();
   if (!active) {
     // Calls in progress will not report their exits: forget them.
     RuntimeLockGuard lock(&g_rt.threads_mu);
     for (ThreadState* t = g_rt.all_threads; t; t = t->next_all) t->driver_depth = 0;
   }
-  bool loud = g_rt.flags.verbosity >= 1 || (!active && !strcmp(g_rt.flags.cuda_tracking, "on"));
+  // Stepping aside for another CUPTI client (a profiler, Nsight, compute-sanitizer) is always said,
+  // once; other states only with verbosity>=1, or when cuda_tracking=on was asked for and failed.
+  bool loud = g_rt.flags.verbosity >= 1 || (!active && !strcmp(g_rt.flags.cuda_tracking, "on")) ||
+              (!active && why && strstr(why, "another"));
   if (loud && why) OutputPrintf("==%d==locksan: %s\n", getpid(), why);
 }
 
@@ -905,6 +961,7 @@ void InitRuntime() {
 
 void ForkBefore() {
   if (g_rt.state.load(std::memory_order_acquire) != 2) return;
+  UnwindForkLock();  // first: unwinding happens with no other runtime lock held
   g_rt.report_mu.Lock();
   g_rt.graph_mu.Lock();
   g_rt.registry_mu.Lock();
@@ -921,6 +978,7 @@ void ForkAfterParent() {
   g_rt.registry_mu.Unlock();
   g_rt.graph_mu.Unlock();
   g_rt.report_mu.Unlock();
+  UnwindForkUnlock(false);
 }
 
 void ForkAfterChild() {
@@ -931,6 +989,7 @@ void ForkAfterChild() {
   g_rt.registry_mu.ResetAfterFork();
   g_rt.graph_mu.ResetAfterFork();
   g_rt.report_mu.ResetAfterFork();
+  UnwindForkUnlock(true);
   // Only the forking thread exists in the child.
   ThreadState* self = t_local.ts;
   for (ThreadState* t = g_rt.all_threads; t; t = t->next_all)

@@ -31,6 +31,9 @@ struct LockInfo {
   u64 id = 0;                    // never reused
   uptr first_pc = 0;             // return address of the first acquisition
   const char* driver_call = nullptr;  // driver API in progress at the first acquisition
+  bool in_libcuda = false;            // first taken by code in libcuda
+  // Bumped when a thread that does not hold this lock unlocks it: the holder's entry is stale.
+  std::atomic<u32> release_epoch{0};
   LockInfo* next_in_page = nullptr;   // registry: locks on the same 4 KiB page; free list
 };
 
@@ -58,8 +61,9 @@ struct HeldLock {
   u64 chain;     // hash of the held-lock chain up to and including this entry
   uptr pc;       // return address of the acquiring call
   uptr sp;       // stack pointer of the acquiring call (to reconstruct its stack later)
-  LockInfo* lock;  // to check, on slow paths, that the lock was not forgotten meanwhile (gen)
+  LockInfo* lock;  // to check, on slow paths, that the entry is not stale (gen, release_epoch)
   u32 gen;
+  u32 epoch;
   u32 stack;     // full stack of the acquisition (acquire_stacks=1 only)
   u8 mode;       // AcquireMode
   u8 flags;      // kHeldTry | kHeldReentry
@@ -102,6 +106,15 @@ struct ThreadState {
   u64 wait_id = 0;
   u8 wait_mode = 0;
   LockKind wait_kind = LockKind::kMutex;
+  // A long wait that contains shorter lock calls (take_gil, a synchronising driver call): restored
+  // when an inner acquisition ends, so that the watchdog still sees what the thread waits for.
+  struct OuterWait {
+    uptr addr;
+    uptr pc;
+    u64 id;
+    u8 mode;
+    LockKind kind;
+  } outer_wait = {};
 
   // Stack dump on request of the watchdog: the thread captures its own stack in a signal handler.
   std::atomic<u32> dump_request{0};
@@ -115,6 +128,11 @@ struct ThreadState {
   bool holds_gil = false;
   bool gil_taking = false;
   bool sem_probe = false;  // inside a successful sem_trywait's order check
+  // CUDA (core/cuda.cc).
+  bool driver_thread = false;  // created by libcuda: runs host functions and stream callbacks
+  bool holds_stream = false;   // holds the CUDA-STREAM pseudo-lock (a host function is running)
+  u32 sync_depth = 0;          // driver_depth of the synchronising call in progress, 0 if none
+  Acquire sync_acquire;
   Acquire gil_acquire;
 
   // Driver-API calls in progress (CUPTI), innermost last.
@@ -194,8 +212,15 @@ LOCKSAN_ALWAYS_INLINE void BeginAcquire(ThreadState* ts, uptr addr, LockKind kin
 }
 
 // EndAcquire — after the lock call; `acquired` is whether the call took the lock.
+void RestoreOuterWait(ThreadState* ts);
+// SetOuterWait — the wait just published by BeginAcquire becomes the outer wait (or none: clear).
+void SetOuterWait(ThreadState* ts, bool set);
+
 LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired) {
-  if (!(a->flags & kHeldTry)) ts->wait_addr.store(0, std::memory_order_relaxed);
+  if (!(a->flags & kHeldTry)) {
+    if (LOCKSAN_LIKELY(!ts->outer_wait.addr)) ts->wait_addr.store(0, std::memory_order_relaxed);
+    else RestoreOuterWait(ts);
+  }
   if (!acquired || LOCKSAN_UNLIKELY(!a->lock)) return;
   if (LOCKSAN_UNLIKELY(ts->nheld == ts->held_cap)) PushHeldSlow(ts);
   HeldLock& h = ts->held[ts->nheld++];
@@ -204,6 +229,7 @@ LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired
   h.kind = a->lock->kind;
   h.lock = a->lock;
   h.gen = a->lock->gen.load(std::memory_order_relaxed);
+  h.epoch = a->lock->release_epoch.load(std::memory_order_relaxed);
   h.chain = a->chain;
   h.pc = a->pc;
   h.sp = a->sp;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "core/cuda.h"
 #include "core/flat_map.h"
 #include "core/internal_alloc.h"
 #include "core/output.h"
@@ -153,8 +154,10 @@ bool GilIsInternal(uptr addr) {
 void OnGilMutexLock(ThreadState* ts, uptr pc, uptr sp) {
   if (ts->holds_gil || ts->gil_taking) return;  // drop_gil (or a nested lock of M)
   ts->gil_taking = true;
+  CudaOnGilTake(ts, pc, sp);
   // Order check "held locks -> GIL" before the thread can block waiting for the GIL.
   BeginAcquire(ts, g_gil_lock_addr, LockKind::kGil, kWrite, false, pc, sp, &ts->gil_acquire);
+  SetOuterWait(ts, true);
 }
 
 void OnGilMutexUnlock(ThreadState* ts) {
@@ -164,6 +167,7 @@ void OnGilMutexUnlock(ThreadState* ts) {
                  ts->holds_gil, ts->gil_taking, locked, python::CurrentThreadHoldsGil(), ts->nheld);
   if (ts->gil_taking) {
     ts->gil_taking = false;
+    SetOuterWait(ts, false);
     bool acquired = locked == 1 && python::CurrentThreadHoldsGil();
     EndAcquire(ts, &ts->gil_acquire, acquired);
     if (acquired) ts->holds_gil = true;
@@ -172,6 +176,7 @@ void OnGilMutexUnlock(ThreadState* ts) {
   if (ts->holds_gil && locked == 0) {
     ts->holds_gil = false;
     OnRelease(ts, g_gil_lock_addr);
+    CudaOnGilReleased(ts);
   }
 }
 

@@ -69,6 +69,15 @@ AddOutcome LockGraph::AddEdge(u64 from, u64 to, const EdgeFacts& facts, bool rep
   if (from == to) return AddOutcome::kKnown;
   if (Edge* e = LookupEdge(from, to)) {
     if (!Merge(&e->facts, facts)) return AddOutcome::kKnown;
+    // This occurrence weakened the edge (fewer common gates, a new write mode): it is the one that
+    // can make a cycle real, so its evidence is what a report must show.
+    e->facts.thread = facts.thread;
+    e->facts.stack_to = facts.stack_to;
+    e->facts.stack_from = facts.stack_from;
+    e->facts.aux_to = facts.aux_to;
+    e->facts.aux_from = facts.aux_from;
+    e->facts.driver_to = facts.driver_to;
+    e->facts.driver_from = facts.driver_from;
     if (!e->back && back_edges_ == 0) return AddOutcome::kAdded;  // no cycle in the plain graph
     return FindRealCycle(e, report_gates, cycle) ? AddOutcome::kCycle : AddOutcome::kAdded;
   }

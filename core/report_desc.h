@@ -15,6 +15,7 @@ enum class ReportKind : u8 {
   kBadUnlock,
   kDeadlock,
   kLongWait,
+  kPythonCallbackInDriverCall,
 };
 
 // ReportKindName — the fixed lowercase word of the headline: "lock-order-inversion", ...
@@ -30,6 +31,7 @@ enum class LockKind : u8 {
   kSpin,
   kSemaphore,
   kGil,
+  kCudaStream,  // pseudo-lock: work queued on CUDA streams (held by host functions while they run)
   kInternal,  // not tracked: e.g. the GIL's own mutexes, semaphores that are not binary
 };
 const char* LockKindName(LockKind k);  // "mutex", "rwlock", "GIL", ...

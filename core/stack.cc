@@ -1,6 +1,7 @@
 #include "core/stack.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <unwind.h>
 
 #include <atomic>
@@ -59,7 +60,15 @@ void TryLoadLibUnwind() {
     g_unw.init_local = reinterpret_cast<InitLocalFn>(dlsym(h, "_ULx86_64_init_local"));
     g_unw.step = reinterpret_cast<StepFn>(dlsym(h, "_ULx86_64_step"));
     g_unw.get_reg = reinterpret_cast<GetRegFn>(dlsym(h, "_ULx86_64_get_reg"));
-    if (g_unw.getcontext && g_unw.init_local && g_unw.step && g_unw.get_reg) return;
+    if (g_unw.getcontext && g_unw.init_local && g_unw.step && g_unw.get_reg) {
+      // Per-thread caching: libunwind's global cache takes a lock that a fork() could leave held
+      // in the child (another thread was unwinding), hanging the child's first unwind.
+      using SetCachingFn = int (*)(void*, int);
+      auto set_caching = reinterpret_cast<SetCachingFn>(dlsym(h, "_ULx86_64_set_caching_policy"));
+      void** local_as = reinterpret_cast<void**>(dlsym(h, "_ULx86_64_local_addr_space"));
+      constexpr int kUnwCachePerThread = 2;
+      if (set_caching && local_as && set_caching(*local_as, kUnwCachePerThread) == 0) return;
+    }
     g_unw = LibUnwind();
   }
 }
@@ -88,16 +97,85 @@ _Unwind_Reason_Code GccTrace(struct _Unwind_Context* ctx, void* arg) {
 
 }  // namespace
 
+namespace {
+uptr g_self_lo = 0, g_self_hi = 0;
+int FindSelfRange(struct dl_phdr_info* info, size_t, void*) {
+  uptr self = reinterpret_cast<uptr>(&FindSelfRange);
+  uptr lo = ~uptr{0}, hi = 0;
+  bool mine = false;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD) continue;
+    uptr a = info->dlpi_addr + ph.p_vaddr, b = a + ph.p_memsz;
+    if (a < lo) lo = a;
+    if (b > hi) hi = b;
+    if (self >= a && self < b) mine = true;
+  }
+  if (!mine) return 0;
+  g_self_lo = lo;
+  g_self_hi = hi;
+  return 1;
+}
+}  // namespace
+
 void InitUnwinder() {
   int expected = 0;
   if (!g_unw_state.compare_exchange_strong(expected, -1)) return;
   TryLoadLibUnwind();
+  dl_iterate_phdr(FindSelfRange, nullptr);
   g_unw_state.store(g_unw.step ? 1 : 2, std::memory_order_release);
+}
+
+
+bool InRuntime(uptr pc) { return pc >= g_self_lo && pc < g_self_hi; }
+
+int CaptureUserStack(uptr* pcs, uptr* sps, int depth) {
+  uptr p[kMaxStackDepth + 16], s[kMaxStackDepth + 16];
+  int want = depth + 16 < kMaxStackDepth + 16 ? depth + 16 : kMaxStackDepth + 16;
+  int n = CaptureStack(p, s, want, 0);
+  int first = 0;
+  while (first < n && InRuntime(p[first])) first++;
+  int k = 0;
+  for (int i = first; i < n && k < depth; i++, k++) {
+    pcs[k] = p[i];
+    if (sps) sps[k] = s[i];
+  }
+  return k;
 }
 
 const char* UnwinderName() { return g_unw_state.load() == 1 ? "libunwind" : "libgcc"; }
 
+// Unwinders take locks of their own (libunwind's memory pool, libgcc's object list): a fork() while
+// another thread unwinds would leave them held in the child. Every unwind holds g_unwind_mu, which
+// fork preparation takes too (StackDepotForkLock).
+RuntimeMutex g_unwind_mu;
+
+class UnwindLock {
+ public:
+  explicit UnwindLock(bool try_only) : held_(try_only ? g_unwind_mu.TryLock() : (g_unwind_mu.Lock(), true)) {}
+  ~UnwindLock() {
+    if (held_) g_unwind_mu.Unlock();
+  }
+  bool held() const { return held_; }
+
+ private:
+  bool held_;
+};
+
+int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip);
+
 LOCKSAN_NOINLINE int CaptureStack(uptr* pcs, uptr* sps, int max, int skip) {
+  UnwindLock lock(false);
+  return CaptureStackLocked(pcs, sps, max, skip + 1);
+}
+
+LOCKSAN_NOINLINE int CaptureStackInSignal(uptr* pcs, uptr* sps, int max, int skip) {
+  UnwindLock lock(true);
+  if (!lock.held()) return 0;
+  return CaptureStackLocked(pcs, sps, max, skip + 1);
+}
+
+LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip) {
   if (max <= 0) return 0;
   if (g_unw_state.load(std::memory_order_acquire) == 0) InitUnwinder();
   skip++;  // this function
@@ -214,6 +292,10 @@ StackTrace StackDepotGet(u32 id) {
 size_t StackDepotMemoryBytes() {
   Depot* d = GetDepot();
   return d->bytes.load(std::memory_order_relaxed) + d->by_hash.MemoryBytes();
+}
+void UnwindForkLock() { g_unwind_mu.Lock(); }
+void UnwindForkUnlock(bool child) {
+  if (child) g_unwind_mu.ResetAfterFork(); else g_unwind_mu.Unlock();
 }
 void StackDepotForkLock() { GetDepot()->mu.Lock(); }
 void StackDepotForkUnlock(bool child) {

@@ -15,6 +15,15 @@ constexpr int kMaxStackDepth = 64;
 // `max` return addresses of the caller's stack, skipping `skip` innermost frames of the runtime.
 // pcs[i] are return addresses as found (symbolise pc-1 for call sites). Returns the count.
 int CaptureStack(uptr* pcs, uptr* sps, int max, int skip);
+// CaptureStackInSignal — the same from a signal handler: returns 0 instead of waiting when another
+// unwind is in progress.
+int CaptureStackInSignal(uptr* pcs, uptr* sps, int max, int skip);
+
+// CaptureUserStack — the caller's stack without the runtime's own frames (interceptors, detector),
+// at most `depth` frames. pcs[0] is the return address into the code that called the interceptor.
+int CaptureUserStack(uptr* pcs, uptr* sps, int depth);
+// InRuntime — pc lies in liblocksan.so itself.
+bool InRuntime(uptr pc);
 
 // UnwinderName — "libunwind" or "libgcc", for verbosity output.
 const char* UnwinderName();
@@ -31,6 +40,10 @@ u32 StackDepotPut(const uptr* pcs, int size);
 StackTrace StackDepotGet(u32 id);
 size_t StackDepotMemoryBytes();
 size_t StackDepotCount();
+// Fork support. Order: UnwindForkLock first (unwinds run with no runtime lock held), the depot late
+// (it is taken under the graph lock).
+void UnwindForkLock();
+void UnwindForkUnlock(bool child);
 void StackDepotForkLock();
 void StackDepotForkUnlock(bool child);
 

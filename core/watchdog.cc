@@ -80,7 +80,7 @@ void StackSignalHandler(int, siginfo_t*, void*) {
     u32 req = ts->dump_request.load(std::memory_order_acquire);
     if (req != ts->dump_done.load(std::memory_order_relaxed)) {
       t_local.in_runtime++;
-      ts->dump_n = static_cast<u32>(CaptureStack(ts->dump_pcs, nullptr, GetFlags().stack_depth + 2, 1));
+      ts->dump_n = static_cast<u32>(CaptureStackInSignal(ts->dump_pcs, nullptr, GetFlags().stack_depth + 2, 1));
       ts->dump_py_n = GilLocated() ? static_cast<u32>(python::CaptureOwnStack(ts->dump_py, 12)) : 0;
       t_local.in_runtime--;
       ts->dump_done.store(req, std::memory_order_release);

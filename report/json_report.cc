@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "core/detector.h"
+#include "core/gil.h"
 #include "core/internal_alloc.h"
 #include "core/output.h"
 #include "core/ptr_vec.h"
@@ -272,7 +273,7 @@ void AppendHeader(TextBuffer* out) {
 // ---------------------------------------------------------------------------------------------
 // Frames, stacks, sites
 // ---------------------------------------------------------------------------------------------
-void FrameJson(TextBuffer* out, const FrameInfo* f) {
+void FrameJson(TextBuffer* out, const FrameInfo* f, bool python = false) {
   if (!f) {
     out->AppendRaw("null", 4);
     return;
@@ -289,7 +290,8 @@ void FrameJson(TextBuffer* out, const FrameInfo* f) {
   out->AppendRaw(",", 1);
   Key(out, "module");
   JsonOptString(out, f->module);
-  out->Append(",\"offset\":%llu}", static_cast<unsigned long long>(f->module_offset));
+  if (python) out->Append(",\"offset\":null}");  // a Python frame: no module, no offset
+  else out->Append(",\"offset\":%llu}", static_cast<unsigned long long>(f->module_offset));
 }
 
 void PcFrameJson(TextBuffer* out, uptr pc) {
@@ -302,20 +304,31 @@ void PcFrameJson(TextBuffer* out, uptr pc) {
   FrameJson(out, &f);
 }
 
-// A stack: native frames (innermost first) and the Python frames of the same moment (none yet:
-// the array is there so that consumers need no schema change when they come).
-void StackJson(TextBuffer* out, StackCache* cache, u32 id) {
+// A stack: native frames (innermost first) and the Python frames of the same moment, innermost
+// first (core/gil.h's depot; empty when the thread ran no Python code or none was captured).
+void StackJson(TextBuffer* out, StackCache* cache, u32 id, u32 py_id = 0) {
   const SymStack* s = id ? cache->Get(id) : nullptr;
-  if (!s) {
+  PyStack py = py_id ? PyStackDepotGet(py_id) : PyStack{0, nullptr};
+  if (!s && !py.size) {
     out->AppendRaw("null", 4);
     return;
   }
   out->Append("{\"id\":%u,\"frames\":[", id);
-  for (u32 i = 0; i < s->size; i++) {
+  for (u32 i = 0; s && i < s->size; i++) {
     if (i) out->AppendRaw(",", 1);
     FrameJson(out, &s->frames[i]);
   }
-  out->Append("],\"python_frames\":[]}");
+  out->Append("],\"python_frames\":[");
+  for (u32 i = 0; i < py.size; i++) {
+    const python::PyFrameRec& f = py.frames[i];
+    out->Append("%s{\"function\":", i ? "," : "");
+    JsonOptString(out, f.function);
+    out->Append(",\"file\":");
+    JsonOptString(out, f.file);
+    if (f.line > 0) out->Append(",\"line\":%d}", f.line);
+    else out->Append(",\"line\":null}");
+  }
+  out->Append("]}");
 }
 
 // A site of the fingerprint: function | basename(file) | line, or function | basename(module) | 0.
@@ -352,13 +365,37 @@ class SiteCollector {
   ~SiteCollector() {
     for (FrameInfo* f : own_) InternalDelete(f);
   }
-  const FrameInfo* FromStack(StackCache* cache, u32 id) { return id ? FirstUserFrame(cache->Get(id)) : nullptr; }
+  // FromStack — a stack's site frame, as the SUMMARY line chooses it: the first user frame; when
+  // that has no source file and the thread ran Python code, the innermost Python frame.
+  const FrameInfo* FromStack(StackCache* cache, u32 id, u32 py_id) {
+    const FrameInfo* f = id ? FirstUserFrame(cache->Get(id)) : nullptr;
+    if (f && f->file[0]) return f;
+    const FrameInfo* p = FromPy(py_id);
+    return p ? p : f;
+  }
   const FrameInfo* FromPc(uptr pc) {
     if (!pc) return nullptr;
     FrameInfo* f = InternalNew<FrameInfo>();
     SymbolizeCode(pc, f);
     own_.push_back(f);
     return f;
+  }
+  // FromPy — the innermost frame of a Python stack, as a FrameInfo without module.
+  const FrameInfo* FromPy(u32 py_id) {
+    PyStack py = py_id ? PyStackDepotGet(py_id) : PyStack{0, nullptr};
+    if (!py.size) return nullptr;
+    FrameInfo* f = InternalNew<FrameInfo>();
+    snprintf(f->function, sizeof f->function, "%s", py.frames[0].function[0] ? py.frames[0].function : "<module>");
+    snprintf(f->file, sizeof f->file, "%s", py.frames[0].file);
+    f->line = py.frames[0].line;
+    own_.push_back(f);
+    python_.push_back(f);
+    return f;
+  }
+  bool IsPython(const FrameInfo* f) const {
+    for (const FrameInfo* p : python_)
+      if (p == f) return true;
+    return false;
   }
   void Add(const FrameInfo* from, const FrameInfo* to) {
     pairs_.push_back(SitePair{const_cast<FrameInfo*>(from), const_cast<FrameInfo*>(to)});
@@ -367,19 +404,29 @@ class SiteCollector {
 
  private:
   PtrVec<FrameInfo*> own_;
+  PtrVec<const FrameInfo*> python_;
   PtrVec<SitePair> pairs_;
 };
 
+u32 ThreadPyStack(const ReportDesc& r, u32 thread) {
+  const ReportThread* t = r.FindThread(thread);
+  return t ? t->current_py_stack : 0;
+}
+
 // CollectSites — the (from, to) site pairs of a report, from whatever it contains: the edges of a
-// cycle; the previous and current stack (double lock, bad unlock); for each blocked thread of a
-// deadlock or long wait, every lock it holds and where it blocks.
+// cycle; the previous and current stack (double lock, bad unlock, driver-call reports); for each
+// blocked thread of a deadlock or long wait, every lock it holds and where it blocks.
 void CollectSites(const ReportDesc& r, StackCache* cache, SiteCollector* sc) {
   for (const ReportEdge& e : r.edges)
-    sc->Add(sc->FromStack(cache, e.facts.stack_from), sc->FromStack(cache, e.facts.stack_to));
+    sc->Add(sc->FromStack(cache, e.facts.stack_from, e.facts.aux_from),
+            sc->FromStack(cache, e.facts.stack_to, e.facts.aux_to));
   if (r.current_stack || r.previous_stack)
-    sc->Add(sc->FromStack(cache, r.previous_stack), sc->FromStack(cache, r.current_stack));
+    sc->Add(sc->FromStack(cache, r.previous_stack, 0), sc->FromStack(cache, r.current_stack, r.current_py_stack));
   for (const ReportWait& w : r.waits) {
     const FrameInfo* to = sc->FromPc(w.wait_pc);
+    if (!to || !to->file[0]) {
+      if (const FrameInfo* p = sc->FromPy(ThreadPyStack(r, w.thread))) to = p;
+    }
     bool any = false;
     for (const ReportHeld& h : r.held) {
       if (h.thread != w.thread) continue;
@@ -392,12 +439,12 @@ void CollectSites(const ReportDesc& r, StackCache* cache, SiteCollector* sc) {
 
 // FirstFrame — the frame of the SUMMARY line, chosen as the text report chooses it.
 const FrameInfo* FirstFrame(const ReportDesc& r, StackCache* cache, SiteCollector* sc) {
-  if (r.edges.size()) return FirstUserFrame(cache->Get(r.edges[0].facts.stack_to));
-  if (r.current_stack) return FirstUserFrame(cache->Get(r.current_stack));
+  if (r.edges.size()) return sc->FromStack(cache, r.edges[0].facts.stack_to, r.edges[0].facts.aux_to);
+  if (r.current_stack) return sc->FromStack(cache, r.current_stack, r.current_py_stack);
   if (r.waits.size()) {
     const ReportThread* t = r.FindThread(r.waits[0].thread);
     const SymStack* s = t && t->current_stack ? cache->Get(t->current_stack) : nullptr;
-    if (s && s->size) return FirstUserFrame(s);
+    if (s && s->size) return sc->FromStack(cache, t->current_stack, t->current_py_stack);
     return sc->FromPc(r.waits[0].wait_pc);
   }
   return nullptr;
@@ -469,9 +516,9 @@ void EdgeJson(TextBuffer* out, StackCache* cache, const ReportEdge& e) {
   out->Append(",\"driver_call_from\":");
   JsonString(out, f.driver_from);
   out->Append(",\"stack_to\":");
-  StackJson(out, cache, f.stack_to);
+  StackJson(out, cache, f.stack_to, f.aux_to);
   out->Append(",\"stack_from\":");
-  StackJson(out, cache, f.stack_from);
+  StackJson(out, cache, f.stack_from, f.aux_from);
   out->AppendRaw("}", 1);
 }
 
@@ -486,7 +533,7 @@ void ThreadJson(TextBuffer* out, StackCache* cache, const ReportThread& t) {
   out->Append(",\"creation_stack\":");
   StackJson(out, cache, t.creation_stack);
   out->Append(",\"current_stack\":");
-  StackJson(out, cache, t.current_stack);
+  StackJson(out, cache, t.current_stack, t.current_py_stack);
   out->AppendRaw("}", 1);
 }
 
@@ -531,6 +578,14 @@ void SummaryOf(const char* text, const char** s, size_t* n) {
 }
 
 }  // namespace
+
+bool ReportSummaryFrame(const ReportDesc& r, StackCache* cache, FrameInfo* out) {
+  SiteCollector sc;
+  const FrameInfo* f = FirstFrame(r, cache, &sc);
+  if (!f) return false;
+  *out = *f;
+  return true;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Fingerprint
@@ -607,7 +662,8 @@ void FormatJsonFinding(const ReportDesc& r, StackCache* cache, const char* finge
   out->Append(",\"fingerprint\":\"%s\",\"number\":%u,\"time\":\"%s\",\"first_frame\":", fingerprint, r.number, now);
   {
     SiteCollector sc;
-    FrameJson(out, FirstFrame(r, cache, &sc));
+    const FrameInfo* ff = FirstFrame(r, cache, &sc);
+    FrameJson(out, ff, sc.IsPython(ff));
   }
   const char* sum;
   size_t sum_len;
@@ -654,7 +710,7 @@ void FormatJsonFinding(const ReportDesc& r, StackCache* cache, const char* finge
   out->Append("],\"current\":");
   if (r.current_stack || r.previous_stack) {
     out->Append("{\"thread\":%u,\"stack\":", r.current_thread);
-    StackJson(out, cache, r.current_stack);
+    StackJson(out, cache, r.current_stack, r.current_py_stack);
     out->Append(",\"previous_stack\":");
     StackJson(out, cache, r.previous_stack);
     out->Append(",\"driver_call\":");

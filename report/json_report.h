@@ -5,6 +5,8 @@
 // command reads it with nlohmann-json. The fingerprint's hash and site rules live here, header-only,
 // so that the runtime and the command compute the same value:
 //   site        = function "|" basename(file) "|" line      (no file: function "|" basename(module) "|0")
+//                 of the stack's first user frame, or of its innermost Python frame when that frame has
+//                 no source file and the thread ran Python code (the frame the SUMMARY line names)
 //   pair        = from_site ">" to_site
 //   fingerprint = FNV-1a-64( kind "\n" + each distinct pair, sorted bytewise, followed by "\n" )
 //                 as 16 lowercase hex digits.
@@ -18,6 +20,7 @@ namespace locksan {
 class TextBuffer;
 class StackCache;
 struct ReportDesc;
+struct FrameInfo;
 
 // The schema of the JSON report; bump kReportSchemaVersion on an incompatible change.
 constexpr const char* kReportSchemaName = "locksan-report";
@@ -69,6 +72,10 @@ void ReportFingerprint(const ReportDesc& r, StackCache* cache, char out[17], Tex
 // uncoloured text form of the report (embedded as "text"), `fingerprint` its fingerprint.
 void FormatJsonFinding(const ReportDesc& r, StackCache* cache, const char* fingerprint,
                        const char* text, TextBuffer* out);
+
+// ReportSummaryFrame — the frame the SUMMARY line names (a Python frame has an empty module);
+// false when the report has none.
+bool ReportSummaryFrame(const ReportDesc& r, StackCache* cache, FrameInfo* out);
 
 // JsonReportPath — the per-process JSON file for log_path (log path + ".json", e.g.
 // /tmp/ls.1234.json); false when log_path is stderr/stdout (JSON lines go to the log then).

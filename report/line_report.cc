@@ -107,21 +107,6 @@ void FrameLabel(TextBuffer* out, const FrameInfo* f) {
   }
 }
 
-const FrameInfo* SummaryFrame(const ReportDesc& r, StackCache* cache, FrameInfo* scratch) {
-  if (r.edges.size()) return FirstUserFrame(cache->Get(r.edges[0].facts.stack_to));
-  if (r.current_stack) return FirstUserFrame(cache->Get(r.current_stack));
-  if (r.waits.size()) {
-    const ReportThread* t = r.FindThread(r.waits[0].thread);
-    const SymStack* s = t && t->current_stack ? cache->Get(t->current_stack) : nullptr;
-    if (s && s->size) return FirstUserFrame(s);
-    if (r.waits[0].wait_pc) {
-      SymbolizeCode(r.waits[0].wait_pc, scratch);
-      return scratch;
-    }
-  }
-  return nullptr;
-}
-
 void FormatLine(TextBuffer* out, const ReportDesc& r, StackCache* cache, const char* fingerprint,
                 const char* report_path) {
   out->Append("locksan: %s fingerprint=%s locks=", ReportKindName(r.kind), fingerprint);
@@ -140,8 +125,8 @@ void FormatLine(TextBuffer* out, const ReportDesc& r, StackCache* cache, const c
   AppendValue(out, locks.data(), 1024);
   out->Append(" first_frame=");
   TextBuffer frame;
-  FrameInfo scratch;
-  FrameLabel(&frame, SummaryFrame(r, cache, &scratch));
+  FrameInfo first;
+  FrameLabel(&frame, ReportSummaryFrame(r, cache, &first) ? &first : nullptr);
   AppendValue(out, frame.data(), 1024);
   out->Append(" report=");
   AppendValue(out, report_path, 1400);

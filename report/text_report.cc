@@ -22,6 +22,7 @@ const char* ReportKindName(ReportKind k) {
     case ReportKind::kBadUnlock: return "unlock-of-unheld-lock";
     case ReportKind::kDeadlock: return "deadlock";
     case ReportKind::kLongWait: return "long-wait";
+    case ReportKind::kPythonCallbackInDriverCall: return "python-callback-in-driver-call";
   }
   return "unknown";
 }
@@ -33,6 +34,8 @@ const char* ReportKindDetail(ReportKind k) {
     case ReportKind::kBadUnlock: return "unlocking a lock this thread does not hold";
     case ReportKind::kDeadlock: return "threads are blocked on each other for good";
     case ReportKind::kLongWait: return "a thread has been blocked on a lock for long";
+    case ReportKind::kPythonCallbackInDriverCall:
+      return "Python code runs inside a CUDA driver call: it needs the GIL while the driver holds its locks";
   }
   return "";
 }
@@ -46,6 +49,7 @@ const char* LockKindName(LockKind k) {
     case LockKind::kSpin: return "spin lock";
     case LockKind::kSemaphore: return "semaphore";
     case LockKind::kGil: return "GIL";
+    case LockKind::kCudaStream: return "CUDA stream work (pseudo-lock)";
     case LockKind::kInternal: return "internal lock";
   }
   return "lock";
@@ -88,9 +92,22 @@ void PrintStack(TextBuffer* out, const SymStack* s) {
   }
 }
 
-void SummaryLine(TextBuffer* out, ReportKind kind, const SymStack* s) {
+// SummaryLine — "SUMMARY: locksan: KIND <first user frame>". The first native frame outside the
+// runtime and the C/C++ libraries, or, when that one has no source information and the thread ran
+// Python code, the innermost Python frame. `prefix` (e.g. the driver call) goes before the frame.
+void SummaryLine(TextBuffer* out, ReportKind kind, const SymStack* s, u32 py_stack = 0,
+                 const char* prefix = nullptr) {
   out->Append("SUMMARY: locksan: %s", ReportKindName(kind));
-  if (const FrameInfo* f = FirstUserFrame(s)) {
+  if (prefix) out->Append(" %s", prefix);
+  const FrameInfo* f = FirstUserFrame(s);
+  PyStack py = PyStackDepotGet(py_stack);
+  if (py.size && (!f || !f->file[0])) {
+    out->Append("%s %s:%d in %s\n", prefix ? " called from" : "", py.frames[0].file, py.frames[0].line,
+                py.frames[0].function[0] ? py.frames[0].function : "<module>");
+    return;
+  }
+  if (f) {
+    if (prefix) out->Append(" called from");
     if (f->file[0]) {
       out->Append(" %s:%d in %s", f->file, f->line, f->function[0] ? f->function : "<unknown>");
     } else {
@@ -106,6 +123,8 @@ void LockName(char* buf, size_t n, const ReportLock* l) {
     snprintf(buf, n, "?");
   } else if (l->kind == LockKind::kGil) {
     snprintf(buf, n, "GIL");
+  } else if (l->kind == LockKind::kCudaStream) {
+    snprintf(buf, n, "CUDA-STREAM");
   } else {
     const char* p = l->kind == LockKind::kRwlock ? "RW" : l->kind == LockKind::kSpin ? "S"
                     : l->kind == LockKind::kSemaphore ? "SEM" : "M";
@@ -120,6 +139,7 @@ const char* KindWord(const ReportLock* l, bool capital) {
     case LockKind::kSpin: return capital ? "Spin lock" : "spin lock";
     case LockKind::kSemaphore: return capital ? "Semaphore" : "semaphore";
     case LockKind::kGil: return capital ? "The" : "the";
+    case LockKind::kCudaStream: return capital ? "The pseudo-lock" : "the pseudo-lock";
     default: return capital ? "Mutex" : "mutex";
   }
 }
@@ -168,6 +188,22 @@ bool Suppressed(const ReportDesc& r, StackCache* cache, Suppressions* supp, PtrV
       }
     }
   }
+  // Python frames: function and file.
+  PtrVec<u32> py;
+  for (const ReportEdge& e : r.edges) py.push_back(e.facts.aux_to);
+  py.push_back(r.current_py_stack);
+  for (const ReportThread& t : r.threads) py.push_back(t.current_py_stack);
+  for (u32 id : py) {
+    PyStack p = PyStackDepotGet(id);
+    for (u32 i = 0; i < p.size; i++) {
+      int m = supp->Match(kind, p.frames[i].function);
+      if (m < 0) m = supp->Match(kind, p.frames[i].file);
+      if (m >= 0) {
+        supp->Hit(m);
+        return true;
+      }
+    }
+  }
   return false;
 }
 
@@ -183,6 +219,14 @@ void LockSection(TextBuffer* out, const ReportDesc& r, StackCache* cache) {
     LockName(name, sizeof name, &l);
     if (l.kind == LockKind::kGil) {
       out->Append("  GIL: the Python interpreter's global interpreter lock\n");
+      continue;
+    }
+    if (l.kind == LockKind::kCudaStream) {
+      out->Append(
+          "  CUDA-STREAM: a pseudo-lock for work queued on CUDA streams. A host function "
+          "(cuLaunchHostFunc, cuStreamAddCallback) holds it while it runs on the driver's callback thread; "
+          "a synchronising call (cuStreamSynchronize, cuCtxSynchronize, cuEventSynchronize, a blocking copy) "
+          "waits for it.\n");
       continue;
     }
     out->Append("  %s %s (0x%llx, %s): ", KindWord(&l, true), name,
@@ -275,7 +319,35 @@ void InversionReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, co
           "deadlock while that lock serialises these paths (reported because report_gate_locks=1).\n\n",
           static_cast<unsigned long long>(f0.gates[g]));
   }
-  SummaryLine(out, r.kind, cache->Get(r.edges[0].facts.stack_to));
+  SummaryLine(out, r.kind, cache->Get(r.edges[0].facts.stack_to), r.edges[0].facts.aux_to);
+}
+
+void BadUnlockReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, const Colors& c) {
+  Headline(out, c, r.kind);
+  const ReportLock* l = r.locks.size() ? &r.locks[0] : nullptr;
+  char name[32];
+  LockName(name, sizeof name, l);
+  out->Append("  %s %s%s%s (0x%llx) unlocked by ", KindWord(l, true), c.bold, name, c.end,
+              static_cast<unsigned long long>(l ? l->addr : 0));
+  ThreadText(out, r, r.current_thread);
+  if (r.held.size())
+    out->Append(", but thread T%u holds it (unlocking another thread's mutex is undefined behaviour):\n",
+                r.held[0].thread);
+  else
+    out->Append(", which does not hold it:\n");
+  PrintStack(out, cache->Get(r.current_stack));
+  PrintPyStack(out, r.current_py_stack);
+  if (r.held.size()) {
+    FrameInfo f;
+    SymbolizeCode(r.held[0].pc, &f);
+    out->Append("\n  Thread T%u acquired it at ", r.held[0].thread);
+    FrameText(out, f);
+    out->Append("\n");
+  }
+  out->Append("\n");
+  LockSection(out, r, cache);
+  out->Append("\n");
+  SummaryLine(out, r.kind, cache->Get(r.current_stack), r.current_py_stack);
 }
 
 void DoubleLockReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, const Colors& c) {
@@ -286,8 +358,12 @@ void DoubleLockReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, c
   out->Append("  %s %s%s%s (0x%llx) locked again by ", KindWord(l, true), c.bold, name, c.end,
               static_cast<unsigned long long>(l ? l->addr : 0));
   ThreadText(out, r, r.current_thread);
-  out->Append(", which already holds it; a non-recursive %s blocks forever here:\n",
-              l ? LockKindName(l->kind) : "lock");
+  if (l && (l->kind == LockKind::kErrorCheckMutex || l->kind == LockKind::kRwlock))
+    out->Append(", which already holds it; glibc fails this call with EDEADLK (a program that does not "
+                "check it goes on without the lock):\n");
+  else
+    out->Append(", which already holds it; a non-recursive %s blocks forever here:\n",
+                l ? LockKindName(l->kind) : "lock");
   PrintStack(out, cache->Get(r.current_stack));
   PrintPyStack(out, r.current_py_stack);
   out->Append("\n  %s %s%s%s previously acquired by the same thread here:\n", KindWord(l, true), c.bold,
@@ -296,7 +372,7 @@ void DoubleLockReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, c
   out->Append("\n");
   LockSection(out, r, cache);
   out->Append("\n");
-  SummaryLine(out, r.kind, cache->Get(r.current_stack));
+  SummaryLine(out, r.kind, cache->Get(r.current_stack), r.current_py_stack);
 }
 
 void HeldSection(TextBuffer* out, const ReportDesc& r, u32 thread) {
@@ -379,7 +455,7 @@ void DeadlockReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, con
   const ReportThread* t0 = r.waits.size() ? r.FindThread(r.waits[0].thread) : nullptr;
   const SymStack* s = t0 ? cache->Get(t0->current_stack) : nullptr;
   if (s && s->size) {
-    SummaryLine(out, r.kind, s);
+    SummaryLine(out, r.kind, s, t0->current_py_stack);
   } else {
     out->Append("SUMMARY: locksan: %s", ReportKindName(r.kind));
     if (r.waits.size()) {
@@ -390,6 +466,47 @@ void DeadlockReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, con
     }
     out->Append("\n");
   }
+}
+
+void CallbackInDriverCallReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, const Colors& c) {
+  Headline(out, c, r.kind);
+  out->Append("  Thread T%u", r.current_thread);
+  if (const ReportThread* t = r.FindThread(r.current_thread)) {
+    out->Append(" (tid %d", t->tid);
+    if (t->name[0]) out->Append(", \"%s\"", t->name);
+    out->Append(")");
+  }
+  if (r.current_driver_call)
+    out->Append(" is inside CUDA driver call %s%s%s and starts to take the GIL to run a Python callback:\n",
+                c.bold, r.current_driver_call, c.end);
+  else
+    out->Append(" holds a lock taken inside libcuda (driver call unknown: CUPTI tracking is off) and starts "
+                "to take the GIL to run a Python callback:\n");
+  PrintStack(out, cache->Get(r.current_stack));
+  PrintPyStack(out, r.current_py_stack);
+  out->Append("\n");
+  if (r.held.size()) {
+    out->Append("  Locks this thread holds now (the driver's among them):\n");
+    for (const ReportHeld& h : r.held) {
+      const ReportLock* l = r.FindLock(h.lock_id);
+      char name[32];
+      LockName(name, sizeof name, l);
+      FrameInfo f;
+      SymbolizeCode(h.pc, &f);
+      out->Append("    %s %s (0x%llx)%s, acquired at ", l ? LockKindName(l->kind) : "lock", name,
+                  static_cast<unsigned long long>(h.lock_addr), h.mode == 1 ? " for reading" : " for writing");
+      FrameText(out, f);
+      if (l && l->driver_call) out->Append(" inside %s", l->driver_call);
+      out->Append("\n");
+    }
+    out->Append("\n");
+  }
+  out->Append(
+      "  While the callback waits for the GIL, the driver's locks stay held. Any thread that holds the GIL and "
+      "calls the driver (a ctypes.PyDLL call, Cython code that keeps the GIL, a synchronising call) then waits "
+      "for those locks: a deadlock. Pass a C function (e.g. numba.cfunc) instead of a Python callable, or make "
+      "sure no thread calls the driver while holding the GIL.\n");
+  SummaryLine(out, r.kind, cache->Get(r.current_stack), r.current_py_stack, r.current_driver_call);
 }
 
 }  // namespace
@@ -438,8 +555,13 @@ void FormatTextReport(const ReportDesc& r, StackCache* cache, bool color, TextBu
       InversionReport(out, r, cache, c);
       break;
     case ReportKind::kDoubleLock:
-    case ReportKind::kBadUnlock:
       DoubleLockReport(out, r, cache, c);
+      break;
+    case ReportKind::kBadUnlock:
+      BadUnlockReport(out, r, cache, c);
+      break;
+    case ReportKind::kPythonCallbackInDriverCall:
+      CallbackInDriverCallReport(out, r, cache, c);
       break;
     case ReportKind::kDeadlock:
     case ReportKind::kLongWait:

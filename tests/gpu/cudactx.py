@@ -151,6 +151,9 @@ def watchdog(seconds):
     `seconds` (because it is stuck waiting for the GIL), the watchdog thread — which needs no GIL —
     prints every thread's Python stack under a "Timeout (h:mm:ss)!" line and exits with status 1."""
     import faulthandler
+    import os
+    if os.environ.get("LOCKSAN_GPU_NO_FAULTHANDLER"):
+        return  # run.sh's `timeout -s KILL` still bounds the run
     faulthandler.dump_traceback_later(seconds, exit=True)
 
 

@@ -121,6 +121,13 @@ run_case() {
     hang)   [[ $result == hang* ]] && verdict=PASS || verdict=FAIL ;;
     fail)   [[ $result == fail* ]] && verdict=PASS || verdict=FAIL ;;
     report) [ $warned -eq 1 ] && verdict=PASS || verdict=FAIL ;;
+    says:*)  # exit 0 and the log has this text
+      [ $rc -eq 0 ] && grep -q -- "${expect#says:}" "$log" && verdict=PASS || verdict=FAIL ;;
+    report:*)  # every listed kind must have been reported
+      verdict=PASS
+      for k in ${expect#report:}; do
+        grep -q "WARNING: locksan: ${k} " "$log" || verdict=FAIL
+      done ;;
     clean)  [[ $result == pass ]] && verdict=PASS || verdict=FAIL ;;
     info)   [ $rc -eq 0 ] && verdict=PASS || verdict=FAIL ;;
   esac
@@ -189,14 +196,14 @@ fi
 # ---- under the full runtime
 if [ -f "$LOCKSAN_LIB" ]; then
   L=$LOCKSAN_LIB
-  run_case seed_single@locksan     report 120 LD_PRELOAD="$L" -- "$PY" seed_single.py
-  run_case seed_hang@locksan       report 120 LD_PRELOAD="$L" -- "$PY" seed_hang.py --seconds 30 --watchdog 10
-  run_case hostfunc_gil@locksan    report 90  LD_PRELOAD="$L" -- "$PY" hostfunc_gil.py --sync pydll --watchdog 10
-  run_case hostfunc_ok@locksan     clean 90   LD_PRELOAD="$L" -- "$PY" hostfunc_gil.py --sync cdll
-  run_case clean_torch@locksan     clean 300  LD_PRELOAD="$L" -- "$PY" clean_torch.py
-  run_case clean_cupy@locksan      clean 300  LD_PRELOAD="$L" -- "$PY" clean_cupy.py
-  run_case clean_numba@locksan     clean 300  LD_PRELOAD="$L" -- "$PY" clean_numba.py
-  run_case profiler_torch@locksan  clean 300  LD_PRELOAD="$L" -- "$PY" profiler_torch.py
+  run_case seed_single@locksan     "report:python-callback-in-driver-call" 120 LD_PRELOAD="$L" -- "$PY" seed_single.py
+  run_case seed_hang@locksan       "report:python-callback-in-driver-call deadlock" 120 LD_PRELOAD="$L" -- "$PY" seed_hang.py --seconds 30 --watchdog 10
+  run_case hostfunc_gil@locksan    "report:lock-order-inversion deadlock" 90  LD_PRELOAD="$L" -- "$PY" hostfunc_gil.py --sync pydll --watchdog 10
+  run_case hostfunc_ok@locksan     clean 90   LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" -- "$PY" hostfunc_gil.py --sync cdll
+  run_case clean_torch@locksan     clean 300  LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" -- "$PY" clean_torch.py
+  run_case clean_cupy@locksan      clean 300  LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" -- "$PY" clean_cupy.py
+  run_case clean_numba@locksan     clean 300  LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" -- "$PY" clean_numba.py
+  run_case profiler_torch@locksan  "says:locksan gave CUPTI up" 300  LOCKSAN_GPU_NO_FAULTHANDLER=1 LOCKSAN_OPTIONS=exitcode=0 LD_PRELOAD="$L" -- "$PY" profiler_torch.py
 else
   for t in seed_single seed_hang hostfunc_gil hostfunc_ok clean_torch clean_cupy clean_numba profiler_torch; do
     case $t in seed_*|hostfunc_gil) e=report;; *) e=clean;; esac

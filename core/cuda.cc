@@ -1,0 +1,175 @@
+#include "core/cuda.h"
+
+#include <link.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "core/gil.h"
+#include "core/hooks.h"
+#include "core/output.h"
+#include "core/runtime_internal.h"
+#include "core/stack.h"
+
+namespace locksan {
+namespace {
+
+std::atomic<uptr> g_cuda_lo{0}, g_cuda_hi{0};
+char g_stream_pseudo_lock;  // its address is the CUDA-STREAM pseudo-lock's identity
+
+uptr StreamAddr() { return reinterpret_cast<uptr>(&g_stream_pseudo_lock); }
+
+int FindLibcuda(struct dl_phdr_info* info, size_t, void*) {
+  const char* name = info->dlpi_name;
+  const char* base = name ? strrchr(name, '/') : nullptr;
+  base = base ? base + 1 : name;
+  if (!base || strncmp(base, "libcuda.so", 10) != 0) return 0;
+  uptr lo = ~uptr{0}, hi = 0;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD) continue;
+    uptr a = info->dlpi_addr + ph.p_vaddr;
+    if (a < lo) lo = a;
+    if (a + ph.p_memsz > hi) hi = a + ph.p_memsz;
+  }
+  g_cuda_lo.store(lo, std::memory_order_relaxed);
+  g_cuda_hi.store(hi, std::memory_order_release);
+  return 1;
+}
+
+// A synchronising driver call: it waits for work queued on streams (and so for host functions).
+bool IsSyncCall(const char* n) {
+  if (!n || n[0] != 'c' || n[1] != 'u') return false;
+  switch (n[2]) {
+    case 'S': return !strncmp(n, "cuStreamSynchronize", 19);
+    case 'C': return !strncmp(n, "cuCtxSynchronize", 16);
+    case 'E': return !strncmp(n, "cuEventSynchronize", 18);
+    case 'M':
+      // Blocking copies: cuMemcpy, cuMemcpyDtoH, cuMemcpyHtoD, ... but not the *Async variants.
+      return !strncmp(n, "cuMemcpy", 8) && !strstr(n, "Async");
+    default: return false;
+  }
+}
+
+bool HoldsLibcudaLock(ThreadState* ts) {
+  for (u32 i = 0; i < ts->nheld; i++) {
+    const HeldLock& h = ts->held[i];
+    if (h.lock->gen.load(std::memory_order_relaxed) == h.gen && h.lock->in_libcuda) return true;
+  }
+  return false;
+}
+
+FlatMap<u8>* g_cb_reported;
+RuntimeMutex g_cb_mu;
+
+void ReportCallbackInDriverCall(ThreadState* ts) {
+  ScopedInRuntime guard;
+  const char* call = ts->driver_depth ? ts->driver_calls[(ts->driver_depth < kMaxDriverDepth
+                                                              ? ts->driver_depth
+                                                              : kMaxDriverDepth) - 1]
+                                      : nullptr;
+  uptr pcs[kMaxStackDepth];
+  int n = CaptureUserStack(pcs, nullptr, GetFlags().stack_depth);
+  u32 stack = StackDepotPut(pcs, n);
+  u64 sig = Mix64(reinterpret_cast<uptr>(call) ^ (u64{stack} << 20) ^ 0xcafe) | 1;
+  {
+    RuntimeLockGuard lock(&g_cb_mu);
+    if (!g_cb_reported) g_cb_reported = InternalNew<FlatMap<u8>>();
+    if (g_cb_reported->Find(sig)) return;
+    g_cb_reported->Insert(sig, 1);
+  }
+  ReportDesc r;
+  r.kind = ReportKind::kPythonCallbackInDriverCall;
+  r.signature = sig;
+  r.current_thread = ts->number;
+  r.current_stack = stack;
+  r.current_py_stack = CapturePyStack();
+  r.current_driver_call = call;
+  for (u32 i = 0; i < ts->nheld; i++) {
+    const HeldLock& h = ts->held[i];
+    if (h.lock->gen.load(std::memory_order_relaxed) != h.gen) continue;
+    r.held.push_back({ts->number, h.id, h.addr, h.kind, h.mode, h.pc});
+    internal::FillLockById(&r, h.id);
+  }
+  ReportWait self{};
+  self.thread = ts->number;
+  self.holder = ts->number;
+  r.waits.push_back(self);  // so that the thread is described
+  internal::FillThreadsOf(&r);
+  r.waits.clear();
+  internal::EmitReportNumbered(&r);
+}
+
+}  // namespace
+
+void RefreshLibcuda() {
+  if (g_cuda_hi.load(std::memory_order_acquire)) return;
+  dl_iterate_phdr(FindLibcuda, nullptr);
+}
+
+bool InLibcuda(uptr pc) {
+  uptr hi = g_cuda_hi.load(std::memory_order_acquire);
+  return hi && pc >= g_cuda_lo.load(std::memory_order_relaxed) && pc < hi;
+}
+
+bool CreatedByDriver(uptr pc) {
+  RefreshLibcuda();
+  return InLibcuda(pc);
+}
+
+void CudaOnGilTake(ThreadState* ts, uptr pc, uptr sp) {
+  if (ts->driver_depth || (ts->nheld && HoldsLibcudaLock(ts))) ReportCallbackInDriverCall(ts);
+  if (ts->driver_thread && !ts->holds_stream) {
+    // A host function (or stream callback) starts running Python: it holds the stream's work.
+    Acquire a;
+    BeginAcquire(ts, StreamAddr(), LockKind::kCudaStream, kWrite, /*is_try=*/true, pc, sp, &a);
+    EndAcquire(ts, &a, true);
+    ts->holds_stream = true;
+  }
+}
+
+void CudaOnGilReleased(ThreadState* ts) {
+  if (!ts->holds_stream) return;
+  ts->holds_stream = false;
+  OnRelease(ts, StreamAddr());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driver-API hooks (core/hooks.h)
+// ---------------------------------------------------------------------------------------------
+void OnDriverApiEnter(const char* function_name, uint32_t, const char*) {
+  ThreadState* ts = t_local.ts;
+  if (!ts || t_local.in_runtime) return;
+  if (ts->driver_depth < kMaxDriverDepth) ts->driver_calls[ts->driver_depth] = function_name;
+  ts->driver_depth++;
+  if (!ts->sync_depth && IsSyncCall(function_name)) {
+    // Waiting for the streams' work: the order check "held locks -> CUDA-STREAM", and the wait is
+    // published for the watchdog.
+    ts->sync_depth = ts->driver_depth;
+    uptr pc = reinterpret_cast<uptr>(__builtin_return_address(0));
+    BeginAcquire(ts, StreamAddr(), LockKind::kCudaStream, kWrite, false, pc,
+                 reinterpret_cast<uptr>(__builtin_frame_address(0)), &ts->sync_acquire);
+    SetOuterWait(ts, true);
+  }
+}
+
+void OnDriverApiExit(uint32_t) {
+  ThreadState* ts = t_local.ts;
+  if (!ts || !ts->driver_depth) return;
+  if (ts->sync_depth == ts->driver_depth) {
+    ts->sync_depth = 0;
+    SetOuterWait(ts, false);
+    EndAcquire(ts, &ts->sync_acquire, false);
+  }
+  ts->driver_depth--;
+}
+
+const char* CurrentDriverCall() {
+  ThreadState* ts = t_local.ts;
+  if (!ts || !ts->driver_depth) return nullptr;
+  u32 d = ts->driver_depth < kMaxDriverDepth ? ts->driver_depth : kMaxDriverDepth;
+  return ts->driver_calls[d - 1];
+}
+
+}  // namespace locksan

@@ -1,0 +1,29 @@
+// core/cuda.h — what the detector knows about the CUDA driver.
+//
+// With CUPTI (cupti/), each thread knows the driver API calls it is inside (core/hooks.h). From that:
+// - python-callback-in-driver-call: a thread inside a driver call starts to take the GIL (a Python
+//   callback such as a ctypes b2dFunc of cuOccupancyMaxPotentialBlockSize) — reported the first time,
+//   per call site, before anything can hang. Without CUPTI the same is recognised from a held lock
+//   that code in libcuda took.
+// - CUDA-STREAM, a pseudo-lock (as lockdep models fs_reclaim): a host function (cuLaunchHostFunc,
+//   cuStreamAddCallback) holds it while it runs on a thread the driver created; a synchronising call
+//   (cuStreamSynchronize, cuCtxSynchronize, cuEventSynchronize, blocking copies) waits for it. So "hold
+//   the GIL across a synchronising call" + "a host function that takes the GIL" is a lock-order
+//   inversion GIL -> CUDA-STREAM -> GIL, reported even when the two never overlap in a run; when they
+//   do, the watchdog reports the deadlock.
+#pragma once
+#include "core/detector.h"
+
+namespace locksan {
+
+// InLibcuda — `pc` lies in libcuda.so (its range is looked up again after RefreshLibcuda()).
+bool InLibcuda(uptr pc);
+void RefreshLibcuda();
+
+// Called by core/gil.cc when a thread starts to take the GIL / has released it.
+void CudaOnGilTake(ThreadState* ts, uptr pc, uptr sp);
+void CudaOnGilReleased(ThreadState* ts);
+// Called when a thread is created (in the parent): `pc` is the caller of pthread_create.
+bool CreatedByDriver(uptr pc);
+
+}  // namespace locksan

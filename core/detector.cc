@@ -212,6 +212,7 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind) {
   li->in_graph = false;
   li->id = g_rt.next_lock_id++;
   li->first_pc = 0;
+  li->first_stack = 0;
   li->first_thread = 0;
   li->driver_call = nullptr;
   li->in_libcuda = false;
@@ -292,6 +293,7 @@ void FillLock(ReportDesc* r, u64 id) {
     rl.addr = (*li)->addr.load(std::memory_order_relaxed);
     rl.kind = (*li)->kind;
     rl.first_pc = (*li)->first_pc;
+    rl.first_stack = (*li)->first_stack;
     rl.first_thread = (*li)->first_thread;
     rl.driver_call = (*li)->driver_call;
   }
@@ -476,6 +478,11 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
     // Only this thread writes these fields, before the lock can be in any report.
     li->first_thread = ts->number;
     li->first_pc = pc;
+    if (pc) {
+      uptr pcs[8];
+      int n = CaptureUserStack(pcs, nullptr, g_rt.flags.stack_depth < 8 ? g_rt.flags.stack_depth : 8);
+      li->first_stack = StackDepotPut(pcs, n);
+    }
     li->driver_call = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
     li->in_libcuda = li->driver_call != nullptr || InLibcuda(pc);
   }
@@ -592,6 +599,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
       }
       f.stack_to = stack_to;
       f.stack_from = PreviousStack(h, pcs, sps, n);
+      f.stack_from_exact = h.stack != 0;
       f.aux_to = py_to;
       f.driver_to = driver_now;
       f.driver_from = nullptr;

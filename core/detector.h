@@ -30,6 +30,7 @@ struct LockInfo {
   u32 first_thread = 0;
   u64 id = 0;                    // never reused
   uptr first_pc = 0;             // return address of the first acquisition
+  u32 first_stack = 0;           // a short stack of the first acquisition (depot id)
   const char* driver_call = nullptr;  // driver API in progress at the first acquisition
   bool in_libcuda = false;            // first taken by code in libcuda
   // Bumped when a thread that does not hold this lock unlocks it: the holder's entry is stale.

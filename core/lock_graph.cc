@@ -74,6 +74,7 @@ AddOutcome LockGraph::AddEdge(u64 from, u64 to, const EdgeFacts& facts, bool rep
     e->facts.thread = facts.thread;
     e->facts.stack_to = facts.stack_to;
     e->facts.stack_from = facts.stack_from;
+    e->facts.stack_from_exact = facts.stack_from_exact;
     e->facts.aux_to = facts.aux_to;
     e->facts.aux_from = facts.aux_from;
     e->facts.driver_to = facts.driver_to;

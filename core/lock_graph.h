@@ -38,6 +38,7 @@ struct EdgeFacts {
   // Evidence of the first occurrence, opaque to the graph.
   u32 stack_to = 0;       // stack acquiring `to`
   u32 stack_from = 0;     // stack where `from` was acquired
+  bool stack_from_exact = false;  // recorded at that acquisition (acquire_stacks=1), not rebuilt
   u32 aux_to = 0;         // e.g. Python stack ids
   u32 aux_from = 0;
   const char* driver_to = nullptr;    // driver API call in progress when acquiring `to`

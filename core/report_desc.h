@@ -41,6 +41,7 @@ struct ReportLock {
   uptr addr;
   LockKind kind;
   uptr first_pc;         // return address of its first acquisition
+  u32 first_stack;       // a short stack of it (0 if none)
   u32 first_thread;
   const char* driver_call;  // driver API in progress when first used, or nullptr
 };

@@ -2,6 +2,8 @@
 
 #include <cxxabi.h>
 #include <dlfcn.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <unistd.h>
 
@@ -25,6 +27,18 @@ struct DwApi {
   decltype(&dwfl_module_info) module_info;
   decltype(&dwfl_linux_proc_find_elf) find_elf;
   decltype(&dwfl_standard_find_debuginfo) find_debuginfo;
+  // Inline expansion (optional: without them every frame is reported as one).
+  decltype(&dwfl_module_addrdie) addrdie;
+  decltype(&dwarf_getscopes) getscopes;
+  decltype(&dwarf_getscopes_die) getscopes_die;
+  decltype(&dwarf_tag) tag;
+  decltype(&dwarf_diename) diename;
+  decltype(&dwarf_attr_integrate) attr_integrate;
+  decltype(&dwarf_formudata) formudata;
+  decltype(&dwarf_formstring) formstring;
+  decltype(&dwarf_getsrcfiles) getsrcfiles;
+  decltype(&dwarf_filesrc) filesrc;
+  bool has_inline;
 };
 
 DwApi g_dw;
@@ -50,6 +64,9 @@ void Init() {
   void* h = nullptr;
   const char* slash = strrchr(g_self_path, '/');
   if (slash) {
+    // libdw needs libelf: load the copy beside us first, so that libdw's dependency finds it by soname.
+    snprintf(path, sizeof path, "%.*s/libelf.so.1", static_cast<int>(slash - g_self_path), g_self_path);
+    dlopen(path, RTLD_NOW | RTLD_LOCAL);
     snprintf(path, sizeof path, "%.*s/libdw.so.1", static_cast<int>(slash - g_self_path), g_self_path);
     h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   }
@@ -67,6 +84,13 @@ void Init() {
             Load(h, "dwfl_linux_proc_find_elf", &g_dw.find_elf) &&
             Load(h, "dwfl_standard_find_debuginfo", &g_dw.find_debuginfo);
   if (!ok) return;
+  g_dw.has_inline = Load(h, "dwfl_module_addrdie", &g_dw.addrdie) && Load(h, "dwarf_getscopes", &g_dw.getscopes) &&
+                    Load(h, "dwarf_getscopes_die", &g_dw.getscopes_die) &&
+                    Load(h, "dwarf_tag", &g_dw.tag) && Load(h, "dwarf_diename", &g_dw.diename) &&
+                    Load(h, "dwarf_attr_integrate", &g_dw.attr_integrate) &&
+                    Load(h, "dwarf_formudata", &g_dw.formudata) &&
+                    Load(h, "dwarf_formstring", &g_dw.formstring) &&
+                    Load(h, "dwarf_getsrcfiles", &g_dw.getsrcfiles) && Load(h, "dwarf_filesrc", &g_dw.filesrc);
   g_callbacks.find_elf = g_dw.find_elf;
   g_callbacks.find_debuginfo = g_dw.find_debuginfo;
   g_callbacks.debuginfo_path = &g_debuginfo_path;
@@ -151,6 +175,78 @@ void SymbolizeCode(uptr pc, FrameInfo* out) {
       out->module_offset = addr - start;
     }
   }
+}
+
+namespace {
+
+// InlineName — qualified, demangled name of an inlined subroutine or subprogram DIE.
+void InlineName(Dwarf_Die* die, char* out, size_t size) {
+  Dwarf_Attribute attr;
+  const char* link = nullptr;
+  if (g_dw.attr_integrate(die, DW_AT_linkage_name, &attr) ||
+      g_dw.attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
+    link = g_dw.formstring(&attr);
+  if (link) {
+    Demangle(link, out, size);
+    return;
+  }
+  const char* name = g_dw.diename(die);
+  if (!name && g_dw.attr_integrate(die, DW_AT_name, &attr)) name = g_dw.formstring(&attr);
+  snprintf(out, size, "%s", name ? name : "<inlined>");
+}
+
+}  // namespace
+
+int SymbolizeCodeInline(uptr pc, FrameInfo* out, int max) {
+  if (max <= 0) return 0;
+  SymbolizeCode(pc, &out[0]);
+  if (g_state != 1 || !g_dw.has_inline || max == 1) return 1;
+  uptr addr = pc ? pc - 1 : 0;
+  Dwfl_Module* m = ModuleFor(addr);
+  if (!m) return 1;
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cudie = g_dw.addrdie(m, addr, &bias);
+  if (!cudie) return 1;
+  Dwarf_Die* scopes = nullptr;
+  int ns = g_dw.getscopes(cudie, addr - bias, &scopes);
+  if (ns <= 0) return 1;
+  // dwarf_getscopes continues into an inline's abstract definition; the concrete nesting (which
+  // function each inline instance sits in) comes from the innermost scope's DIE, as eu-addr2line does.
+  Dwarf_Die innermost = scopes[0];
+  free(scopes);
+  scopes = nullptr;
+  ns = g_dw.getscopes_die(&innermost, &scopes);
+  if (ns <= 0) return 1;
+  Dwarf_Files* files = nullptr;
+  size_t nfiles = 0;
+  g_dw.getsrcfiles(cudie, &files, &nfiles);
+  // scopes[0] is innermost. Each inlined subroutine is a frame of its own; its call site is the
+  // location of the frame that contains it.
+  FrameInfo outer = out[0];  // the real (outermost) frame: symbol name, module
+  int k = 0;
+  for (int i = 0; i < ns && k + 1 < max; i++) {
+    if (g_dw.tag(&scopes[i]) != DW_TAG_inlined_subroutine) continue;
+    FrameInfo& f = out[k];  // out[0], or the call-site frame the previous inline prepared
+    InlineName(&scopes[i], f.function, sizeof f.function);
+    // The next frame's location is this inline's call site.
+    FrameInfo& caller = out[k + 1];
+    caller = outer;
+    Dwarf_Attribute attr;
+    Dwarf_Word file = 0, line = 0;
+    if (g_dw.attr_integrate(&scopes[i], DW_AT_call_file, &attr) && g_dw.formudata(&attr, &file) == 0 &&
+        files && file < nfiles) {
+      const char* fname = g_dw.filesrc(files, file, nullptr, nullptr);
+      snprintf(caller.file, sizeof caller.file, "%s", fname ? fname : "");
+    }
+    if (g_dw.attr_integrate(&scopes[i], DW_AT_call_line, &attr) && g_dw.formudata(&attr, &line) == 0)
+      caller.line = static_cast<int>(line);
+    k++;
+  }
+  free(scopes);
+  if (k == 0) return 1;
+  // out[k] is the outermost (real) function, with the symbol's name.
+  snprintf(out[k].function, sizeof out[k].function, "%s", outer.function);
+  return k + 1;
 }
 
 bool SymbolizeData(uptr addr, char* name, size_t name_size, char* module, size_t module_size,

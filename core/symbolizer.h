@@ -19,6 +19,11 @@ struct FrameInfo {
 
 // SymbolizeCode — `pc` is a return address (the call site is pc-1).
 void SymbolizeCode(uptr pc, FrameInfo* out);
+// SymbolizeCodeInline — the frame at `pc` expanded into its inlined calls, innermost first (like
+// addr2line -i): out[0] is the innermost inlined function at its line, the last entry is the real
+// function at the call site of the outermost inlined call. Returns the count (at least 1).
+int SymbolizeCodeInline(uptr pc, FrameInfo* out, int max);
+
 // SymbolizeData — the global symbol containing `addr`; false if none.
 bool SymbolizeData(uptr addr, char* name, size_t name_size, char* module, size_t module_size,
                    uptr* offset_in_symbol);

@@ -519,6 +519,8 @@ void EdgeJson(TextBuffer* out, StackCache* cache, const ReportEdge& e) {
   StackJson(out, cache, f.stack_to, f.aux_to);
   out->Append(",\"stack_from\":");
   StackJson(out, cache, f.stack_from, f.aux_from);
+  out->Append(",\"stack_from_exact\":");
+  Bool(out, f.stack_from_exact);
   out->AppendRaw("}", 1);
 }
 

@@ -28,15 +28,13 @@ struct Forms {
   bool line = false;
 };
 
-int g_warned_pid = 0;
+// An invalid value is said once per option and process, at the first report (the default is used).
+int g_warned_pid[2];
 
-void WarnOnce(const char* name, const char* value) {
-  if (g_warned_pid == getpid()) return;
-  g_warned_pid = getpid();
-  char buf[512];
-  int n = snprintf(buf, sizeof buf, "==%d==locksan: invalid value '%s' for option '%s' (using the default)\n",
-                   getpid(), value, name);
-  RawWrite(2, buf, static_cast<size_t>(n) < sizeof buf ? n : sizeof buf - 1);
+void WarnOnce(int which, const char* name, const char* value) {
+  if (g_warned_pid[which] == getpid()) return;
+  g_warned_pid[which] = getpid();
+  OutputPrintf("==%d==locksan: invalid value '%s' for option '%s' (using the default)\n", getpid(), value, name);
 }
 
 Forms GetForms() {
@@ -49,11 +47,11 @@ Forms GetForms() {
   } else if (!strcmp(rf, "both")) {
     fm.json = true;
   } else if (strcmp(rf, "text") != 0) {
-    WarnOnce("report_format", rf);
+    WarnOnce(0, "report_format", rf);
   }
   const char* lf = f.log_format ? f.log_format : "full";
   if (!strcmp(lf, "line")) fm.line = true;
-  else if (strcmp(lf, "full") != 0) WarnOnce("log_format", lf);
+  else if (strcmp(lf, "full") != 0) WarnOnce(1, "log_format", lf);
   return fm;
 }
 

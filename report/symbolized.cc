@@ -19,13 +19,14 @@ const SymStack* StackCache::Get(u32 id) {
   if (SymStack** s = map_.Find(id)) return *s;
   StackTrace st = StackDepotGet(id);
   SymStack* s = InternalNew<SymStack>();
-  u32 cap = st.size ? st.size : 1;
+  constexpr u32 kMaxInline = 8;
+  u32 cap = (st.size ? st.size : 1) * kMaxInline;
   s->frames = static_cast<FrameInfo*>(InternalAlloc(cap * sizeof(FrameInfo)));
   u32 k = 0;
   for (u32 i = 0; i < st.size; i++) {
-    SymbolizeCode(st.pcs[i], &s->frames[k]);
+    int n = SymbolizeCodeInline(st.pcs[i], &s->frames[k], kMaxInline);
     if (IsRuntimeModule(s->frames[k].module)) continue;  // interceptor frames
-    k++;
+    k += static_cast<u32>(n);
   }
   // Keep the allocation size in `size`'s terms: frees use the capacity.
   if (k != cap) {
@@ -45,8 +46,16 @@ bool IsSystemModule(const char* m) {
          !strncmp(b, "libstdc++", 9) || !strncmp(b, "libgcc_s", 8) || !strncmp(b, "ld-linux", 8);
 }
 
+bool IsSystemSource(const FrameInfo& f) {
+  // Library code compiled into the program: libstdc++'s std::mutex / __gthread wrappers etc.
+  return !strncmp(f.file, "/usr/include/", 13) || !strncmp(f.file, "/usr/lib/gcc/", 13) ||
+         !strncmp(f.function, "__gthread_", 10) || strstr(f.file, "/include/c++/") != nullptr;
+}
+
 const FrameInfo* FirstUserFrame(const SymStack* s) {
   if (!s) return nullptr;
+  for (u32 i = 0; i < s->size; i++)
+    if (!IsSystemModule(s->frames[i].module) && !IsSystemSource(s->frames[i])) return &s->frames[i];
   for (u32 i = 0; i < s->size; i++)
     if (!IsSystemModule(s->frames[i].module)) return &s->frames[i];
   return s->size ? &s->frames[0] : nullptr;

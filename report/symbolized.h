@@ -29,6 +29,8 @@ class StackCache {
 
 // IsSystemModule — libc, libstdc++, libgcc_s, the dynamic loader.
 bool IsSystemModule(const char* module_path);
+// IsSystemSource — a frame of library code compiled into the program (libstdc++ headers).
+bool IsSystemSource(const FrameInfo& f);
 // FirstUserFrame — the first frame outside the runtime and the C/C++ runtime libraries.
 const FrameInfo* FirstUserFrame(const SymStack* s);
 

@@ -213,7 +213,6 @@ void Headline(TextBuffer* out, const Colors& c, ReportKind kind) {
 }
 
 void LockSection(TextBuffer* out, const ReportDesc& r, StackCache* cache) {
-  (void)cache;
   for (const ReportLock& l : r.locks) {
     char name[32];
     LockName(name, sizeof name, &l);
@@ -233,7 +232,10 @@ void LockSection(TextBuffer* out, const ReportDesc& r, StackCache* cache) {
                 static_cast<unsigned long long>(l.addr), LockKindName(l.kind));
     DescribeLockLocation(out, r, l);
     if (l.driver_call) out->Append("; first taken inside CUDA driver call %s", l.driver_call);
-    if (l.first_pc) {
+    if (const FrameInfo* uf = FirstUserFrame(cache->Get(l.first_stack))) {
+      out->Append("; first locked at ");
+      FrameText(out, *uf);
+    } else if (l.first_pc) {
       FrameInfo f;
       SymbolizeCode(l.first_pc, &f);
       out->Append("; first locked at ");
@@ -290,8 +292,11 @@ void InversionReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, co
     out->Append(":\n");
     PrintStack(out, cache->Get(e.facts.stack_to));
     PrintPyStack(out, e.facts.aux_to);
-    out->Append("\n  %s %s%s%s previously acquired by the same thread here:\n", KindWord(from, true),
-                c.bold, fn, c.end);
+    out->Append("\n  %s %s%s%s previously acquired by the same thread here%s:\n", KindWord(from, true),
+                c.bold, fn, c.end,
+                e.facts.stack_from_exact ? ""
+                                         : " (the call site is exact; outer frames are shared with the stack "
+                                           "above: acquire_stacks=1 records the whole stack)");
     PrintStack(out, cache->Get(e.facts.stack_from));
     out->Append("\n");
   }

@@ -10,12 +10,12 @@
 // The edge that closed the cycle (B->A, thread T1) comes first.
 // CHECK: ^  Mutex M\d+ acquired here while holding mutex M\d+, in thread T1 \(tid \d+, "worker_ba"\):$
 // CHECK: ^    #0 thread_ba .*abba\.c:%line(BA_A) \(abba\.exe\+0x[0-9a-f]+\)$
-// CHECK: ^  Mutex M\d+ previously acquired by the same thread here:$
+// CHECK: ^  Mutex M\d+ previously acquired by the same thread here( \(.*\))?:$
 // CHECK: ^    #0 thread_ba .*abba\.c:%line(BA_B) 
 // CHECK: ^  Mutex M\d+ acquired here while holding mutex M\d+, in thread T0 \(tid %pid, "abba\.exe"\):$
 // CHECK: ^    #0 lock_ab .*abba\.c:%line(AB_B) 
 // CHECK: ^    #1 main .*abba\.c:%line(MAIN_AB) 
-// CHECK: ^  Mutex M\d+ previously acquired by the same thread here:$
+// CHECK: ^  Mutex M\d+ previously acquired by the same thread here( \(.*\))?:$
 // CHECK: ^    #0 lock_ab .*abba\.c:%line(AB_A) 
 // CHECK: ^  Mutex M\d+ \(0x[0-9a-f]+, mutex\): global 'mu_b' in abba\.exe; first locked at lock_ab .*abba\.c:%line(AB_B) 
 // CHECK: ^  Mutex M\d+ \(0x[0-9a-f]+, mutex\): global 'mu_a' in abba\.exe; first locked at lock_ab .*abba\.c:%line(AB_A) 

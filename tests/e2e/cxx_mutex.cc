@@ -18,7 +18,7 @@
 // the first lock's own line.
 // RUN-OPTIONS: acquire_stacks=1
 // CLEAR: CHECK
-// CHECK: ^  Mutex M\d+ previously acquired by the same thread here:\n(    #.*\n)*?    #\d+ bank::Account::transfer_back\(bank::Account&, int\) .*cxx_mutex\.cc:%line(BACK_FIRST)\b
+// CHECK: ^  Mutex M\d+ previously acquired by the same thread here( \(.*\))?:\n(    #.*\n)*?    #\d+ bank::Account::transfer_back\(bank::Account&, int\) .*cxx_mutex\.cc:%line(BACK_FIRST)\b
 #include <cstdio>
 #include <mutex>
 #include <thread>

@@ -8,7 +8,7 @@
 // CHECK: ^  Mutex M\d+ \(0x[0-9a-f]+\) locked again by thread T0 \(tid %pid, "double_lock\.exe"\), which already holds it; a non-recursive mutex blocks forever here:$
 // CHECK: ^    #0 relock .*double_lock\.c:%line(SECOND) 
 // CHECK: ^    #1 main .*double_lock\.c
-// CHECK: ^  Mutex M\d+ previously acquired by the same thread here:$
+// CHECK: ^  Mutex M\d+ previously acquired by the same thread here( \(.*\))?:$
 // CHECK: ^    #0 .*double_lock\.c:%line(FIRST) 
 // CHECK: ^  Mutex M\d+ \(0x[0-9a-f]+, mutex\): global 'mu' in double_lock\.exe
 // CHECK: ^SUMMARY: locksan: double-lock .*double_lock\.c:%line(SECOND) in relock$

@@ -7,7 +7,7 @@
 // EXPECT-EXIT: 66
 // EXPECT-REPORTS: lock-order-inversion=1
 // CHECK: ^  Mutex M\d+ acquired here while holding mutex M\d+, in thread T1 .*\n    #0 ba .*stack_depth\.c:%line(BA_A)\b
-// CHECK: ^  Mutex M\d+ previously acquired by the same thread here:\n    #0 ba .*stack_depth\.c:%line(BA_B)\b
+// CHECK: ^  Mutex M\d+ previously acquired by the same thread here( \(.*\))?:\n    #0 ba .*stack_depth\.c:%line(BA_B)\b
 // CHECK: ^  Mutex M\d+ acquired here while holding mutex M\d+, in thread T0 .*\n    #0 main .*stack_depth\.c:%line(AB_B)\b
 // CHECK: ^  Thread T1 .* created by thread T0 at:\n    #0 main .*stack_depth\.c:%line(CREATE)\b
 // CHECK: ^SUMMARY: locksan: lock-order-inversion .*stack_depth\.c:%line(BA_A) in ba$

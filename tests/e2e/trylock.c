@@ -19,7 +19,7 @@
 // CHECK: ^    #0 t2 .*trylock\.c:%line(T2_A) 
 // CHECK: ^  Mutex M\d+ acquired here while holding mutex M\d+, in thread T1 
 // CHECK: ^    #0 t1_out_of .*trylock\.c:%line(OUT_B) 
-// CHECK: ^  Mutex M\d+ previously acquired by the same thread here:\n    #0 t1_out_of .*trylock\.c:%line(OUT_TRY_A) 
+// CHECK: ^  Mutex M\d+ previously acquired by the same thread here( \(.*\))?:\n    #0 t1_out_of .*trylock\.c:%line(OUT_TRY_A) 
 //
 // VARIANT: out_of_nested
 // T1 holds X (blocking), try-locks A, then blocks on B: edges X->B and A->B (lockdep: from the most

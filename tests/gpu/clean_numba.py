@@ -1,6 +1,7 @@
 """clean_numba.py — numba-cuda: a @cuda.jit kernel, a stream, and Stream.add_callback (a Python
 callback that numba runs through a ctypes trampoline on the driver's callback thread) while the main
 thread waits in stream.synchronize(). Expected PASS (numba releases the GIL while it waits), no report."""
+import os
 import sys
 import threading
 

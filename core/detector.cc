@@ -216,6 +216,7 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind) {
   li->first_thread = 0;
   li->driver_call = nullptr;
   li->in_libcuda = false;
+  li->shared = false;
   g_rt.by_addr->Insert(addr, li);
   g_rt.by_id->Insert(li->id, li);
   uptr page = addr >> kPageShift;
@@ -324,6 +325,14 @@ void FillThreads(ReportDesc* r) {
   // Parents, for "created by" lines.
   for (u32 i = 0; i < r->threads.size(); i++)
     if (r->threads[i].number != 0) FillThread(r, r->threads[i].parent);
+}
+
+// GateIsShared — only a lock that more than one thread has taken can serialise two threads' paths
+// (graph_mu is held; takes registry_mu).
+bool GateIsShared(u64 id, void*) {
+  RuntimeLockGuard rlock(&g_rt.registry_mu);
+  LockInfo** li = g_rt.by_id->Find(id);
+  return li && (*li)->shared;
 }
 
 u64 CycleSignature(const CycleResult& c) {
@@ -588,6 +597,9 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
       for (u32 j = 0; j < top; j++) {
         const HeldLock& g = ts->held[j];
         if (j == i || g.id == li->id || (g.flags & kHeldReentry)) continue;
+        // The GIL serialises nothing that blocks (a thread releases it before it waits), and the
+        // CUDA-STREAM pseudo-lock is not a mutual exclusion: neither is ever a gate.
+        if (g.kind == LockKind::kGil || g.kind == LockKind::kCudaStream) continue;
         bool dup = false;
         for (u8 k = 0; k < f.ngates; k++) dup |= f.gates[k] == g.id;
         if (dup) continue;
@@ -633,6 +645,21 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
         }
       }
       r->single_thread = single;
+      // A shared lock held on every edge: the cycle is gated (reported only with report_gate_locks=1).
+      const EdgeFacts& f0 = cycle.edges[0]->facts;
+      for (u8 g = 0; g < f0.ngates && !r->common_gate; g++) {
+        bool common = true;
+        for (Edge* e : cycle.edges) {
+          bool has = false;
+          for (u8 k = 0; k < e->facts.ngates; k++) has |= e->facts.gates[k] == f0.gates[g];
+          common &= has;
+        }
+        if (common && GateIsShared(f0.gates[g], nullptr)) {
+          r->common_gate = f0.gates[g];
+          RuntimeLockGuard rlock(&g_rt.registry_mu);
+          FillLock(r, f0.gates[g]);
+        }
+      }
       reports.push_back(r);
     }
     *cache_slot = a->chain;
@@ -677,7 +704,7 @@ void OnSemInit(uptr addr, unsigned value) {
   {
     ScopedInRuntime guard;
     RuntimeLockGuard lock(&g_rt.registry_mu);
-    if (!g_rt.by_addr->Find(addr) && !OverBudget()) NewLockInfoLocked(addr, LockKind::kSemaphore);
+    if (!g_rt.by_addr->Find(addr) && !OverBudget()) NewLockInfoLocked(addr, LockKind::kSemaphore)->first_thread = ts->number;
   }
   // Other threads may have cached this address as "not a lock".
   g_untracked.gen.fetch_add(1, std::memory_order_relaxed);
@@ -950,6 +977,7 @@ void InitRuntime() {
   if (g_rt.flags.help) PrintFlagsHelp(ErrorLine, nullptr);
   GilInit();
   g_rt.graph = InternalNew<LockGraph>();
+  g_rt.graph->SetGatePredicate(GateIsShared, nullptr);
   g_rt.by_addr = InternalNew<FlatMap<LockInfo*>>();
   g_rt.by_id = InternalNew<FlatMap<LockInfo*>>();
   g_rt.by_page = InternalNew<FlatMap<LockInfo*>>();

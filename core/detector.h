@@ -33,6 +33,7 @@ struct LockInfo {
   u32 first_stack = 0;           // a short stack of the first acquisition (depot id)
   const char* driver_call = nullptr;  // driver API in progress at the first acquisition
   bool in_libcuda = false;            // first taken by code in libcuda
+  bool shared = false;                // taken by more than one thread (only such a lock can be a gate)
   // Bumped when a thread that does not hold this lock unlocks it: the holder's entry is stale.
   std::atomic<u32> release_epoch{0};
   LockInfo* next_in_page = nullptr;   // registry: locks on the same 4 KiB page; free list
@@ -197,6 +198,7 @@ LOCKSAN_ALWAYS_INLINE void BeginAcquire(ThreadState* ts, uptr addr, LockKind kin
   a->flags = is_try ? kHeldTry : 0;
   a->lock = ResolveLock(ts, addr, kind, pc);
   if (LOCKSAN_UNLIKELY(!a->lock)) return;
+  if (LOCKSAN_UNLIKELY(a->lock->first_thread != ts->number) && !a->lock->shared) a->lock->shared = true;
   u64 prev = ts->nheld ? ts->held[ts->nheld - 1].chain : kChainSeed;
   a->chain = ChainStep(prev, a->lock->id, mode, a->flags);
   if (!is_try && ts->nheld &&

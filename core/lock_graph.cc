@@ -195,7 +195,9 @@ bool LockGraph::FindRealCycle(Edge* e, bool report_gates, CycleResult* out) {
   searches_++;
   Node* a = e->from;
   const EdgeFacts& f0 = e->facts;
-  u8 full = static_cast<u8>((1u << f0.ngates) - 1);
+  u8 full = 0;
+  for (u8 i = 0; i < f0.ngates; i++)
+    if (!gate_ok_ || gate_ok_(f0.gates[i], gate_ctx_)) full |= static_cast<u8>(1u << i);
   PtrVec<SearchState> q;
   FlatMap<u8> seen;
   auto key = [](Node* n, u8 w, u8 m) { return (n->id << 6 | static_cast<u64>(w) << 5 | m) + 1; };

@@ -87,6 +87,13 @@ class LockGraph {
   // occurrence creates or strengthens a reportable cycle.
   AddOutcome AddEdge(u64 from, u64 to, const EdgeFacts& facts, bool report_gates, CycleResult* cycle);
 
+  // SetGatePredicate — which lock ids may serve as gate locks when a cycle is checked (a lock only
+  // one thread ever takes serialises nothing). Without one, every recorded gate counts.
+  void SetGatePredicate(bool (*fn)(u64 id, void* ctx), void* ctx) {
+    gate_ok_ = fn;
+    gate_ctx_ = ctx;
+  }
+
   // RemoveNode — forgets a lock and all its edges (the lock was destroyed or its memory freed).
   void RemoveNode(u64 id);
 
@@ -126,6 +133,8 @@ class LockGraph {
   u64 visited_ = 0;
   size_t edge_bytes_ = 0;
   size_t node_bytes_ = 0;
+  bool (*gate_ok_)(u64, void*) = nullptr;
+  void* gate_ctx_ = nullptr;
 };
 
 }  // namespace locksan

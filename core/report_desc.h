@@ -93,6 +93,7 @@ struct ReportDesc {
   PtrVec<ReportEdge> edges;      // the cycle, in order (lock-order-inversion)
   PtrVec<ReportThread> threads;  // every thread mentioned
   bool single_thread = false;    // every edge of the cycle was made by one thread
+  u64 common_gate = 0;           // a shared lock held on every edge (reported with report_gate_locks=1)
   // double-lock / bad unlock: the lock, the current stack and where it was taken before.
   u32 current_thread = 0;
   u32 current_stack = 0;

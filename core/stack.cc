@@ -52,10 +52,19 @@ void TryLoadLibUnwind() {
       names[0] = path;
     }
   }
+  // locksan needs a copy of libunwind of its own. A program may use libunwind itself (perf does):
+  // sharing its copy would re-enter it from our interceptors while it holds its internal locks (a
+  // self-deadlock), so a copy the program already has is never used; ours is loaded with
+  // RTLD_DEEPBIND so that it binds its references to itself, never to the program's copy.
+  void* program_copy = dlopen("libunwind.so.8", RTLD_NOW | RTLD_NOLOAD);
   for (const char* name : names) {
     if (!name) continue;
-    void* h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    void* h = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
     if (!h) continue;
+    if (h == program_copy) {  // the same object as the program's (e.g. the system one by soname)
+      dlclose(h);
+      continue;
+    }
     g_unw.getcontext = reinterpret_cast<GetContextFn>(dlsym(h, "_Ux86_64_getcontext"));
     g_unw.init_local = reinterpret_cast<InitLocalFn>(dlsym(h, "_ULx86_64_init_local"));
     g_unw.step = reinterpret_cast<StepFn>(dlsym(h, "_ULx86_64_step"));
@@ -71,6 +80,7 @@ void TryLoadLibUnwind() {
     }
     g_unw = LibUnwind();
   }
+  if (program_copy) dlclose(program_copy);
 }
 
 struct GccState {

@@ -63,14 +63,15 @@ void Init() {
   char path[4200];
   void* h = nullptr;
   const char* slash = strrchr(g_self_path, '/');
+  // A private copy (RTLD_DEEPBIND: it binds to itself, never to a copy the program has).
   if (slash) {
     // libdw needs libelf: load the copy beside us first, so that libdw's dependency finds it by soname.
     snprintf(path, sizeof path, "%.*s/libelf.so.1", static_cast<int>(slash - g_self_path), g_self_path);
-    dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
     snprintf(path, sizeof path, "%.*s/libdw.so.1", static_cast<int>(slash - g_self_path), g_self_path);
-    h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
   }
-  if (!h) h = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!h) h = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
   if (!h) return;
   bool ok = Load(h, "dwfl_begin", &g_dw.begin) && Load(h, "dwfl_end", &g_dw.end) &&
             Load(h, "dwfl_linux_proc_report", &g_dw.proc_report) &&

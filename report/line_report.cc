@@ -160,7 +160,15 @@ void DeliverReport(const ReportDesc& r, StackCache* cache) {
   if (fm.line) {
     TextBuffer line;
     FormatLine(&line, r, cache, fp, report_path);
-    RawWrite(2, line.data(), line.size());  // one write(2): lines of threads and processes never mix
+    // One write(2) of at most PIPE_BUF bytes: lines of threads and processes never mix, even on a pipe.
+    if (line.size() <= 4096) {
+      RawWrite(2, line.data(), line.size());
+    } else {  // only with pathological names: cut, keeping the newline
+      char buf[4096];
+      memcpy(buf, line.data(), sizeof buf - 1);
+      buf[sizeof buf - 1] = '\n';
+      RawWrite(2, buf, sizeof buf);
+    }
   }
 }
 

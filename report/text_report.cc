@@ -309,20 +309,13 @@ void InversionReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, co
         "deadlock as the program runs now, but does as soon as these paths run in two threads.\n\n",
         r.edges[0].facts.thread);
   }
-  // Common gate locks (only present when report_gate_locks=1 let a gated cycle through).
-  const EdgeFacts& f0 = r.edges[0].facts;
-  for (u8 g = 0; g < f0.ngates; g++) {
-    bool common = true;
-    for (const ReportEdge& e : r.edges) {
-      bool has = false;
-      for (u8 k = 0; k < e.facts.ngates; k++) has |= e.facts.gates[k] == f0.gates[g];
-      common &= has;
-    }
-    if (common)
-      out->Append(
-          "  Every edge of this cycle was made while holding lock #%llu (a gate lock): it cannot "
-          "deadlock while that lock serialises these paths (reported because report_gate_locks=1).\n\n",
-          static_cast<unsigned long long>(f0.gates[g]));
+  if (r.common_gate) {
+    char gname[32];
+    LockName(gname, sizeof gname, r.FindLock(r.common_gate));
+    out->Append(
+        "  Every edge of this cycle was made while holding %s (a gate lock taken by several threads): it "
+        "cannot deadlock while that lock serialises these paths (reported because report_gate_locks=1).\n\n",
+        gname);
   }
   SummaryLine(out, r.kind, cache->Get(r.edges[0].facts.stack_to), r.edges[0].facts.aux_to);
 }

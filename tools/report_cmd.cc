@@ -280,8 +280,10 @@ bool CheckDocument(const json& doc, std::vector<Loaded>* out, std::string* err) 
   return true;
 }
 
-// LoadReportFile — one document, or JSON lines (one document per line, as the runtime writes them
-// to a stderr/stdout log). Any bad part skips the whole file.
+// LoadReportFile — one document (the runtime's <log>.PID.json), or a log with JSON lines (the runtime
+// writes one document per line when log_path is stderr/stdout): there every line that starts with '{'
+// must be a whole document, and the other lines (the program's own output) are ignored. Any bad part
+// skips the whole file.
 bool LoadReportFile(const std::string& path, std::vector<Loaded>* out, std::string* err) {
   std::string text;
   if (!ReadFile(path, &text, err)) return false;
@@ -296,34 +298,36 @@ bool LoadReportFile(const std::string& path, std::vector<Loaded>* out, std::stri
     out->insert(out->end(), found.begin(), found.end());
     return true;
   }
-  // Not one document: JSON lines? Every non-empty line must then be a document.
   std::istringstream in(text);
   std::string line;
   int lineno = 0, docs = 0;
-  std::string first_error;
   while (std::getline(in, line)) {
     lineno++;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    try {
-      json d = json::parse(line);
-      std::string e;
-      if (!CheckDocument(d, &found, &e)) {
-        *err = "line " + std::to_string(lineno) + ": " + e;
-        return false;
+    size_t b = line.find_first_not_of(" \t\r");
+    if (b == std::string::npos || line[b] != '{') continue;
+    json d = json::parse(line, nullptr, false);
+    if (d.is_discarded()) {
+      try {
+        d = json::parse(line);
+        *err = "line " + std::to_string(lineno) + ": corrupt JSON";
+      } catch (const json::parse_error& e) {
+        *err = "line " + std::to_string(lineno) + ": corrupt or truncated JSON (" + e.what() + ")";
       }
-      docs++;
-    } catch (const json::parse_error& e) {
-      if (docs == 0) break;  // not JSON lines either: report the whole-file error below
-      *err = "line " + std::to_string(lineno) + ": corrupt or truncated JSON (" + e.what() + ")";
       return false;
     }
+    std::string e;
+    if (!CheckDocument(d, &found, &e)) {
+      *err = "line " + std::to_string(lineno) + ": " + e;
+      return false;
+    }
+    docs++;
   }
   if (docs == 0) {
     try {
       json again = json::parse(text);
-      *err = again.is_discarded() ? "corrupt JSON" : "corrupt JSON";
+      *err = "corrupt JSON";
     } catch (const json::parse_error& e) {
-      *err = std::string("corrupt or truncated JSON (") + e.what() + ")";
+      *err = std::string("not a locksan report: corrupt or truncated JSON (") + e.what() + ")";
     }
     return false;
   }
@@ -669,6 +673,13 @@ int ReportMain(int argc, char** argv) {
         m.findings.push_back(std::move(f));
       }
       Finding& f = m.findings[it->second];
+      // The representative is the earliest occurrence (ISO times compare as strings), so that the
+      // merged output does not depend on the order of the files.
+      std::string t = Str(l.finding, "time");
+      if (!t.empty() && t < Str(f.data, "time")) {
+        f.data = std::move(l.finding);
+        f.source = file;
+      }
       f.occurrences += l.occurrences;
       for (const ProcessRef& p : l.processes) {
         if (f.process_keys.insert(p.Key()).second) f.processes.push_back(p);

@@ -14,7 +14,7 @@
 
 namespace locksan_tool {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 // One process that reported a finding.
 struct ProcessRef {

@@ -72,6 +72,15 @@ const json* FirstUserFrame(const json& stack) {
   return frames.empty() ? nullptr : &frames[0];
 }
 
+// SiteFrame — the frame that stands for a stack (as the SUMMARY line chooses it): the first user
+// frame; when that has no source file and the stack has Python frames, the innermost Python frame.
+const json* SiteFrame(const json& stack) {
+  const json* f = FirstUserFrame(stack);
+  if (f && !Str(*f, "file").empty()) return f;
+  const json& py = Arr(stack, "python_frames");
+  return py.empty() ? f : &py[0];
+}
+
 std::string ShortFrame(const json* f) {
   if (!f) return "?";
   std::string file = Str(*f, "file");
@@ -139,6 +148,7 @@ std::string DotEscape(const std::string& s) {
       out += "\\n";
       continue;
     }
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';  // not allowed in SVG (XML)
     out += c;
   }
   return out;
@@ -348,14 +358,21 @@ json SarifLocation(const json* f, const RenderOptions& o, const std::string& mes
   return loc;
 }
 
-// A thread flow: the stack in execution order (outermost first).
+// A thread flow: the stack in execution order (outermost first): its Python frames, then its native
+// frames without the C runtime's.
 json ThreadFlow(const json& stack, const std::string& message, const RenderOptions& o) {
   json locs = json::array();
+  const json& py = Arr(stack, "python_frames");
+  for (size_t i = py.size(); i-- > 0;) {  // the Python code that led to the native calls
+    json l = SarifLocation(&py[i], o, "");
+    if (!l.empty()) locs.push_back({{"location", l}, {"nestingLevel", locs.size()}});
+  }
   const json& frames = Arr(stack, "frames");
   for (size_t i = frames.size(); i-- > 0;) {
+    if (IsSystemModule(Str(frames[i], "module"))) continue;  // libc's start_thread, clone3, ...
     json l = SarifLocation(&frames[i], o, "");
     if (l.empty()) continue;
-    locs.push_back({{"location", l}, {"nestingLevel", frames.size() - 1 - i}});
+    locs.push_back({{"location", l}, {"nestingLevel", locs.size()}});
   }
   json tf = json::object();
   if (locs.empty()) return tf;
@@ -404,7 +421,7 @@ std::string RenderSarif(const MergeResult& m, const RenderOptions& o) {
     for (const json& e : Arr(d, "edges")) {
       std::string what = LockName(d, Int(e, "to")) + " acquired while holding " + LockName(d, Int(e, "from")) +
                          " in thread " + ThreadLabel(d, Int(e, "thread"));
-      const json* top = FirstUserFrame(Obj(e, "stack_to"));
+      const json* top = SiteFrame(Obj(e, "stack_to"));
       json rl = SarifLocation(top, o, what);
       if (!rl.empty()) {
         rl["id"] = id++;
@@ -418,7 +435,7 @@ std::string RenderSarif(const MergeResult& m, const RenderOptions& o) {
       std::string t = ThreadLabel(d, Int(cur, "thread"));
       for (const char* k : {"previous_stack", "stack"}) {
         std::string what = std::string(k == std::string("stack") ? "now" : "previously") + " in thread " + t;
-        json rl = SarifLocation(FirstUserFrame(Obj(cur, k)), o, what);
+        json rl = SarifLocation(SiteFrame(Obj(cur, k)), o, what);
         if (!rl.empty()) {
           rl["id"] = id++;
           related.push_back(rl);
@@ -527,7 +544,7 @@ std::string DotGraph(const Finding& f) {
          (driver ? ", style=bold, color=\"#1d4ed8\"" : ", color=\"#b91c1c\"") + "];\n";
   };
   for (const json& e : Arr(d, "edges")) {
-    std::string label = ThreadLabel(d, Int(e, "thread")) + "\n" + ShortFrame(FirstUserFrame(Obj(e, "stack_to")));
+    std::string label = ThreadLabel(d, Int(e, "thread")) + "\n" + ShortFrame(SiteFrame(Obj(e, "stack_to")));
     std::string drv = Str(e, "driver_call_to");
     if (!drv.empty()) label += "\nin CUDA driver call " + drv;
     edge(Int(e, "from"), Int(e, "to"), label, !drv.empty());
@@ -536,7 +553,7 @@ std::string DotGraph(const Finding& f) {
     const json& cur = Obj(d, "current");
     if (cur.is_object() && locks.size() == 1) {  // double lock and the like: a self-loop
       int64_t id = Int(locks[0], "id");
-      edge(id, id, ThreadLabel(d, Int(cur, "thread")) + "\n" + ShortFrame(FirstUserFrame(Obj(cur, "stack"))),
+      edge(id, id, ThreadLabel(d, Int(cur, "thread")) + "\n" + ShortFrame(SiteFrame(Obj(cur, "stack"))),
            !Str(cur, "driver_call").empty());
     }
     for (const json& w : Arr(d, "waits")) {  // deadlock: held lock -> lock waited for, per thread

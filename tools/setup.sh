@@ -3,7 +3,7 @@
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 pkgs=(build-essential cmake g++ clang libclang-rt-14-dev libgtest-dev libabsl-dev libunwind-dev
-      libdw-dev graphviz valgrind python3)
+      libdw-dev graphviz valgrind python3 nlohmann-json3-dev python3-jsonschema)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

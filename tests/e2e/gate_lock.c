@@ -10,7 +10,7 @@
 // EXPECT-EXIT: 66
 // EXPECT-REPORTS: lock-order-inversion=1
 // CHECK: ^  Cycle in lock order graph: (M\d+) \(0x[0-9a-f]+\) => (M\d+) \(0x[0-9a-f]+\) => \1$
-// CHECK: ^  Every edge of this cycle was made while holding lock #\d+ \(a gate lock\): it cannot deadlock while that lock serialises these paths \(reported because report_gate_locks=1\)\.$
+// CHECK: ^  Every edge of this cycle was made while holding M\d+ \(a gate lock taken by several threads\): it cannot deadlock while that lock serialises these paths \(reported because report_gate_locks=1\)\.$
 // CHECK: ^SUMMARY: locksan: lock-order-inversion .*gate_lock\.c:%line(T2_A) in t2$
 //
 // VARIANT: gate_not_common

@@ -178,6 +178,26 @@ TEST(LockGraph, GateLockCycleOnlyWithReportGates) {
   }
 }
 
+// A lock that only one thread ever takes (CPython's per-thread state lock, held for a thread's
+// whole life) serialises nothing: it must not hide a cycle as a gate.
+TEST(LockGraph, UnsharedGateDoesNotHideCycle) {
+  LockGraph g;
+  g.SetGatePredicate([](u64 id, void*) { return id != 9; }, nullptr);
+  CycleResult c;
+  EdgeFacts f;
+  f.ngates = 1;
+  f.gates[0] = 9;
+  EXPECT_EQ(g.AddEdge(1, 2, f, false, &c), AddOutcome::kAdded);
+  EXPECT_EQ(g.AddEdge(2, 1, f, false, &c), AddOutcome::kCycle);
+  ExpectValidCycle(c, 2, 1, /*report_gates=*/true);
+  // A shared gate (id 8) still hides it.
+  LockGraph h;
+  h.SetGatePredicate([](u64 id, void*) { return id != 9; }, nullptr);
+  f.gates[0] = 8;
+  EXPECT_EQ(h.AddEdge(1, 2, f, false, &c), AddOutcome::kAdded);
+  EXPECT_EQ(h.AddEdge(2, 1, f, false, &c), AddOutcome::kAdded);
+}
+
 TEST(LockGraph, RemoveNodeForgetsEdges) {
   LockGraph g;
   CycleResult c;

@@ -16,7 +16,7 @@ namespace locksan {
 namespace {
 
 std::atomic<uptr> g_cuda_lo{0}, g_cuda_hi{0};
-char g_stream_pseudo_lock;  // its address is the CUDA-STREAM pseudo-lock's identity
+alignas(8) char g_stream_pseudo_lock;  // its address is the CUDA-STREAM pseudo-lock's identity
 
 uptr StreamAddr() { return reinterpret_cast<uptr>(&g_stream_pseudo_lock); }
 

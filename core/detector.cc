@@ -181,6 +181,8 @@ ThreadState* FindThreadLocked(u32 number) {
 
 void ThreadExitDestructor(void* arg);
 
+}  // namespace
+
 ThreadState* CurrentThreadSlow() {
   ThreadLocal& tl = t_local;
   if (tl.in_runtime || tl.disabled) return nullptr;
@@ -196,6 +198,8 @@ ThreadState* CurrentThreadSlow() {
   pthread_setspecific(g_rt.exit_key, ts);
   return ts;
 }
+
+namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Locks
@@ -440,15 +444,10 @@ bool PurgeStaleHeld(ThreadState* ts);
 // ---------------------------------------------------------------------------------------------
 // Public entry points
 // ---------------------------------------------------------------------------------------------
-ThreadState* CurrentThread() {
-  ThreadLocal& tl = t_local;
-  if (LOCKSAN_LIKELY(tl.ts && !tl.in_runtime && !tl.disabled)) return tl.ts;
-  return CurrentThreadSlow();
-}
 
 const Flags& GetFlags() { return g_rt.flags; }
 bool RuntimeInitialized() { return g_rt.state.load(std::memory_order_acquire) == 2; }
-bool AcquireStacksEnabled() { return g_rt.flags.acquire_stacks; }
+bool g_acquire_stacks = false;
 
 u32 CaptureAcquireStack() {
   ScopedInRuntime guard;
@@ -495,6 +494,9 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
     li->driver_call = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
     li->in_libcuda = li->driver_call != nullptr || InLibcuda(pc);
   }
+  // Every thread's first use of a lock misses its lock cache: the place to notice that a second
+  // thread takes it (only such a lock can serve as a gate lock).
+  if (li->first_thread != ts->number && !li->shared) li->shared = true;
   ThreadState::CacheEntry& e = ts->lock_cache[(addr >> 4) & (kLockCacheSize - 1)];
   e.addr = addr;
   e.info = li;
@@ -717,10 +719,7 @@ void OnCrossRelease(ThreadState* ts, uptr addr) {
 
 void RestoreOuterWait(ThreadState* ts) {
   const ThreadState::OuterWait& o = ts->outer_wait;
-  ts->wait_pc = o.pc;
-  ts->wait_id = o.id;
-  ts->wait_mode = o.mode;
-  ts->wait_kind = o.kind;
+  ts->wait_lock.store(o.lock, std::memory_order_relaxed);
   ts->wait_addr.store(o.addr, std::memory_order_release);
 }
 
@@ -730,10 +729,7 @@ void SetOuterWait(ThreadState* ts, bool set) {
     return;
   }
   ts->outer_wait.addr = ts->wait_addr.load(std::memory_order_relaxed);
-  ts->outer_wait.pc = ts->wait_pc;
-  ts->outer_wait.id = ts->wait_id;
-  ts->outer_wait.mode = ts->wait_mode;
-  ts->outer_wait.kind = ts->wait_kind;
+  ts->outer_wait.lock = ts->wait_lock.load(std::memory_order_relaxed);
 }
 
 void PushHeldSlow(ThreadState* ts) {
@@ -974,6 +970,7 @@ void InitRuntime() {
   const char* env = getenv("LOCKSAN_OPTIONS");
   if (env) ParseFlags(env, &g_rt.flags, ErrorLine, nullptr);
   OutputConfigure(g_rt.flags.log_path, g_rt.flags.color);
+  g_acquire_stacks = g_rt.flags.acquire_stacks;
   if (g_rt.flags.help) PrintFlagsHelp(ErrorLine, nullptr);
   GilInit();
   g_rt.graph = InternalNew<LockGraph>();

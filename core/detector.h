@@ -104,18 +104,14 @@ struct ThreadState {
   std::atomic<uptr> wait_addr{0};
   std::atomic<u32> wait_seq{0};
   std::atomic<bool> alive{true};
-  uptr wait_pc = 0;
-  u64 wait_id = 0;
-  u8 wait_mode = 0;
-  LockKind wait_kind = LockKind::kMutex;
+  // wait_addr is the lock's address with bit 0 set for a read (shared) acquisition; wait_lock is
+  // its record (the watchdog reads id and kind there, after checking its address).
+  std::atomic<LockInfo*> wait_lock{nullptr};
   // A long wait that contains shorter lock calls (take_gil, a synchronising driver call): restored
   // when an inner acquisition ends, so that the watchdog still sees what the thread waits for.
   struct OuterWait {
-    uptr addr;
-    uptr pc;
-    u64 id;
-    u8 mode;
-    LockKind kind;
+    uptr addr;  // tagged like wait_addr
+    LockInfo* lock;
   } outer_wait = {};
 
   // Stack dump on request of the watchdog: the thread captures its own stack in a signal handler.
@@ -146,7 +142,8 @@ struct ThreadState {
 
 // CurrentThread — the calling thread's state, created on first use. nullptr while the runtime is
 // not initialised, while the thread is inside the runtime (re-entry), or during thread teardown.
-ThreadState* CurrentThread();
+ThreadState* CurrentThreadSlow();
+LOCKSAN_ALWAYS_INLINE ThreadState* CurrentThread();
 
 // Per-thread guard against re-entering the runtime (an interceptor called from inside locksan).
 struct alignas(16) ThreadLocal {
@@ -155,6 +152,12 @@ struct alignas(16) ThreadLocal {
   int disabled;  // thread is being torn down, or the runtime gave up on it
 };
 extern __thread ThreadLocal t_local __attribute__((tls_model("initial-exec")));
+
+LOCKSAN_ALWAYS_INLINE ThreadState* CurrentThread() {
+  ThreadLocal& tl = t_local;
+  if (LOCKSAN_LIKELY(tl.ts && !tl.in_runtime && !tl.disabled)) return tl.ts;
+  return CurrentThreadSlow();
+}
 
 class ScopedInRuntime {
  public:
@@ -170,7 +173,7 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc);
 void CheckAcquireSlow(ThreadState* ts, Acquire* a);
 void PushHeldSlow(ThreadState* ts);
 void ReleaseSlow(ThreadState* ts, uptr addr);
-bool AcquireStacksEnabled();
+extern bool g_acquire_stacks;  // the acquire_stacks flag, read on the fast path
 u32 CaptureAcquireStack();
 
 LOCKSAN_ALWAYS_INLINE u64 ChainStep(u64 prev, u64 id, u8 mode, u8 flags) {
@@ -198,19 +201,15 @@ LOCKSAN_ALWAYS_INLINE void BeginAcquire(ThreadState* ts, uptr addr, LockKind kin
   a->flags = is_try ? kHeldTry : 0;
   a->lock = ResolveLock(ts, addr, kind, pc);
   if (LOCKSAN_UNLIKELY(!a->lock)) return;
-  if (LOCKSAN_UNLIKELY(a->lock->first_thread != ts->number) && !a->lock->shared) a->lock->shared = true;
   u64 prev = ts->nheld ? ts->held[ts->nheld - 1].chain : kChainSeed;
   a->chain = ChainStep(prev, a->lock->id, mode, a->flags);
   if (!is_try && ts->nheld &&
       ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)] != a->chain)
     CheckAcquireSlow(ts, a);
   if (!is_try) {
-    ts->wait_pc = pc;
-    ts->wait_mode = mode;
-    ts->wait_kind = kind;
-    ts->wait_id = LOCKSAN_LIKELY(a->lock != nullptr) ? a->lock->id : 0;
+    ts->wait_lock.store(a->lock, std::memory_order_relaxed);
     ts->wait_seq.store(ts->wait_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    ts->wait_addr.store(addr, std::memory_order_release);
+    ts->wait_addr.store(addr | mode, std::memory_order_release);
   }
 }
 
@@ -238,7 +237,7 @@ LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired
   h.sp = a->sp;
   h.mode = a->mode;
   h.flags = a->flags;
-  h.stack = LOCKSAN_UNLIKELY(AcquireStacksEnabled()) ? CaptureAcquireStack() : 0;
+  h.stack = LOCKSAN_UNLIKELY(g_acquire_stacks) ? CaptureAcquireStack() : 0;
 }
 
 // OnRelease — before an unlock call.

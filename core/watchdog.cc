@@ -14,6 +14,7 @@
 //
 // Stacks: the watchdog sends `stack_signal` to each thread of the report; the thread's handler
 // captures its own stack (the stack where it waits) and the watchdog stores it.
+#include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
@@ -128,6 +129,21 @@ u32 CollectStack(ThreadState* ts, u32* py_stack = nullptr) {
   return 0;
 }
 
+// CallSite — the blocking call's return address in the program: the first frame of a waiting
+// thread's stack outside libc (the lock function and its futex wait).
+uptr CallSite(u32 stack) {
+  StackTrace st = StackDepotGet(stack);
+  for (u32 i = 0; i < st.size; i++) {
+    if (InRuntime(st.pcs[i])) continue;  // the interceptor
+    Dl_info info;
+    if (!dladdr(reinterpret_cast<void*>(st.pcs[i] - 1), &info) || !info.dli_fname) return st.pcs[i];
+    const char* base = strrchr(info.dli_fname, '/');
+    base = base ? base + 1 : info.dli_fname;
+    if (strncmp(base, "libc.so", 7) != 0 && strncmp(base, "libpthread", 10) != 0) return st.pcs[i];
+  }
+  return 0;
+}
+
 // ---------------------------------------------------------------------------------------------
 // One scan
 // ---------------------------------------------------------------------------------------------
@@ -206,11 +222,14 @@ void Watchdog::Scan() {
     Blocked b{};
     b.ts = t;
     b.number = t->number;
-    b.addr = addr;
-    b.id = t->wait_id;
-    b.mode = t->wait_mode;
-    b.kind = t->wait_kind;
-    b.pc = t->wait_pc;
+    b.mode = static_cast<u8>(addr & 1);
+    b.addr = addr & ~uptr{1};
+    LockInfo* li = t->wait_lock.load(std::memory_order_relaxed);
+    if (li && li->addr.load(std::memory_order_relaxed) == b.addr) {
+      b.id = li->id;
+      b.kind = li->kind;
+    }
+    b.pc = 0;
     b.seq = seq;
     b.since_ms = o->first_seen_ms;
     b.exited_holder = kExited;
@@ -312,6 +331,8 @@ void Watchdog::Scan() {
           t.current_stack = stack;
           t.current_py_stack = py;
         }
+      for (ReportWait& w : r.waits)
+        if (w.thread == b.number) w.wait_pc = CallSite(stack);
     }
     r.predicted_by = internal::FindPredictingInversion(ids.begin(), ids.size());
     internal::EmitReportNumbered(&r);
@@ -355,6 +376,7 @@ void Watchdog::Scan() {
       u32 stack = CollectStack(b.ts);
       for (ReportThread& t : r.threads)
         if (t.number == b.number) t.current_stack = stack;
+      r.waits[0].wait_pc = CallSite(stack);
       internal::EmitReportNumbered(&r);
     }
   }
@@ -382,14 +404,16 @@ void Watchdog::Dump() {
     if (addr) {
       ReportWait w{};
       w.thread = t->number;
-      w.lock_id = t->wait_id;
-      w.lock_addr = addr;
-      w.lock_kind = t->wait_kind;
-      w.mode = t->wait_mode;
-      w.wait_pc = t->wait_pc;
+      w.lock_addr = addr & ~uptr{1};
+      w.mode = static_cast<u8>(addr & 1);
+      LockInfo* li = t->wait_lock.load(std::memory_order_relaxed);
+      if (li && li->addr.load(std::memory_order_relaxed) == w.lock_addr) {
+        w.lock_id = li->id;
+        w.lock_kind = li->kind;
+      }
       w.holder = ~0u;
       d.waits.push_back(w);
-      if (t->wait_id) internal::FillLockById(&d, t->wait_id);
+      if (w.lock_id) internal::FillLockById(&d, w.lock_id);
     }
     u32 n = t->nheld;
     for (u32 i = 0; i < n && i < 4096; i++) {

@@ -413,11 +413,13 @@ void WaitLine(TextBuffer* out, const ReportDesc& r, const ReportWait& w, const C
   }
   if (w.driver_call) out->Append(" (inside CUDA driver call %s)", w.driver_call);
   out->Append(".\n");
-  FrameInfo f;
-  SymbolizeCode(w.wait_pc, &f);
-  out->Append("    blocked in: ");
-  FrameText(out, f);
-  out->Append("\n");
+  if (w.wait_pc) {
+    FrameInfo f;
+    SymbolizeCode(w.wait_pc, &f);
+    out->Append("    blocked in: ");
+    FrameText(out, f);
+    out->Append("\n");
+  }
 }
 
 void ThreadStackSection(TextBuffer* out, const ReportDesc& r, u32 thread, StackCache* cache) {

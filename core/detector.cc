@@ -426,6 +426,17 @@ u32 FindPredictingInversion(const u64* ids, u32 n) {
   return 0;
 }
 
+bool HasOrphans() {
+  RuntimeLockGuard rlock(&g_rt.registry_mu);
+  if (g_rt.flags.verbosity >= 3)
+    for (const OrphanLock& o : *g_rt.orphans) {
+      LockInfo** li = g_rt.by_id->Find(o.id);
+      OutputPrintf("==%d==locksan: orphan T%u lock %llu kind %s\n", getpid(), o.thread,
+                   static_cast<unsigned long long>(o.id), li ? LockKindName((*li)->kind) : "?");
+    }
+  return g_rt.orphans->size() > 0;
+}
+
 bool FindOrphan(uptr addr, u64 id, OrphanLock* out) {
   RuntimeLockGuard rlock(&g_rt.registry_mu);
   for (const OrphanLock& o : *g_rt.orphans)
@@ -710,6 +721,31 @@ void OnSemInit(uptr addr, unsigned value) {
   }
   // Other threads may have cached this address as "not a lock".
   g_untracked.gen.fetch_add(1, std::memory_order_relaxed);
+}
+
+LockInfo* LookupLock(ThreadState* ts, uptr addr);
+
+void OnSemPost(ThreadState* ts, uptr addr) {
+  u32 n = ts->nheld;
+  if (!n) {
+    OnCrossRelease(ts, addr);
+    return;
+  }
+  LockInfo* li = nullptr;
+  {
+    ScopedInRuntime guard;
+    li = LookupLock(ts, addr);
+  }
+  if (!li || li->kind != LockKind::kSemaphore) return;
+  for (u32 i = n; i-- > 0;) {
+    const HeldLock& h = ts->held[i];
+    if (h.addr == addr && h.id == li->id) {
+      if (i == n - 1) ts->nheld = n - 1;
+      else RemoveHeldAt(ts, i);
+      return;
+    }
+  }
+  OnCrossRelease(ts, addr);
 }
 
 void OnCrossRelease(ThreadState* ts, uptr addr) {

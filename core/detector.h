@@ -253,6 +253,10 @@ LOCKSAN_ALWAYS_INLINE void OnRelease(ThreadState* ts, uptr addr) {
 // OnSemInit — sem_init: a semaphore initialised to 1 is a lock (a binary semaphore, e.g. Python's
 // threading.Lock); any other is not tracked.
 void OnSemInit(uptr addr, unsigned value);
+// OnSemPost — sem_post: a release by the holder, or a cross-thread release (see OnCrossRelease).
+// Compares lock identity, not only the address: a stale entry of an earlier semaphore at the same
+// (reused) address is not this one.
+void OnSemPost(ThreadState* ts, uptr addr);
 // OnCrossRelease — a post by a thread that did not take the semaphore: it is used as a signal, not
 // as a lock, and is forgotten (see docs/design.md, "Semaphores").
 void OnCrossRelease(ThreadState* ts, uptr addr);

@@ -29,6 +29,7 @@ struct OrphanLock {
   u8 mode;
 };
 bool FindOrphan(uptr addr, u64 id, OrphanLock* out);
+bool HasOrphans();
 
 }  // namespace internal
 

@@ -22,9 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -434,6 +437,63 @@ void Watchdog::Dump() {
 
 Watchdog* g_watchdog;
 
+// OsThreadCount — live threads of this process now: the tasks in /proc/self/task that are not
+// zombies (a thread-group leader that called pthread_exit stays listed as one); 0 if unreadable.
+int OsThreadCount() {
+  DIR* d = opendir("/proc/self/task");
+  if (!d) return 0;
+  int live = 0;
+  while (struct dirent* e = readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    char path[300], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = 0;
+    const char* p = strrchr(buf, ')');  // the state follows the command name
+    if (p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X') live++;
+  }
+  closedir(d);
+  return live;
+}
+
+// StepAside — the watchdog must not change the program: it keeps no process alive (glibc ends a
+// process when its last thread exits, counting ours) and does not make a program that is
+// single-threaded again look multi-threaded (CPython 3.12 warns on fork() then). Returns true when
+// the watchdog thread should end; it is started again at the program's next pthread_create.
+bool StepAside() {
+  int n = OsThreadCount();
+  if (n == 1) {
+    // Every program thread has ended (the last one with pthread_exit): end the process as glibc
+    // would have, with exit(0).
+    exit(0);
+  }
+  if (n != 2) return false;
+  // One program thread left: it can still block for good on a lock an exited thread holds, or be
+  // waiting now; then keep watching.
+  if (internal::HasOrphans()) {
+    if (GetFlags().verbosity >= 3) OutputPrintf("==%d==locksan: watchdog stays: orphaned locks\n", getpid());
+    return false;
+  }
+  {
+    RuntimeLockGuard lock(&internal::ThreadsMutex());
+    for (ThreadState* t = internal::ThreadListHead(); t; t = t->next_all)
+      if (t->alive.load(std::memory_order_acquire) && t->wait_addr.load(std::memory_order_acquire)) {
+        if (GetFlags().verbosity >= 3)
+          OutputPrintf("==%d==locksan: watchdog stays: T%u waits\n", getpid(), t->number);
+        return false;
+      }
+  }
+  g_started.store(0, std::memory_order_seq_cst);
+  if (OsThreadCount() == 2) return true;
+  // A thread appeared meanwhile: keep watching unless that thread already started a new watchdog.
+  int expected = 0;
+  return !g_started.compare_exchange_strong(expected, 1);
+}
+
 void* WatchdogMain(void*) {
   t_local.disabled = 1;  // this thread is never watched
   sigset_t all;
@@ -445,6 +505,7 @@ void* WatchdogMain(void*) {
   for (int elapsed = 0;; elapsed += slice) {
     SleepMs(slice);
     if (g_dump_requested.exchange(0, std::memory_order_relaxed)) g_watchdog->Dump();
+    if (f.dump_signal <= 0 && StepAside()) return nullptr;
     if (elapsed + slice >= interval) {
       elapsed = -slice;
       if (f.detect_deadlocks || f.long_wait_ms > 0) g_watchdog->Scan();

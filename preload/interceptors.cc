@@ -291,7 +291,17 @@ LOCKSAN_EXPORT int sem_trywait(sem_t* s) {
   LOCKSAN_REAL_INIT(sem_trywait);
   ThreadState* ts = CurrentThread();
   int rc = REAL(sem_trywait)(s);
-  if (!ts || rc != 0) return rc;
+  if (!ts) return rc;
+  if (rc != 0) {
+    // A failed try on a semaphore this thread holds is the signal pattern too (CPython's
+    // Condition.wait(0) polls its waiter lock this way).
+    for (u32 i = ts->nheld; i-- > 0;)
+      if (ts->held[i].addr == ADDR(s)) {
+        OnLockDestroy(ADDR(s));
+        break;
+      }
+    return rc;
+  }
   Acquire a;
   ts->sem_probe = true;
   BeginAcquire(ts, ADDR(s), LockKind::kSemaphore, kWrite, false, CALLER_PC, CALLER_SP, &a);
@@ -302,17 +312,7 @@ LOCKSAN_EXPORT int sem_trywait(sem_t* s) {
 
 LOCKSAN_EXPORT int sem_post(sem_t* s) {
   LOCKSAN_REAL_INIT(sem_post);
-  if (ThreadState* ts = CurrentThread()) {
-    u32 n = ts->nheld;
-    if (n && ts->held[n - 1].addr == ADDR(s)) {
-      ts->nheld = n - 1;
-    } else {
-      bool mine = false;
-      for (u32 i = n; i-- > 0 && !mine;) mine = ts->held[i].addr == ADDR(s);
-      if (mine) OnRelease(ts, ADDR(s));
-      else OnCrossRelease(ts, ADDR(s));
-    }
-  }
+  if (ThreadState* ts = CurrentThread()) OnSemPost(ts, ADDR(s));
   return REAL(sem_post)(s);
 }
 

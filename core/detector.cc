@@ -34,6 +34,8 @@ LockInfo g_untracked;
 namespace {
 
 constexpr u32 kBloomBits = 1u << 20;
+// glibc's PTHREAD_MUTEX_ROBUST_NORMAL_NP bit of pthread_mutex_t::__data.__kind (internal header value).
+constexpr int kGlibcMutexRobustFlag = 16;
 constexpr uptr kPageShift = 12;
 
 struct ThreadStartImpl {
@@ -584,6 +586,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   const char* driver_now = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
   PtrVec<ReportDesc*> reports;
   {
+    ScopedBlockSignals no_signals;
     RuntimeLockGuard glock(&g_rt.graph_mu);
     if (OverBudget()) {
       *cache_slot = a->chain;
@@ -789,16 +792,22 @@ LockInfo* LookupLock(ThreadState* ts, uptr addr) {
   return found ? *found : nullptr;
 }
 
-void ReleaseSlow(ThreadState* ts, uptr addr) {
+bool ReleaseSlow(ThreadState* ts, uptr addr) {
   u32 n = ts->nheld;
   for (u32 i = n; i-- > 0;) {
     if (ts->held[i].addr != addr) continue;
     RemoveHeldAt(ts, i);  // the chains of the entries above it change
-    return;
+    return true;
   }
+  return false;
+}
+
+void OnForeignUnlock(ThreadState* ts, uptr addr, int rc) {
   // Not held by this thread: an untracked lock (over budget, or taken before tracking started), or
-  // another thread's lock (a misuse for mutexes: undefined behaviour). Its holder's entry is stale
-  // from now on, so that the holder does not make edges from a lock it no longer holds.
+  // another thread's lock (a misuse for mutexes: undefined behaviour). When the unlock succeeded,
+  // its holder's entry is stale from now on, so that the holder does not make edges from a lock it
+  // no longer holds (an error-checking mutex refuses with EPERM: then nothing changed).
+  if (rc != 0) return;
   LockInfo* li = LookupLock(ts, addr);
   if (!li) return;
   li->release_epoch.fetch_add(1, std::memory_order_relaxed);
@@ -924,6 +933,12 @@ void ThreadExitDestructor(void* arg) {
     for (u32 i = 0; i < ts->nheld; i++) {
       const HeldLock& h = ts->held[i];
       if (h.flags & kHeldReentry) continue;
+      // A robust mutex is handed to its next locker with EOWNERDEAD: no one waits for it forever.
+      bool is_mutex = h.kind == LockKind::kMutex || h.kind == LockKind::kRecursiveMutex ||
+                      h.kind == LockKind::kErrorCheckMutex;
+      if (is_mutex && h.lock->gen.load(std::memory_order_relaxed) == h.gen &&
+          (reinterpret_cast<const pthread_mutex_t*>(h.addr)->__data.__kind & kGlibcMutexRobustFlag))
+        continue;
       g_rt.orphans->push_back({h.addr, h.id, ts->number, h.pc, h.mode});
     }
   }

@@ -172,7 +172,10 @@ class ScopedInRuntime {
 LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc);
 void CheckAcquireSlow(ThreadState* ts, Acquire* a);
 void PushHeldSlow(ThreadState* ts);
-void ReleaseSlow(ThreadState* ts, uptr addr);
+bool ReleaseSlow(ThreadState* ts, uptr addr);
+// OnForeignUnlock — after an unlock call for a lock this thread did not hold (OnRelease returned
+// false): if it succeeded (`rc` 0), the holder's entry is stale; report_bad_unlock reports it.
+void OnForeignUnlock(ThreadState* ts, uptr addr, int rc);
 extern bool g_acquire_stacks;  // the acquire_stacks flag, read on the fast path
 u32 CaptureAcquireStack();
 
@@ -225,7 +228,9 @@ LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired
   }
   if (!acquired || LOCKSAN_UNLIKELY(!a->lock)) return;
   if (LOCKSAN_UNLIKELY(ts->nheld == ts->held_cap)) PushHeldSlow(ts);
-  HeldLock& h = ts->held[ts->nheld++];
+  // Fill the entry, then publish it: a signal handler that runs on this thread in between (and
+  // locks something) must never see a half-written entry.
+  HeldLock& h = ts->held[ts->nheld];
   h.addr = a->addr;
   h.id = a->lock->id;
   h.kind = a->lock->kind;
@@ -238,16 +243,19 @@ LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired
   h.mode = a->mode;
   h.flags = a->flags;
   h.stack = LOCKSAN_UNLIKELY(g_acquire_stacks) ? CaptureAcquireStack() : 0;
+  std::atomic_signal_fence(std::memory_order_release);
+  ts->nheld++;
 }
 
-// OnRelease — before an unlock call.
-LOCKSAN_ALWAYS_INLINE void OnRelease(ThreadState* ts, uptr addr) {
+// OnRelease — before an unlock call. Returns false when this thread does not hold the lock.
+LOCKSAN_ALWAYS_INLINE bool OnRelease(ThreadState* ts, uptr addr) {
   u32 n = ts->nheld;
   if (LOCKSAN_LIKELY(n && ts->held[n - 1].addr == addr)) {
+    std::atomic_signal_fence(std::memory_order_acquire);
     ts->nheld = n - 1;
-    return;
+    return true;
   }
-  ReleaseSlow(ts, addr);
+  return ReleaseSlow(ts, addr);
 }
 
 // OnSemInit — sem_init: a semaphore initialised to 1 is a lock (a binary semaphore, e.g. Python's

@@ -1,8 +1,12 @@
 #include "core/runtime_mutex.h"
 
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sys/syscall.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cstring>
 
 namespace locksan {
 
@@ -26,5 +30,17 @@ void RuntimeMutex::LockSlow(int c) {
 }
 
 void RuntimeMutex::Wake() { Futex(&state_, FUTEX_WAKE, 1); }
+
+static_assert(sizeof(sigset_t) <= sizeof(unsigned long) * 16, "sigset_t fits");
+
+ScopedBlockSignals::ScopedBlockSignals() {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, reinterpret_cast<sigset_t*>(old_));
+}
+
+ScopedBlockSignals::~ScopedBlockSignals() {
+  pthread_sigmask(SIG_SETMASK, reinterpret_cast<sigset_t*>(old_), nullptr);
+}
 
 }  // namespace locksan

@@ -37,6 +37,20 @@ class RuntimeMutex {
   std::atomic<int> state_{0};
 };
 
+// ScopedBlockSignals — blocks every blockable signal for the scope. Held around the runtime's
+// longer critical sections: a program's signal handler that locks its own mutexes must never run on
+// a thread that holds a runtime lock another thread's handler may be waiting for.
+class ScopedBlockSignals {
+ public:
+  ScopedBlockSignals();
+  ~ScopedBlockSignals();
+  ScopedBlockSignals(const ScopedBlockSignals&) = delete;
+  ScopedBlockSignals& operator=(const ScopedBlockSignals&) = delete;
+
+ private:
+  unsigned long old_[16];  // a sigset_t
+};
+
 class RuntimeLockGuard {
  public:
   explicit RuntimeLockGuard(RuntimeMutex* m) : m_(m) { m_->Lock(); }

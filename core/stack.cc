@@ -175,6 +175,7 @@ class UnwindLock {
 int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip);
 
 LOCKSAN_NOINLINE int CaptureStack(uptr* pcs, uptr* sps, int max, int skip) {
+  ScopedBlockSignals no_signals;
   UnwindLock lock(false);
   return CaptureStackLocked(pcs, sps, max, skip + 1);
 }

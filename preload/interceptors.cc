@@ -5,6 +5,7 @@
 // the real function; otherwise: event before (order check) -> real call -> event after (record).
 // Interceptors turn calls into core events and do nothing else.
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -47,6 +48,7 @@ LOCKSAN_ALWAYS_INLINE int AcquireCall(uptr addr, LockKind kind, u8 mode, bool is
                                       Call call, bool (*acquired)(int)) {
   ThreadState* ts = CurrentThread();
   if (!ts) return call();
+  ScopedInRuntime busy;  // a signal handler interrupting us must not re-enter the detector
   Acquire a;
   BeginAcquire(ts, addr, kind, mode, is_try, pc, sp, &a);
   int rc = call();
@@ -78,6 +80,7 @@ LOCKSAN_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
   LOCKSAN_REAL_INIT(pthread_mutex_lock);
   ThreadState* ts = CurrentThread();
   if (!ts) return REAL(pthread_mutex_lock)(m);
+  ScopedInRuntime busy;  // a signal handler interrupting us must not re-enter the detector
   if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_mutex)) {
     OnGilMutexLock(ts, CALLER_PC, CALLER_SP);
     return REAL(pthread_mutex_lock)(m);
@@ -110,11 +113,17 @@ LOCKSAN_EXPORT int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t c, cons
 
 LOCKSAN_EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
   LOCKSAN_REAL_INIT(pthread_mutex_unlock);
-  if (ThreadState* ts = CurrentThread()) {
-    if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_mutex)) OnGilMutexUnlock(ts);
-    else OnRelease(ts, ADDR(m));
+  ThreadState* ts = CurrentThread();
+  if (!ts) return REAL(pthread_mutex_unlock)(m);
+  ScopedInRuntime busy;  // a signal handler interrupting us must not re-enter the detector
+  if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_mutex)) {
+    OnGilMutexUnlock(ts);
+    return REAL(pthread_mutex_unlock)(m);
   }
-  return REAL(pthread_mutex_unlock)(m);
+  if (LOCKSAN_LIKELY(OnRelease(ts, ADDR(m)))) return REAL(pthread_mutex_unlock)(m);
+  int rc = REAL(pthread_mutex_unlock)(m);
+  OnForeignUnlock(ts, ADDR(m), rc);
+  return rc;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -166,8 +175,13 @@ LOCKSAN_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t* l, clockid_t c, 
 
 LOCKSAN_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t* l) {
   LOCKSAN_REAL_INIT(pthread_rwlock_unlock);
-  if (ThreadState* ts = CurrentThread()) OnRelease(ts, ADDR(l));
-  return REAL(pthread_rwlock_unlock)(l);
+  ThreadState* ts = CurrentThread();
+  if (!ts) return REAL(pthread_rwlock_unlock)(l);
+  ScopedInRuntime busy;
+  if (LOCKSAN_LIKELY(OnRelease(ts, ADDR(l)))) return REAL(pthread_rwlock_unlock)(l);
+  int rc = REAL(pthread_rwlock_unlock)(l);
+  OnForeignUnlock(ts, ADDR(l), rc);
+  return rc;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -200,8 +214,13 @@ LOCKSAN_EXPORT int pthread_spin_trylock(pthread_spinlock_t* l) {
 
 LOCKSAN_EXPORT int pthread_spin_unlock(pthread_spinlock_t* l) {
   LOCKSAN_REAL_INIT(pthread_spin_unlock);
-  if (ThreadState* ts = CurrentThread()) OnRelease(ts, ADDR(l));
-  return REAL(pthread_spin_unlock)(l);
+  ThreadState* ts = CurrentThread();
+  if (!ts) return REAL(pthread_spin_unlock)(l);
+  ScopedInRuntime busy;
+  if (LOCKSAN_LIKELY(OnRelease(ts, ADDR(l)))) return REAL(pthread_spin_unlock)(l);
+  int rc = REAL(pthread_spin_unlock)(l);
+  OnForeignUnlock(ts, ADDR(l), rc);
+  return rc;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,6 +236,7 @@ template <typename Call>
 LOCKSAN_ALWAYS_INLINE int CondWait(pthread_mutex_t* m, uptr pc, uptr sp, Call call) {
   ThreadState* ts = CurrentThread();
   if (!ts) return call();
+  ScopedInRuntime busy;  // a signal handler interrupting us must not re-enter the detector
   OnRelease(ts, ADDR(m));
   Acquire a;
   // The order check of the re-acquisition runs before the wait, so it is reported before any hang.
@@ -290,8 +310,9 @@ LOCKSAN_EXPORT int sem_clockwait(sem_t* s, clockid_t c, const struct timespec* t
 LOCKSAN_EXPORT int sem_trywait(sem_t* s) {
   LOCKSAN_REAL_INIT(sem_trywait);
   ThreadState* ts = CurrentThread();
+  if (!ts) return REAL(sem_trywait)(s);
+  ScopedInRuntime busy;
   int rc = REAL(sem_trywait)(s);
-  if (!ts) return rc;
   if (rc != 0) {
     // A failed try on a semaphore this thread holds is the signal pattern too (CPython's
     // Condition.wait(0) polls its waiter lock this way).
@@ -312,7 +333,10 @@ LOCKSAN_EXPORT int sem_trywait(sem_t* s) {
 
 LOCKSAN_EXPORT int sem_post(sem_t* s) {
   LOCKSAN_REAL_INIT(sem_post);
-  if (ThreadState* ts = CurrentThread()) OnSemPost(ts, ADDR(s));
+  if (ThreadState* ts = CurrentThread()) {
+    ScopedInRuntime busy;
+    OnSemPost(ts, ADDR(s));
+  }
   return REAL(sem_post)(s);
 }
 
@@ -386,6 +410,60 @@ LOCKSAN_EXPORT int pthread_setname_np(pthread_t th, const char* name) {
   LOCKSAN_REAL_INIT(pthread_setname_np);
   int rc = REAL(pthread_setname_np)(th, name);
   if (rc == 0 && pthread_equal(th, pthread_self())) SetCurrentThreadName(name);
+  return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// dlclose: a library's static locks are forgotten when it is unmapped (a library loaded again at the
+// same address has new locks).
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+struct LibRange {
+  uptr base;
+  uptr lo, hi;
+  bool found;
+};
+
+int FindLibRange(struct dl_phdr_info* info, size_t, void* arg) {
+  LibRange* r = static_cast<LibRange*>(arg);
+  if (info->dlpi_addr != r->base) return 0;
+  r->found = true;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD) continue;
+    uptr a = info->dlpi_addr + ph.p_vaddr;
+    if (a < r->lo) r->lo = a;
+    if (a + ph.p_memsz > r->hi) r->hi = a + ph.p_memsz;
+  }
+  return 1;
+}
+
+using DlcloseFn = int (*)(void*);
+DlcloseFn g_real_dlclose;
+
+}  // namespace
+
+LOCKSAN_EXPORT int dlclose(void* handle) {
+  if (!g_real_dlclose) g_real_dlclose = reinterpret_cast<DlcloseFn>(dlsym(RTLD_NEXT, "dlclose"));
+  if (!g_real_dlclose) return -1;
+  struct link_map* lm = nullptr;
+  LibRange r{0, ~uptr{0}, 0, false};
+  uptr hv = reinterpret_cast<uptr>(handle);
+  asm("" : "+r"(hv));  // dlclose's handle is declared nonnull, but programs do pass NULL
+  bool tracked = RuntimeInitialized() && !t_local.in_runtime && hv != 0 &&
+                 dlinfo(handle, RTLD_DI_LINKMAP, &lm) == 0 && lm;
+  if (tracked) {
+    r.base = lm->l_addr;
+    dl_iterate_phdr(FindLibRange, &r);
+  }
+  int rc = g_real_dlclose(handle);
+  if (rc == 0 && tracked && r.found && r.hi > r.lo) {
+    // Still mapped (other references)? Then nothing was unloaded.
+    LibRange again{r.base, ~uptr{0}, 0, false};
+    dl_iterate_phdr(FindLibRange, &again);
+    if (!again.found) ForgetRange(r.lo, r.hi);
+  }
   return rc;
 }
 

@@ -1078,7 +1078,14 @@ void ForkAfterChild() {
   ThreadState* self = t_local.ts;
   for (ThreadState* t = g_rt.all_threads; t; t = t->next_all)
     if (t != self) t->alive.store(false, std::memory_order_relaxed);
-  if (self) self->tid = static_cast<int>(syscall(SYS_gettid));
+  if (self) {
+    self->tid = static_cast<int>(syscall(SYS_gettid));
+    // CPython re-creates its locks in the child (_PyThread_at_fork_reinit allocates new ones and
+    // abandons the old, which stay "held" forever): semaphores held at fork are dropped here.
+    // pthread mutexes stay held: a child may unlock them.
+    for (u32 i = self->nheld; i-- > 0;)
+      if (self->held[i].kind == LockKind::kSemaphore) RemoveHeldAt(self, i);
+  }
   g_rt.reports.store(0);
   WatchdogAfterForkChild();
 }

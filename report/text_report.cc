@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/detector.h"
 #include "core/flat_map.h"
 #include "core/gil.h"
 #include "core/internal_alloc.h"
@@ -171,7 +172,27 @@ void DescribeLockLocation(TextBuffer* out, const ReportDesc& r, const ReportLock
   }
 }
 
+// CPythonInternal — every edge of the cycle was made inside CPython's threading.py (the innermost
+// Python frame of each acquisition): its own thread bookkeeping, not the program's locking.
+bool CPythonInternal(const ReportDesc& r) {
+  if (r.kind != ReportKind::kLockOrderInversion || r.edges.empty()) return false;
+  for (const ReportEdge& e : r.edges) {
+    PyStack p = PyStackDepotGet(e.facts.aux_to);
+    if (!p.size) return false;
+    const char* f = p.frames[0].file;
+    size_t n = strlen(f);
+    if (n < 13 || strcmp(f + n - 13, "/threading.py") != 0) return false;
+  }
+  return true;
+}
+
+u64 g_cpython_internal_hits = 0;
+
 bool Suppressed(const ReportDesc& r, StackCache* cache, Suppressions* supp, PtrVec<u32>* stacks) {
+  if (GetFlags().suppress_cpython_internals && CPythonInternal(r)) {
+    g_cpython_internal_hits++;
+    return true;
+  }
   if (!supp || supp->size() == 0) return false;
   const char* kind = ReportKindName(r.kind);
   for (u32 id : *stacks) {
@@ -577,6 +598,10 @@ void ReportLockLocation(TextBuffer* out, const ReportDesc& r, const ReportLock& 
 
 void PrintSuppressionSummary(const Suppressions* supp, bool enabled) {
   if (!enabled || !supp) return;
+  if (g_cpython_internal_hits)
+    OutputPrintf("==%d==locksan: %llu cycle(s) inside CPython's threading.py not reported "
+                 "(suppress_cpython_internals=0 shows them)\n",
+                 getpid(), static_cast<unsigned long long>(g_cpython_internal_hits));
   bool any = false;
   for (int i = 0; i < supp->size(); i++) any |= supp->rule(i).hits > 0;
   if (!any) return;

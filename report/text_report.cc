@@ -176,6 +176,10 @@ void DescribeLockLocation(TextBuffer* out, const ReportDesc& r, const ReportLock
 // Python frame of each acquisition): its own thread bookkeeping, not the program's locking.
 bool CPythonInternal(const ReportDesc& r) {
   if (r.kind != ReportKind::kLockOrderInversion || r.edges.empty()) return false;
+  // Only CPython's own locks (threading.Lock and friends are semaphores); a C library's mutexes
+  // taken under Thread(target=cfunc) have threading.py as innermost Python frame too.
+  for (const ReportLock& l : r.locks)
+    if (l.kind != LockKind::kSemaphore) return false;
   for (const ReportEdge& e : r.edges) {
     PyStack p = PyStackDepotGet(e.facts.aux_to);
     if (!p.size) return false;

@@ -223,6 +223,8 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind) {
   li->driver_call = nullptr;
   li->in_libcuda = false;
   li->shared = false;
+  li->acquired = false;
+  li->init_thread = 0;
   g_rt.by_addr->Insert(addr, li);
   g_rt.by_id->Insert(li->id, li);
   uptr page = addr >> kPageShift;
@@ -495,8 +497,10 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
       is_new = true;
     }
   }
-  if (is_new) {
-    // Only this thread writes these fields, before the lock can be in any report.
+  if (!is_new && li->first_thread != ts->number && !li->shared) li->shared = true;
+  if (is_new || (!li->first_pc && pc && li->first_thread == ts->number)) {
+    // Only this thread writes these fields, before the lock can be in any report (a lock registered
+    // at its pthread_*_init gets its first-use site here).
     li->first_thread = ts->number;
     li->first_pc = pc;
     if (pc) {
@@ -507,9 +511,8 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
     li->driver_call = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
     li->in_libcuda = li->driver_call != nullptr || InLibcuda(pc);
   }
-  // Every thread's first use of a lock misses its lock cache: the place to notice that a second
-  // thread takes it (only such a lock can serve as a gate lock).
-  if (li->first_thread != ts->number && !li->shared) li->shared = true;
+  // (Every thread's first use of a lock misses its lock cache: that is where a second thread taking
+  // it is noticed, above; only such a lock can serve as a gate lock.)
   ThreadState::CacheEntry& e = ts->lock_cache[(addr >> 4) & (kLockCacheSize - 1)];
   e.addr = addr;
   e.info = li;
@@ -570,7 +573,14 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     EmitReport(&r);
     return;
   }
-  // 2. Edges from the most recent held lock not taken by trylock, and from trylock-taken locks above
+  // 2. A fresh lock: initialised by this thread, which has acquired nothing since, and never acquired
+  // by anyone: this acquisition cannot block (no other thread can have taken it yet), so it makes no
+  // edge into it. (PyTorch creates a per-storage RLock under a global lock and takes it at once.)
+  if (!li->acquired && li->init_thread == ts->number + 1 && ts->fresh_lock == li) {
+    *cache_slot = 0;  // later acquisitions of this chain are not fresh: check them
+    return;
+  }
+  // 3. Edges from the most recent held lock not taken by trylock, and from trylock-taken locks above
   // it (as lockdep does); longer orders follow transitively.
   u32 top = ts->nheld;
   u32 first = top;
@@ -720,7 +730,12 @@ void OnSemInit(uptr addr, unsigned value) {
   {
     ScopedInRuntime guard;
     RuntimeLockGuard lock(&g_rt.registry_mu);
-    if (!g_rt.by_addr->Find(addr) && !OverBudget()) NewLockInfoLocked(addr, LockKind::kSemaphore)->first_thread = ts->number;
+    if (!g_rt.by_addr->Find(addr) && !OverBudget()) {
+      LockInfo* li = NewLockInfoLocked(addr, LockKind::kSemaphore);
+      li->first_thread = ts->number;
+      li->init_thread = ts->number + 1;
+      ts->fresh_lock = li;
+    }
   }
   // Other threads may have cached this address as "not a lock".
   g_untracked.gen.fetch_add(1, std::memory_order_relaxed);
@@ -846,8 +861,18 @@ void OnForeignUnlock(ThreadState* ts, uptr addr, int rc) {
 }
 
 void OnLockInit(uptr addr, LockKind kind) {
-  (void)kind;
   OnLockDestroy(addr);  // re-initialising a known address starts a new lock
+  ThreadState* ts = CurrentThread();
+  if (!ts) return;
+  ScopedInRuntime guard;
+  RuntimeLockGuard lock(&g_rt.registry_mu);
+  if (g_rt.by_addr->Find(addr) || OverBudget()) return;
+  // Registered now, to remember who initialised it (see the "fresh lock" rule in CheckAcquireSlow);
+  // the kind is refined from the object itself at its first acquisition.
+  LockInfo* li = NewLockInfoLocked(addr, kind);
+  li->first_thread = ts->number;
+  li->init_thread = ts->number + 1;
+  ts->fresh_lock = li;
 }
 
 void OnLockDestroy(uptr addr) {

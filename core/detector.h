@@ -34,6 +34,8 @@ struct LockInfo {
   const char* driver_call = nullptr;  // driver API in progress at the first acquisition
   bool in_libcuda = false;            // first taken by code in libcuda
   bool shared = false;                // taken by more than one thread (only such a lock can be a gate)
+  bool acquired = false;              // has been acquired at least once
+  u32 init_thread = 0;                // 1 + number of the thread that initialised it (0: static init)
   // Bumped when a thread that does not hold this lock unlocks it: the holder's entry is stale.
   std::atomic<u32> release_epoch{0};
   LockInfo* next_in_page = nullptr;   // registry: locks on the same 4 KiB page; free list
@@ -126,6 +128,7 @@ struct ThreadState {
   bool holds_gil = false;
   bool gil_taking = false;
   bool sem_probe = false;  // inside a successful sem_trywait's order check
+  LockInfo* fresh_lock = nullptr;  // initialised by this thread, with no acquisition since
   // CUDA (core/cuda.cc).
   bool driver_thread = false;  // created by libcuda: runs host functions and stream callbacks
   bool holds_stream = false;   // holds the CUDA-STREAM pseudo-lock (a host function is running)
@@ -227,6 +230,8 @@ LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired
     else RestoreOuterWait(ts);
   }
   if (!acquired || LOCKSAN_UNLIKELY(!a->lock)) return;
+  if (LOCKSAN_UNLIKELY(!a->lock->acquired)) a->lock->acquired = true;
+  if (a->lock->kind != LockKind::kGil) ts->fresh_lock = nullptr;
   if (LOCKSAN_UNLIKELY(ts->nheld == ts->held_cap)) PushHeldSlow(ts);
   // Fill the entry, then publish it: a signal handler that runs on this thread in between (and
   // locks something) must never see a half-written entry.

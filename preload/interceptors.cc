@@ -65,8 +65,9 @@ bool RcZero(int rc) { return rc == 0; }
 // ---------------------------------------------------------------------------------------------
 LOCKSAN_EXPORT int pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* attr) {
   LOCKSAN_REAL_INIT(pthread_mutex_init);
-  if (RuntimeInitialized() && !t_local.in_runtime) OnLockInit(ADDR(m), LockKind::kMutex);
-  return REAL(pthread_mutex_init)(m, attr);
+  int rc = REAL(pthread_mutex_init)(m, attr);
+  if (rc == 0 && RuntimeInitialized() && !t_local.in_runtime) OnLockInit(ADDR(m), MutexKind(m));
+  return rc;
 }
 
 LOCKSAN_EXPORT int pthread_mutex_destroy(pthread_mutex_t* m) {
@@ -131,8 +132,9 @@ LOCKSAN_EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
 // ---------------------------------------------------------------------------------------------
 LOCKSAN_EXPORT int pthread_rwlock_init(pthread_rwlock_t* l, const pthread_rwlockattr_t* attr) {
   LOCKSAN_REAL_INIT(pthread_rwlock_init);
-  if (RuntimeInitialized() && !t_local.in_runtime) OnLockInit(ADDR(l), LockKind::kRwlock);
-  return REAL(pthread_rwlock_init)(l, attr);
+  int rc = REAL(pthread_rwlock_init)(l, attr);
+  if (rc == 0 && RuntimeInitialized() && !t_local.in_runtime) OnLockInit(ADDR(l), LockKind::kRwlock);
+  return rc;
 }
 
 LOCKSAN_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t* l) {
@@ -189,8 +191,9 @@ LOCKSAN_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t* l) {
 // ---------------------------------------------------------------------------------------------
 LOCKSAN_EXPORT int pthread_spin_init(pthread_spinlock_t* l, int pshared) {
   LOCKSAN_REAL_INIT(pthread_spin_init);
-  if (RuntimeInitialized() && !t_local.in_runtime) OnLockInit(ADDR(l), LockKind::kSpin);
-  return REAL(pthread_spin_init)(l, pshared);
+  int rc = REAL(pthread_spin_init)(l, pshared);
+  if (rc == 0 && RuntimeInitialized() && !t_local.in_runtime) OnLockInit(ADDR(l), LockKind::kSpin);
+  return rc;
 }
 
 LOCKSAN_EXPORT int pthread_spin_destroy(pthread_spinlock_t* l) {

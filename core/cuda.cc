@@ -103,6 +103,11 @@ void ReportCallbackInDriverCall(ThreadState* ts) {
 
 }  // namespace
 
+void CudaForkLock() { g_cb_mu.Lock(); }
+void CudaForkUnlock(bool child) {
+  if (child) g_cb_mu.ResetAfterFork(); else g_cb_mu.Unlock();
+}
+
 void RefreshLibcuda() {
   if (g_cuda_hi.load(std::memory_order_acquire)) return;
   dl_iterate_phdr(FindLibcuda, nullptr);

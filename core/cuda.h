@@ -25,5 +25,7 @@ void CudaOnGilTake(ThreadState* ts, uptr pc, uptr sp);
 void CudaOnGilReleased(ThreadState* ts);
 // Called when a thread is created (in the parent): `pc` is the caller of pthread_create.
 bool CreatedByDriver(uptr pc);
+void CudaForkLock();
+void CudaForkUnlock(bool child);
 
 }  // namespace locksan

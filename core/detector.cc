@@ -1071,6 +1071,8 @@ void InitRuntime() {
 void ForkBefore() {
   if (g_rt.state.load(std::memory_order_acquire) != 2) return;
   UnwindForkLock();  // first: unwinding happens with no other runtime lock held
+  CudaForkLock();    // taken alone (before a report is emitted)
+  GilForkLock();     // leaves: Python stacks are stored with no other runtime lock held
   g_rt.report_mu.Lock();
   g_rt.graph_mu.Lock();
   g_rt.registry_mu.Lock();
@@ -1087,6 +1089,8 @@ void ForkAfterParent() {
   g_rt.registry_mu.Unlock();
   g_rt.graph_mu.Unlock();
   g_rt.report_mu.Unlock();
+  GilForkUnlock(false);
+  CudaForkUnlock(false);
   UnwindForkUnlock(false);
 }
 
@@ -1098,6 +1102,8 @@ void ForkAfterChild() {
   g_rt.registry_mu.ResetAfterFork();
   g_rt.graph_mu.ResetAfterFork();
   g_rt.report_mu.ResetAfterFork();
+  GilForkUnlock(true);
+  CudaForkUnlock(true);
   UnwindForkUnlock(true);
   // Only the forking thread exists in the child.
   ThreadState* self = t_local.ts;

@@ -120,6 +120,21 @@ PyStack PyStackDepotGet(u32 id) {
   return {r->size, r->frames};
 }
 
+void GilForkLock() {
+  g_locate_mu.Lock();
+  Depot()->mu.Lock();
+}
+
+void GilForkUnlock(bool child) {
+  if (child) {
+    Depot()->mu.ResetAfterFork();
+    g_locate_mu.ResetAfterFork();
+  } else {
+    Depot()->mu.Unlock();
+    g_locate_mu.Unlock();
+  }
+}
+
 u32 CapturePyStack() {
   if (g_state.load(std::memory_order_acquire) != 2) return 0;
   python::PyFrameRec frames[kMaxPyFrames];

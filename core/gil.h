@@ -36,6 +36,9 @@ struct PyStack {
   const python::PyFrameRec* frames;
 };
 PyStack PyStackDepotGet(u32 id);
+// Fork support: the Python-stack depot's and the GIL locator's locks (leaf locks).
+void GilForkLock();
+void GilForkUnlock(bool child);
 // PyStackFromFrames — stores frames captured elsewhere (a signal handler).
 u32 PyStackDepotPut(const python::PyFrameRec* frames, int n);
 

@@ -69,6 +69,8 @@ struct Runtime {
 
   ThreadState* all_threads = nullptr;
   ThreadState* free_states = nullptr;
+  // Exited threads: a compact record each (for reports), their ThreadState recycled.
+  PtrVec<ReportThread>* dead_threads = nullptr;
   u32 next_thread_number = 0;
   size_t threads_total = 0;
 
@@ -319,6 +321,9 @@ void FillThread(ReportDesc* r, u32 number) {
     rt.creation_stack = t->creation_stack;
     rt.parent = t->parent;
     rt.alive = t->alive.load(std::memory_order_relaxed);
+  } else {
+    for (const ReportThread& d : *g_rt.dead_threads)
+      if (d.number == number) rt = d;
   }
   r->threads.push_back(rt);
 }
@@ -973,6 +978,26 @@ void ThreadExitDestructor(void* arg) {
   if (hi > lo) ForgetRange(lo, hi);
   tl.ts = nullptr;
   tl.disabled = 1;  // later destructors of this thread pass straight through
+  // Keep a compact record for reports and recycle the (large) state: memory stays bounded over
+  // any number of threads.
+  {
+    RuntimeLockGuard lock(&g_rt.threads_mu);
+    ReportThread d{};
+    d.number = ts->number;
+    d.tid = ts->tid;
+    memcpy(d.name, ts->name, sizeof d.name);
+    d.creation_stack = ts->creation_stack;
+    d.parent = ts->parent;
+    d.alive = false;
+    g_rt.dead_threads->push_back(d);
+    for (ThreadState** pp = &g_rt.all_threads; *pp; pp = &(*pp)->next_all)
+      if (*pp == ts) {
+        *pp = ts->next_all;
+        break;
+      }
+    ts->next_all = g_rt.free_states;
+    g_rt.free_states = ts;
+  }
   tl.in_runtime--;
 }
 }  // namespace
@@ -1057,6 +1082,7 @@ void InitRuntime() {
   g_rt.reported = InternalNew<FlatMap<u8>>();
   g_rt.inversions = InternalNew<PtrVec<Runtime::Inversion>>();
   g_rt.orphans = InternalNew<PtrVec<internal::OrphanLock>>();
+  g_rt.dead_threads = InternalNew<PtrVec<ReportThread>>();
   g_rt.suppressions = InternalNew<Suppressions>();
   if (g_rt.flags.suppressions[0]) LoadSuppressions(g_rt.flags.suppressions);
   pthread_key_create(&g_rt.exit_key, ThreadExitDestructor);
@@ -1125,9 +1151,11 @@ void Finalize() {
   if (g_rt.state.load(std::memory_order_acquire) != 2) return;
   ThreadLocal& tl = t_local;
   tl.in_runtime++;
-  u64 n = g_rt.reports.load();
+  u64 n;
   {
+    // Taken first: a report another thread is printing right now counts (it holds report_mu).
     RuntimeLockGuard lock(&g_rt.report_mu);
+    n = g_rt.reports.load();
     PrintSuppressionSummary(g_rt.suppressions, g_rt.flags.print_suppressions);
     if (g_rt.flags.verbosity >= 1) {
       OutputPrintf("==%d==locksan: Python: %s\n", getpid(), GilStatus());

@@ -13,6 +13,7 @@ void SetDefaultFlags(Flags* f) {
 #include "core/flags.inc"
 #undef LOCKSAN_FLAG
   f->storage[0] = 0;
+  f->storage_used = 0;
 }
 
 namespace {
@@ -77,8 +78,7 @@ bool Validate(Flags* f, FlagErrorSink sink, void* ctx) {
 
 int ParseFlags(const char* str, Flags* f, FlagErrorSink sink, void* ctx) {
   if (!str) return 0;
-  size_t used = strlen(f->storage) + 1;
-  if (f->storage[0] == 0) used = 0;
+  size_t used = f->storage_used;  // earlier calls' strings stay valid: append after them
   size_t len = strlen(str);
   if (used + len + 1 > sizeof f->storage) {
     Error(sink, ctx, "locksan: LOCKSAN_OPTIONS is too long%s%s (ignored)", "", "");
@@ -86,6 +86,7 @@ int ParseFlags(const char* str, Flags* f, FlagErrorSink sink, void* ctx) {
   }
   char* buf = f->storage + used;
   memcpy(buf, str, len + 1);
+  f->storage_used = used + len + 1;
   int errors = 0;
   char* p = buf;
   while (*p) {

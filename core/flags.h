@@ -16,8 +16,9 @@ struct Flags {
 #define LOCKSAN_FLAG_TYPE_string const char*
 #include "core/flags.inc"
 #undef LOCKSAN_FLAG
-  // Storage for string values (the parsed copy of the option string).
+  // Storage for string values (the parsed copies of the option strings), used up to storage_used.
   char storage[4096];
+  size_t storage_used;
 };
 
 using FlagErrorSink = void (*)(void* ctx, const char* line);

@@ -6,21 +6,32 @@
 namespace locksan {
 namespace {
 
-// GlobHere — does `p` (up to pend) match a prefix of `s`; with `full`, all of `s`.
+// GlobHere — does `p` (up to pend) match a prefix of `s` (with `full`: all of `s`)? '*' matches any
+// run. Linear-time matching that remembers only the last '*' (no recursion: a pattern with many
+// stars cannot make it exponential).
 bool GlobHere(const char* p, const char* pend, const char* s, bool full) {
-  while (p < pend) {
-    if (*p == '*') {
+  const char* star = nullptr;  // position after the last '*' seen
+  const char* mark = nullptr;  // where in s that star's run currently ends
+  for (;;) {
+    if (p < pend && *p == '*') {
       while (p < pend && *p == '*') p++;
-      if (p == pend) return true;
-      for (const char* t = s; *t; t++)
-        if (GlobHere(p, pend, t, full)) return true;
-      return false;
+      if (p == pend) return true;  // a trailing '*' matches the rest (and any prefix)
+      star = p;
+      mark = s;
+      continue;
     }
-    if (!*s || *s != *p) return false;
-    p++;
-    s++;
+    if (p == pend) {
+      if (!full || !*s) return true;
+    } else if (*s && *s == *p) {
+      p++;
+      s++;
+      continue;
+    }
+    // Mismatch (or pattern ended before the string, with `full`): let the last star take one more char.
+    if (!star || !*mark) return false;
+    p = star;
+    s = ++mark;
   }
-  return !full || !*s;
 }
 
 }  // namespace

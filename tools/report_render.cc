@@ -307,7 +307,7 @@ std::string RenderJson(const MergeResult& m) {
   }
   doc["findings"] = std::move(findings);
   doc["suppressed"] = std::move(suppressed);
-  return doc.dump(2) + "\n";
+  return doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -471,7 +471,7 @@ std::string RenderSarif(const MergeResult& m, const RenderOptions& o) {
   run["invocations"] = json::array({{{"executionSuccessful", m.errors.empty()},
                                      {"toolExecutionNotifications", notes}}});
   json doc = {{"$schema", kSarifSchema}, {"version", "2.1.0"}, {"runs", json::array({run})}};
-  return doc.dump(2) + "\n";
+  return doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 // ---------------------------------------------------------------------------------------------

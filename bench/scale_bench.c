@@ -1,0 +1,367 @@
+/* scale_bench: locks, edges, threads and held locks at scale.
+ *
+ *   scale_bench [all|live|edges|threads|held] [options]
+ *
+ *   live     1,000,000 live heap mutexes (one malloc each), each locked/unlocked once, then
+ *            destroyed and freed.  Reports the VmRSS growth per lock (from /proc/self/status).
+ *            Every lock is taken at the same call site, so a tool's stack depot holds only a
+ *            few stacks: the figure is the per-lock cost.
+ *   edges    ~1,000,000 distinct lock-order edges, built by several threads, each nesting two
+ *            locks of a shared array always in index order (lower index first), so the graph
+ *            has no cycle.  Edges are added in buckets (default 100,000) separated by a barrier;
+ *            each bucket's wall time is reported so that growth with the graph size is visible.
+ *            Then the first bucket is walked again (edges already known).
+ *   threads  1,000 threads alive at the same time (they meet at a barrier), each taking a few
+ *            locks (a shared one, one on its own stack, one global), in two waves so that
+ *            thread stacks are reused.
+ *   held     one thread holding 100 locks at once, nested, released in LIFO order on even
+ *            rounds and in acquisition (FIFO) order on odd rounds.
+ *
+ * Options: -L live_locks (1000000)  -E edges (1000000)  -B bucket (100000)  -D edges_per_lock (10)
+ *          -t edge_threads (8)  -T threads (1000)  -W waves (2)  -H held_depth (100)
+ *          -I held_rounds (20000)
+ * Output: '#' lines for people, 'RESULT part=... key=value ...' lines for scripts.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static long g_live = 1000000;
+static long g_edges = 1000000;
+static long g_bucket = 100000;
+static long g_per_lock = 10;
+static int g_edge_threads = 8;
+static int g_threads = 1000;
+static int g_waves = 2;
+static int g_depth = 100;
+static long g_held_rounds = 20000;
+
+static void die(const char *what, int err) {
+  fprintf(stderr, "scale_bench: %s: %s\n", what, strerror(err));
+  exit(2);
+}
+static void check(int rc, const char *what) {
+  if (rc != 0) die(what, rc);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* VmRSS in KiB, or -1. */
+static long rss_kb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  long v = -1;
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "VmRSS:", 6) == 0) {
+      v = strtol(line + 6, NULL, 10);
+      break;
+    }
+  }
+  fclose(f);
+  return v;
+}
+
+static void *xmalloc(size_t n) {
+  void *p = malloc(n);
+  if (!p) {
+    fprintf(stderr, "scale_bench: out of memory (%zu bytes)\n", n);
+    exit(2);
+  }
+  return p;
+}
+
+/* --- live ------------------------------------------------------------------------- */
+static void part_live(void) {
+  long n = g_live;
+  pthread_mutex_t **m = xmalloc(sizeof(*m) * (size_t)n);
+  memset(m, 0, sizeof(*m) * (size_t)n); /* touch it before the baseline */
+  long rss0 = rss_kb();
+  double t0 = now_s();
+  for (long i = 0; i < n; i++) {
+    m[i] = xmalloc(sizeof(pthread_mutex_t));
+    check(pthread_mutex_init(m[i], NULL), "pthread_mutex_init");
+  }
+  double t1 = now_s();
+  long rss1 = rss_kb();
+  for (long i = 0; i < n; i++) {
+    pthread_mutex_lock(m[i]);
+    pthread_mutex_unlock(m[i]);
+  }
+  double t2 = now_s();
+  long rss2 = rss_kb();
+  /* Lock them all a second time: the known-lock path. */
+  for (long i = 0; i < n; i++) {
+    pthread_mutex_lock(m[i]);
+    pthread_mutex_unlock(m[i]);
+  }
+  double t3 = now_s();
+  for (long i = 0; i < n; i++) {
+    check(pthread_mutex_destroy(m[i]), "pthread_mutex_destroy");
+    free(m[i]);
+  }
+  double t4 = now_s();
+  long rss3 = rss_kb();
+  free(m);
+  double per_lock = (double)(rss2 - rss0) * 1024.0 / (double)n;
+  printf("# live: %ld heap mutexes: RSS %+ld KiB after init, %+ld KiB after first lock "
+         "(%.1f bytes/lock in all), %+ld KiB after destroy+free\n",
+         n, rss1 - rss0, rss2 - rss0, per_lock, rss3 - rss0);
+  printf("# live: init %.1f ns/lock, first lock+unlock %.1f ns, second %.1f ns, "
+         "destroy+free %.1f ns\n",
+         (t1 - t0) * 1e9 / n, (t2 - t1) * 1e9 / n, (t3 - t2) * 1e9 / n, (t4 - t3) * 1e9 / n);
+  printf("RESULT part=live locks=%ld rss_init_kb=%ld rss_locked_kb=%ld rss_freed_kb=%ld "
+         "bytes_per_lock=%.1f init_ns=%.1f first_lock_ns=%.1f relock_ns=%.1f destroy_ns=%.1f "
+         "total_s=%.3f\n",
+         n, rss1 - rss0, rss2 - rss0, rss3 - rss0, per_lock, (t1 - t0) * 1e9 / n,
+         (t2 - t1) * 1e9 / n, (t3 - t2) * 1e9 / n, (t4 - t3) * 1e9 / n, t4 - t0);
+  fflush(stdout);
+}
+
+/* --- edges ------------------------------------------------------------------------ */
+static pthread_mutex_t *g_elocks;
+static long g_nlocks;
+static pthread_barrier_t g_ebar;
+static long g_bucket_begin, g_bucket_end; /* set by main between barriers */
+static volatile int g_edges_done;
+
+/* Edge k joins lock i = k % M and lock (i + d) % M, d = 1 + k / M: all distinct as long as
+ * d < M / 2.  The lower index is always taken first, so there is no cycle. */
+static void do_edge(long k) {
+  long i = k % g_nlocks, d = 1 + k / g_nlocks;
+  long j = (i + d) % g_nlocks;
+  long lo = i < j ? i : j, hi = i < j ? j : i;
+  pthread_mutex_lock(&g_elocks[lo]);
+  pthread_mutex_lock(&g_elocks[hi]);
+  pthread_mutex_unlock(&g_elocks[hi]);
+  pthread_mutex_unlock(&g_elocks[lo]);
+}
+
+static void *edge_worker(void *arg) {
+  long id = (long)arg;
+  for (;;) {
+    pthread_barrier_wait(&g_ebar); /* start of a bucket (or the end) */
+    if (g_edges_done) break;
+    long len = g_bucket_end - g_bucket_begin;
+    long b = g_bucket_begin + len * id / g_edge_threads;
+    long e = g_bucket_begin + len * (id + 1) / g_edge_threads;
+    for (long k = b; k < e; k++) do_edge(k);
+    pthread_barrier_wait(&g_ebar); /* end of the bucket */
+  }
+  return NULL;
+}
+
+static double run_bucket(long begin, long end) {
+  g_bucket_begin = begin;
+  g_bucket_end = end;
+  double t0 = now_s();
+  pthread_barrier_wait(&g_ebar);
+  pthread_barrier_wait(&g_ebar);
+  return now_s() - t0;
+}
+
+static void part_edges(void) {
+  if (g_per_lock < 1) g_per_lock = 1;
+  g_nlocks = (g_edges + g_per_lock - 1) / g_per_lock;
+  if (g_nlocks < 2 * g_per_lock + 2) g_nlocks = 2 * g_per_lock + 2;
+  g_elocks = xmalloc(sizeof(pthread_mutex_t) * (size_t)g_nlocks);
+  for (long i = 0; i < g_nlocks; i++) check(pthread_mutex_init(&g_elocks[i], NULL), "pthread_mutex_init");
+  long rss0 = rss_kb();
+  g_edges_done = 0;
+  check(pthread_barrier_init(&g_ebar, NULL, (unsigned)g_edge_threads + 1), "pthread_barrier_init");
+  pthread_t *tid = xmalloc(sizeof(pthread_t) * (size_t)g_edge_threads);
+  for (long i = 0; i < g_edge_threads; i++)
+    check(pthread_create(&tid[i], NULL, edge_worker, (void *)i), "pthread_create");
+  double total = 0, first = -1, last = -1, worst = 0;
+  int nb = 0;
+  for (long begin = 0; begin < g_edges; begin += g_bucket) {
+    long end = begin + g_bucket < g_edges ? begin + g_bucket : g_edges;
+    double dt = run_bucket(begin, end);
+    double ns = dt * 1e9 / (double)(end - begin);
+    total += dt;
+    if (first < 0) first = ns;
+    last = ns;
+    if (ns > worst) worst = ns;
+    printf("RESULT part=edges_bucket bucket=%d edges_before=%ld edges_after=%ld ns_per_edge=%.1f "
+           "rss_kb=%ld\n",
+           nb, begin, end, ns, rss_kb() - rss0);
+    fflush(stdout);
+    nb++;
+  }
+  long rss1 = rss_kb();
+  /* The first bucket again: every edge is known now. */
+  long kend = g_bucket < g_edges ? g_bucket : g_edges;
+  double known = run_bucket(0, kend) * 1e9 / (double)kend;
+  g_edges_done = 1;
+  pthread_barrier_wait(&g_ebar);
+  for (int i = 0; i < g_edge_threads; i++) check(pthread_join(tid[i], NULL), "pthread_join");
+  pthread_barrier_destroy(&g_ebar);
+  free(tid);
+  for (long i = 0; i < g_nlocks; i++) check(pthread_mutex_destroy(&g_elocks[i]), "pthread_mutex_destroy");
+  free(g_elocks);
+  double per_edge_bytes = (double)(rss1 - rss0) * 1024.0 / (double)g_edges;
+  printf("# edges: %ld distinct edges over %ld locks, %d threads: %.3f s, %.1f ns/edge "
+         "(first bucket %.1f, last %.1f, worst %.1f), known edges %.1f ns, RSS %+ld KiB "
+         "(%.1f bytes/edge)\n",
+         g_edges, g_nlocks, g_edge_threads, total, total * 1e9 / (double)g_edges, first, last, worst,
+         known, rss1 - rss0, per_edge_bytes);
+  printf("RESULT part=edges edges=%ld locks=%ld threads=%d total_s=%.4f ns_per_edge=%.1f "
+         "first_bucket_ns=%.1f last_bucket_ns=%.1f worst_bucket_ns=%.1f growth=%.2f "
+         "known_ns_per_edge=%.1f rss_kb=%ld bytes_per_edge=%.1f\n",
+         g_edges, g_nlocks, g_edge_threads, total, total * 1e9 / (double)g_edges, first, last, worst,
+         first > 0 ? last / first : 0.0, known, rss1 - rss0, per_edge_bytes);
+  fflush(stdout);
+}
+
+/* --- threads ---------------------------------------------------------------------- */
+#define N_SHARED 16
+static pthread_mutex_t g_shared_locks[N_SHARED];
+static pthread_mutex_t g_global = PTHREAD_MUTEX_INITIALIZER;
+static pthread_barrier_t g_tbar;
+static long g_tcount;
+
+static void *thread_worker(void *arg) {
+  long id = (long)arg;
+  pthread_mutex_t mine; /* a lock on this thread's stack; the stack is reused later */
+  check(pthread_mutex_init(&mine, NULL), "pthread_mutex_init");
+  /* order: shared[id % 16] -> stack lock -> global: consistent, no cycle */
+  pthread_mutex_lock(&g_shared_locks[id % N_SHARED]);
+  pthread_mutex_lock(&mine);
+  pthread_mutex_lock(&g_global);
+  g_tcount++;
+  pthread_mutex_unlock(&g_global);
+  pthread_mutex_unlock(&mine);
+  pthread_mutex_unlock(&g_shared_locks[id % N_SHARED]);
+  pthread_barrier_wait(&g_tbar); /* all threads alive at once */
+  pthread_mutex_lock(&mine);
+  pthread_mutex_unlock(&mine);
+  pthread_mutex_destroy(&mine);
+  return NULL;
+}
+
+static void part_threads(void) {
+  for (int i = 0; i < N_SHARED; i++) check(pthread_mutex_init(&g_shared_locks[i], NULL), "pthread_mutex_init");
+  pthread_t *tid = xmalloc(sizeof(pthread_t) * (size_t)g_threads);
+  long rss0 = rss_kb();
+  double best = 1e30, sum = 0;
+  long peak_rss = 0;
+  for (int w = 0; w < g_waves; w++) {
+    g_tcount = 0;
+    check(pthread_barrier_init(&g_tbar, NULL, (unsigned)g_threads + 1), "pthread_barrier_init");
+    double t0 = now_s();
+    for (long i = 0; i < g_threads; i++) {
+      int rc = pthread_create(&tid[i], NULL, thread_worker, (void *)i);
+      if (rc != 0) {
+        fprintf(stderr, "scale_bench: pthread_create #%ld of %d: %s\n", i, g_threads, strerror(rc));
+        exit(2);
+      }
+    }
+    pthread_barrier_wait(&g_tbar);
+    long rss_live = rss_kb() - rss0;
+    if (rss_live > peak_rss) peak_rss = rss_live;
+    for (long i = 0; i < g_threads; i++) check(pthread_join(tid[i], NULL), "pthread_join");
+    double dt = now_s() - t0;
+    pthread_barrier_destroy(&g_tbar);
+    if (g_tcount != g_threads) {
+      fprintf(stderr, "scale_bench: threads: %ld of %d threads ran\n", g_tcount, g_threads);
+      exit(3);
+    }
+    printf("# threads: wave %d: %d threads created, all alive at once, joined in %.3f s "
+           "(RSS %+ld KiB while alive)\n",
+           w, g_threads, dt, rss_live);
+    sum += dt;
+    if (dt < best) best = dt;
+  }
+  free(tid);
+  for (int i = 0; i < N_SHARED; i++) pthread_mutex_destroy(&g_shared_locks[i]);
+  printf("RESULT part=threads threads=%d waves=%d total_s=%.4f best_wave_s=%.4f us_per_thread=%.1f "
+         "peak_rss_kb=%ld\n",
+         g_threads, g_waves, sum, best, best * 1e6 / g_threads, peak_rss);
+  fflush(stdout);
+}
+
+/* --- held ------------------------------------------------------------------------- */
+static void part_held(void) {
+  int n = g_depth;
+  pthread_mutex_t *m = xmalloc(sizeof(pthread_mutex_t) * (size_t)n);
+  for (int i = 0; i < n; i++) check(pthread_mutex_init(&m[i], NULL), "pthread_mutex_init");
+  /* first round on its own: every edge is new */
+  double t0 = now_s();
+  for (int i = 0; i < n; i++) pthread_mutex_lock(&m[i]);
+  for (int i = n - 1; i >= 0; i--) pthread_mutex_unlock(&m[i]);
+  double first = now_s() - t0;
+  t0 = now_s();
+  for (long r = 0; r < g_held_rounds; r++) {
+    for (int i = 0; i < n; i++) pthread_mutex_lock(&m[i]);
+    if (r & 1) {
+      for (int i = 0; i < n; i++) pthread_mutex_unlock(&m[i]); /* FIFO: oldest first */
+    } else {
+      for (int i = n - 1; i >= 0; i--) pthread_mutex_unlock(&m[i]); /* LIFO */
+    }
+  }
+  double dt = now_s() - t0;
+  for (int i = 0; i < n; i++) check(pthread_mutex_destroy(&m[i]), "pthread_mutex_destroy");
+  free(m);
+  double ns = g_held_rounds ? dt * 1e9 / ((double)g_held_rounds * n) : 0;
+  printf("# held: %d locks held at once: first round %.1f us, then %.1f ns per lock+unlock "
+         "(%ld rounds)\n",
+         n, first * 1e6, ns, g_held_rounds);
+  printf("RESULT part=held depth=%d rounds=%ld first_round_us=%.1f ns_per_lock=%.2f total_s=%.4f\n", n,
+         g_held_rounds, first * 1e6, ns, dt + first);
+  fflush(stdout);
+}
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: scale_bench [all|live|edges|threads|held] [-L live_locks] [-E edges] [-B bucket]\n"
+          "                   [-D edges_per_lock] [-t edge_threads] [-T threads] [-W waves]\n"
+          "                   [-H held_depth] [-I held_rounds]\n");
+  exit(2);
+}
+
+int main(int argc, char **argv) {
+  const char *part = "all";
+  if (argc > 1 && argv[1][0] != '-') {
+    part = argv[1];
+    optind = 2;
+  }
+  int opt;
+  while ((opt = getopt(argc, argv, "L:E:B:D:t:T:W:H:I:")) != -1) {
+    switch (opt) {
+      case 'L': g_live = atol(optarg); break;
+      case 'E': g_edges = atol(optarg); break;
+      case 'B': g_bucket = atol(optarg); break;
+      case 'D': g_per_lock = atol(optarg); break;
+      case 't': g_edge_threads = atoi(optarg); break;
+      case 'T': g_threads = atoi(optarg); break;
+      case 'W': g_waves = atoi(optarg); break;
+      case 'H': g_depth = atoi(optarg); break;
+      case 'I': g_held_rounds = atol(optarg); break;
+      default: usage();
+    }
+  }
+  if (g_live < 1 || g_edges < 1 || g_bucket < 1 || g_edge_threads < 1 || g_threads < 1 ||
+      g_waves < 1 || g_depth < 1 || g_held_rounds < 0) {
+    fprintf(stderr, "scale_bench: counts must be positive\n");
+    return 2;
+  }
+  int all = strcmp(part, "all") == 0, known = all;
+  double t0 = now_s();
+  if (all || strcmp(part, "live") == 0) { part_live(); known = 1; }
+  if (all || strcmp(part, "edges") == 0) { part_edges(); known = 1; }
+  if (all || strcmp(part, "threads") == 0) { part_threads(); known = 1; }
+  if (all || strcmp(part, "held") == 0) { part_held(); known = 1; }
+  if (!known) usage();
+  printf("RESULT part=done part_run=%s total_s=%.3f\n", part, now_s() - t0);
+  return 0;
+}

@@ -1,0 +1,617 @@
+#!/usr/bin/env python3
+"""run_py_e2e.py -- end-to-end tests of locksan on real CPython programs (python3 stdlib only).
+
+Usage:
+    run_py_e2e.py --lib build/liblocksan.so [--workdir DIR] [--cc cc] [--python PY ...] SCENARIO ...
+    run_py_e2e.py --list-pythons          # the interpreters found: "ID PATH VERSION" per line
+    run_py_e2e.py --list-scenarios
+
+Each SCENARIO runs once per interpreter (--python, repeatable; default: every interpreter found).
+Interpreters: /usr/bin/python3.6 ... python3.14, $PYENV_ROOT/versions/*/bin/python3 (3.x only) and the
+paths in $LOCKSAN_PYTHONS (colon-separated). A scenario whose expectations do not apply to an interpreter
+(the GIL on CPython 3.6, which locksan cannot locate) says so on a "SKIP:" line.
+
+Scenarios (the programs are in programs/, the C library they load is cblib.c, built here):
+    gil_inversion  GIL <-> library mutex inversion, sequential: exit 66, exactly one lock-order-inversion
+                   naming the GIL and global 'lib_mu', with both Python stacks (function, file:line).
+    gil_deadlock   the same looping in two threads until it hangs: the inversion first, then a deadlock
+                   report naming the GIL, lib_mu and both threads; killed after the report (or 8 s).
+    lock_abba      threading.Lock ABBA in two Python threads, sequential: one lock-order-inversion with
+                   both Python stacks.
+    lock_abba_io   the same with time.sleep() (a GIL release) between the two acquisitions.
+    lock_deadlock  the same with a barrier (a real hang): the inversion, then a deadlock report naming
+                   both threads and their Python stacks.
+    c_inversion    ABBA between two C mutexes of the library (GIL released): every interpreter, 3.6 too.
+    clean          programs/clean_*.py, each run without and with locksan: ThreadPoolExecutor, queue,
+                   logging, Condition/Event/Semaphore/Barrier (zero timeouts too), subprocess,
+                   multiprocessing fork and spawn, fork right after the other threads ended, fork from a
+                   thread whose child ends with its last thread, threading in a fork child,
+                   faulthandler's watchdog: exit 0, stdout and stderr identical to the native run (no
+                   locksan output at all).
+
+Exit status: 0 all passed, 1 a failure, 77 everything that ran passed but something was skipped
+(ctest SKIP_RETURN_CODE). Lines "TIMING: ..." give the measured delays.
+"""
+import argparse
+import glob
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROGRAMS = os.path.join(HERE, "programs")
+HEADLINE = re.compile(r"^==(\d+)==WARNING: locksan: ([A-Za-z-]+)", re.M)
+SUMMARY = re.compile(r"^SUMMARY: locksan: ([A-Za-z-]+)", re.M)
+NOT_PRELOADED = "from LD_PRELOAD cannot be preloaded"
+SKIP_RC = 77
+# CPython versions whose GIL locksan locates (docs/python.md, "What works where"): 3.7 to 3.13. 3.6 keeps
+# its GIL file-static in ceval.c; Python stacks need the same layout tables.
+GIL_FIRST, GIL_LAST = (3, 7), (3, 13)
+HANG_KILL_AFTER = 8.0  # seconds a hanging program may run before the test kills it
+# The watchdog (watchdog_interval_ms=1000) reports threads seen blocked on two scans: about 2 s after the
+# hang, which in these programs starts right after the inversion is reported. Allowed, with slack for a
+# loaded machine:
+DEADLOCK_REPORT_WITHIN = 5.0
+CLEAN_PROGRAMS = [
+    "clean_executor", "clean_queue", "clean_logging", "clean_sync", "clean_subprocess", "clean_mp_fork",
+    "clean_mp_spawn", "clean_fork_after_threads", "clean_fork_from_thread",
+    "clean_fork_child_threading", "clean_faulthandler",
+]
+
+
+class Failure(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------------
+# Interpreters
+# ---------------------------------------------------------------------------------------------------
+def interpreter_info(path):
+    """(version tuple, description) of a python, or None when it is not a working CPython 3."""
+    try:
+        out = subprocess.run(
+            [path, "-c", "import sys, platform; print('%d %d %d' % sys.version_info[:3]); "
+                         "print(platform.python_implementation()); "
+                         "print(int(hasattr(sys, 'gettotalrefcount')))"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True, timeout=30,
+            env=clean_env()).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if len(out) < 5 or out[3] != "CPython" or out[0] != "3":
+        return None
+    return tuple(int(x) for x in out[:3]), out[4] == "1"
+
+
+def find_pythons():
+    """[(id, path, version)] of every CPython 3 interpreter found, in a stable order."""
+    cands = ["/usr/bin/python3.%d" % m for m in range(6, 15)]
+    root = os.environ.get("PYENV_ROOT", "/root/.pyenv")
+    cands += sorted(glob.glob(os.path.join(root, "versions", "*", "bin", "python3")),
+                    key=lambda p: [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", p)])
+    cands += [p for p in os.environ.get("LOCKSAN_PYTHONS", "").split(":") if p]
+    seen, found = set(), []
+    for p in cands:
+        if not os.path.isfile(p) or not os.access(p, os.X_OK):
+            continue
+        real = os.path.realpath(p)
+        if real in seen:
+            continue
+        seen.add(real)
+        info = interpreter_info(p)
+        if info is None:
+            continue
+        version, _debug = info
+        if p.startswith("/usr/bin/"):
+            pid = "system%d.%d" % version[:2]
+        elif "/versions/" in p:
+            pid = "pyenv" + p.split("/versions/")[1].split("/")[0]
+        else:
+            pid = "py" + re.sub(r"[^A-Za-z0-9.]+", "_", p.strip("/"))
+        found.append((pid, p, version))
+    return found
+
+
+def clean_env():
+    env = dict(os.environ)
+    for k in list(env):
+        if k.startswith("PYTHON") or k.startswith("LOCKSAN") or k in ("LD_PRELOAD", "CUDA_INJECTION64_PATH"):
+            del env[k]
+    return env
+
+
+# ---------------------------------------------------------------------------------------------------
+# Running a program and parsing its reports
+# ---------------------------------------------------------------------------------------------------
+class Run:
+    def __init__(self, rc, stdout, stderr, seconds, killed=False, events=None):
+        self.rc, self.stdout, self.stderr, self.seconds, self.killed = rc, stdout, stderr, seconds, killed
+        self.events = events or {}  # name -> seconds after start (hang runs)
+
+    def reports(self):
+        return parse_reports(self.stderr)
+
+
+def parse_reports(text):
+    """[(kind, text)] of every report, each from its headline to its SUMMARY line; a headline without
+    its SUMMARY before the next headline (or the end) is a failure."""
+    heads = list(HEADLINE.finditer(text))
+    out = []
+    for i, h in enumerate(heads):
+        end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
+        body = text[h.start():end]
+        s = SUMMARY.search(body)
+        if not s:
+            raise Failure("report '%s' has no SUMMARY line before the next report or the end:\n%s"
+                          % (h.group(2), excerpt(body)))
+        if s.group(1) != h.group(2):
+            raise Failure("report '%s' ends with 'SUMMARY: locksan: %s'" % (h.group(2), s.group(1)))
+        eol = body.find("\n", s.end())
+        out.append((h.group(2), body[:eol if eol >= 0 else len(body)]))
+    return out
+
+
+def excerpt(text, limit=6000):
+    if len(text) <= limit:
+        return text
+    return text[:limit // 2] + "\n[... %d characters ...]\n" % (len(text) - limit) + text[-limit // 2:]
+
+
+class Context:
+    def __init__(self, args, pid, path, version, log):
+        self.args, self.pid, self.path, self.version, self.log = args, pid, path, version, log
+        self.cblib = None
+
+    @property
+    def gil(self):
+        return GIL_FIRST <= self.version[:2] <= GIL_LAST
+
+    def vstr(self):
+        return "%d.%d.%d" % self.version
+
+    def env(self, preload, options=None):
+        env = clean_env()
+        env["PYE2E_CBLIB"] = self.cblib or ""
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        if preload:
+            env["LD_PRELOAD"] = self.args.lib
+            if options:
+                env["LOCKSAN_OPTIONS"] = options
+        return env
+
+    def program(self, name):
+        return os.path.join(PROGRAMS, name + ".py")
+
+    def run(self, name, preload=True, options=None, timeout=120):
+        """Runs programs/NAME.py to its end; retries while the library cannot be preloaded (someone is
+        rebuilding it)."""
+        for attempt in range(6):
+            t0 = time.time()
+            try:
+                p = subprocess.run([self.path, self.program(name)], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, env=self.env(preload, options), timeout=timeout,
+                                   cwd=self.args.workdir, start_new_session=True)
+            except subprocess.TimeoutExpired as e:
+                raise Failure("%s did not finish within %d s (a hang)%s\nstderr:\n%s" % (
+                    name, timeout, " under locksan" if preload else " natively",
+                    excerpt((e.stderr or b"").decode("utf-8", "replace"))))
+            r = Run(p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace"),
+                    time.time() - t0)
+            if preload and NOT_PRELOADED in r.stderr and attempt < 5:
+                self.log("  (library being rebuilt: retrying in 3 s)")
+                time.sleep(3)
+                continue
+            return r
+
+    def run_hanging(self, name, stop_after_kind, options=None):
+        """Runs programs/NAME.py, which is expected to hang; kills its process group once a report of
+        kind stop_after_kind is complete (SUMMARY line read) or after HANG_KILL_AFTER seconds."""
+        for attempt in range(6):
+            r = self._run_hanging_once(name, stop_after_kind, options)
+            if NOT_PRELOADED in r.stderr and attempt < 5:
+                self.log("  (library being rebuilt: retrying in 3 s)")
+                time.sleep(3)
+                continue
+            return r
+
+    def _run_hanging_once(self, name, stop_after_kind, options):
+        t0 = time.time()
+        p = subprocess.Popen([self.path, self.program(name)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=self.env(True, options), cwd=self.args.workdir, start_new_session=True)
+        out, err, events = [], [], {}
+        done = threading.Event()
+
+        def read(stream, sink, watch):
+            for raw in iter(stream.readline, b""):
+                line = raw.decode("utf-8", "replace")
+                sink.append(line)
+                if watch:
+                    now = time.time() - t0
+                    m = HEADLINE.match(line)
+                    if m:
+                        events.setdefault("headline:" + m.group(2), now)
+                    m = SUMMARY.match(line)
+                    if m:
+                        events.setdefault("summary:" + m.group(1), now)
+                        if m.group(1) == stop_after_kind:
+                            done.set()
+
+        readers = [threading.Thread(target=read, args=(p.stdout, out, False)),
+                   threading.Thread(target=read, args=(p.stderr, err, True))]
+        for t in readers:
+            t.start()
+        exited_early = False
+        while time.time() - t0 < HANG_KILL_AFTER:
+            if done.wait(0.05):
+                time.sleep(0.2)  # the lines after the SUMMARY, if any
+                break
+            if p.poll() is not None:
+                exited_early = True
+                break
+        rc = p.poll()
+        killed = rc is None
+        if killed:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            rc = p.wait()
+        for t in readers:
+            t.join(10)
+        r = Run(rc, "".join(out), "".join(err), time.time() - t0, killed=killed, events=events)
+        r.exited_early = exited_early
+        return r
+
+
+def line_of(program, marker):
+    with open(program) as f:
+        for i, line in enumerate(f, 1):
+            if "# @" + marker in line:
+                return i
+    raise RuntimeError("no marker @%s in %s" % (marker, program))
+
+
+def expect(cond, message, run=None):
+    if not cond:
+        if run is not None:
+            message += "\nexit status %s\nstdout:\n%s\nstderr:\n%s" % (run.rc, excerpt(run.stdout, 2000),
+                                                                      excerpt(run.stderr))
+        raise Failure(message)
+
+
+def expect_counts(run, wanted):
+    """wanted: {kind: n}; every other kind must be absent."""
+    got = {}
+    for kind, _ in run.reports():
+        got[kind] = got.get(kind, 0) + 1
+    expect(got == wanted, "reports %s, expected %s" % (fmt_counts(got), fmt_counts(wanted)), run)
+
+
+def fmt_counts(d):
+    return "{" + ", ".join("%s=%d" % kv for kv in sorted(d.items())) + "}" if d else "none"
+
+
+def report_of(run, kind):
+    for k, text in run.reports():
+        if k == kind:
+            return text
+    raise Failure("no %s report" % kind)
+
+
+def py_frames(report):
+    """[(function, file, line)] of every Python frame in the report's Python stacks."""
+    frames = []
+    lines = report.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() != "Python stack (innermost first):":
+            continue
+        for fl in lines[i + 1:]:
+            m = re.match(r"^\s+#\d+ (\S.*?) (\S+):(-?\d+)$", fl)
+            if not m:
+                break
+            frames.append((m.group(1), m.group(2), int(m.group(3))))
+    return frames
+
+
+def innermost_py_frames(report):
+    """[(function, file, line)] of the #0 frame of each Python stack in the report."""
+    out = []
+    lines = report.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() == "Python stack (innermost first):" and i + 1 < len(lines):
+            m = re.match(r"^\s+#0 (\S.*?) (\S+):(-?\d+)$", lines[i + 1])
+            if m:
+                out.append((m.group(1), m.group(2), int(m.group(3))))
+    return out
+
+
+def expect_py_frame(ctx, run, report, function, program, marker, innermost=True):
+    want = (function, ctx.program(program), line_of(ctx.program(program), marker))
+    have = innermost_py_frames(report) if innermost else py_frames(report)
+    expect(want in have, "no Python frame '%s %s:%d'%s in the report; Python frames found: %s"
+           % (want[0], want[1], want[2], " (innermost)" if innermost else "", have or "none"), run)
+
+
+def lock_name(report, description):
+    """The report's name of the lock whose description line contains `description` (e.g. M12)."""
+    m = re.search(r"^\s+(?:Mutex|Semaphore) (M\d+|SEM\d+) \(0x[0-9a-f]+, [a-z ]+\): .*%s" % re.escape(description),
+                  report, re.M)
+    return m.group(1) if m else None
+
+
+def cycle_line(report):
+    m = re.search(r"^\s+Cycle in lock order graph: (.*)$", report, re.M)
+    return m.group(1) if m else ""
+
+
+def require_gil(ctx, what):
+    if not ctx.gil:
+        raise Skip("CPython %s: locksan does not track this interpreter's GIL (it supports %d.%d to %d.%d), "
+                   "so %s does not apply" % (ctx.vstr(), GIL_FIRST[0], GIL_FIRST[1], GIL_LAST[0], GIL_LAST[1],
+                                              what))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Scenarios
+# ---------------------------------------------------------------------------------------------------
+def check_gil_lib_inversion(ctx, run, report, callback_fn, touch_fn, program):
+    cyc = cycle_line(report)
+    mu = lock_name(report, "global 'lib_mu'")
+    expect(mu is not None, "the report does not describe the library mutex as global 'lib_mu'", run)
+    expect(re.search(r"\bGIL\b", cyc) and re.search(r"\b%s\b" % mu, cyc) and cyc.count("=>") == 2,
+           "the cycle is not GIL <-> %s: '%s'" % (mu, cyc), run)
+    expect("GIL: the Python interpreter's global interpreter lock" in report, "the GIL is not described", run)
+    expect_py_frame(ctx, run, report, callback_fn, program, "CALLBACK")
+    expect_py_frame(ctx, run, report, touch_fn, program, "TOUCH")
+
+
+def scenario_gil_inversion(ctx):
+    r = ctx.run("gil_inversion")
+    expect(r.rc >= 0, "killed by signal %d (a crash)" % -r.rc, r)
+    expect(r.stdout == "done\n", "the program did not run to its end", r)
+    if not ctx.gil:
+        # No GIL tracking: the program must still run unchanged, without a report about the GIL.
+        expect(r.rc == 0 and not r.reports(), "expected exit 0 and no report without GIL tracking", r)
+        require_gil(ctx, "the GIL <-> lib_mu report (the program ran to its end, exit 0, no report)")
+    expect(r.rc == 66, "exit status %d, expected 66" % r.rc, r)
+    expect_counts(r, {"lock-order-inversion": 1})
+    check_gil_lib_inversion(ctx, r, report_of(r, "lock-order-inversion"), "run_callback", "touch_holding_gil",
+                            "gil_inversion")
+
+
+def scenario_gil_deadlock(ctx):
+    require_gil(ctx, "a deadlock through the GIL (the program would just hang)")
+    r = ctx.run_hanging("gil_deadlock", "deadlock")
+    expect(not r.exited_early, "the program exited (status %s) instead of hanging" % r.rc, r)
+    ctx.log("TIMING: inversion report at %.2f s, deadlock report at %.2f s after start" % (
+        r.events.get("headline:lock-order-inversion", -1), r.events.get("headline:deadlock", -1)))
+    expect("headline:deadlock" in r.events,
+           "no deadlock report within %.0f s (the program hung: killed)" % HANG_KILL_AFTER, r)
+    expect(r.events.get("headline:lock-order-inversion", 1e9) < r.events["headline:deadlock"],
+           "the lock-order-inversion was not reported before the deadlock", r)
+    delay = r.events["headline:deadlock"] - r.events["headline:lock-order-inversion"]
+    expect(delay <= DEADLOCK_REPORT_WITHIN, "the deadlock report came %.1f s after the hang began (the "
+           "inversion report), more than %.0f s" % (delay, DEADLOCK_REPORT_WITHIN), r)
+    expect_counts(r, {"lock-order-inversion": 1, "deadlock": 1})
+    check_gil_lib_inversion(ctx, r, report_of(r, "lock-order-inversion"), "callback_loop", "touch_loop",
+                            "gil_deadlock")
+    d = report_of(r, "deadlock")
+    tids = dict(re.findall(r"^tid (\w+) (\d+)$", r.stdout, re.M))
+    expect(set(tids) == {"callback_loop", "touch_loop"}, "the program did not print its threads' ids", r)
+    for fn, tid in sorted(tids.items()):
+        expect(re.search(r"^  Thread T\d+ \(tid %s\b.*has been waiting" % tid, d, re.M),
+               "the deadlock report does not name thread %s (tid %s) as waiting" % (fn, tid), r)
+    expect(re.search(r"waiting [\d.]+ s to lock the GIL", d), "the deadlock report has no wait for the GIL", r)
+    mu = lock_name(d, "global 'lib_mu'")
+    expect(mu and re.search(r"waiting [\d.]+ s to lock mutex %s\b" % mu, d),
+           "the deadlock report has no wait for lib_mu", r)
+    expect_py_frame(ctx, r, d, "callback_loop", "gil_deadlock", "CALLBACK")
+    expect_py_frame(ctx, r, d, "touch_loop", "gil_deadlock", "TOUCH")
+
+
+def scenario_lock_abba(ctx):
+    check_lock_abba(ctx, "lock_abba")
+
+
+def check_lock_abba(ctx, program):
+    r = ctx.run(program)
+    expect(r.rc >= 0, "killed by signal %d (a crash)" % -r.rc, r)
+    expect(r.stdout == "done\n", "the program did not run to its end", r)
+    expect(r.rc == 66, "exit status %d, expected 66" % r.rc, r)
+    expect_counts(r, {"lock-order-inversion": 1})
+    rep = report_of(r, "lock-order-inversion")
+    cyc = cycle_line(rep)
+    expect(re.fullmatch(r"(SEM\d+) \(0x[0-9a-f]+\) => (SEM\d+) \(0x[0-9a-f]+\) => \1", cyc),
+           "the cycle is not between two semaphores (threading.Lock): '%s'" % cyc, r)
+    if not ctx.gil:
+        ctx.log("NOTE: CPython %s: no Python stacks expected (not supported)" % ctx.vstr())
+        return
+    expect_py_frame(ctx, r, rep, "take_a_then_b", program, "AB")
+    expect_py_frame(ctx, r, rep, "take_b_then_a", program, "BA")
+
+
+def scenario_lock_abba_io(ctx):
+    check_lock_abba(ctx, "lock_abba_io")
+
+
+def scenario_lock_deadlock(ctx):
+    r = ctx.run_hanging("lock_deadlock", "deadlock")
+    expect(not r.exited_early, "the program exited (status %s) instead of hanging" % r.rc, r)
+    ctx.log("TIMING: inversion report at %.2f s, deadlock report at %.2f s after start" % (
+        r.events.get("headline:lock-order-inversion", -1), r.events.get("headline:deadlock", -1)))
+    expect("headline:deadlock" in r.events,
+           "no deadlock report within %.0f s (the program hung: killed)" % HANG_KILL_AFTER, r)
+    expect(r.events.get("headline:lock-order-inversion", 1e9) < r.events["headline:deadlock"],
+           "the lock-order-inversion was not reported before the deadlock", r)
+    delay = r.events["headline:deadlock"] - r.events["headline:lock-order-inversion"]
+    expect(delay <= DEADLOCK_REPORT_WITHIN, "the deadlock report came %.1f s after the hang began (the "
+           "inversion report), more than %.0f s" % (delay, DEADLOCK_REPORT_WITHIN), r)
+    expect_counts(r, {"lock-order-inversion": 1, "deadlock": 1})
+    inv = report_of(r, "lock-order-inversion")
+    d = report_of(r, "deadlock")
+    tids = dict(re.findall(r"^tid (\w+) (\d+)$", r.stdout, re.M))
+    expect(set(tids) == {"take_a_then_b", "take_b_then_a"}, "the program did not print its threads' ids", r)
+    sems = re.findall(r"\b(SEM\d+) \(0x", cycle_line(inv))
+    for fn, tid in sorted(tids.items()):
+        m = re.search(r"^  Thread T\d+ \(tid %s\b.*has been waiting [\d.]+ s to lock semaphore (SEM\d+) .*held by "
+                      r"thread T\d+" % tid, d, re.M)
+        expect(m, "the deadlock report does not name thread %s (tid %s) waiting for a semaphore" % (fn, tid), r)
+        expect(m.group(1) in sems, "thread %s waits for %s, not one of the inversion's %s" % (fn, m.group(1), sems),
+               r)
+    if not ctx.gil:
+        ctx.log("NOTE: CPython %s: no Python stacks expected (not supported)" % ctx.vstr())
+        return
+    for rep in (inv, d):
+        expect_py_frame(ctx, r, rep, "take_a_then_b", "lock_deadlock", "AB")
+        expect_py_frame(ctx, r, rep, "take_b_then_a", "lock_deadlock", "BA")
+
+
+def scenario_c_inversion(ctx):
+    r = ctx.run("c_inversion")
+    expect(r.rc >= 0, "killed by signal %d (a crash)" % -r.rc, r)
+    expect(r.stdout == "done\n", "the program did not run to its end", r)
+    expect(r.rc == 66, "exit status %d, expected 66" % r.rc, r)
+    expect_counts(r, {"lock-order-inversion": 1})
+    rep = report_of(r, "lock-order-inversion")
+    a, b = lock_name(rep, "global 'lib_a'"), lock_name(rep, "global 'lib_b'")
+    expect(a and b, "the report does not describe global 'lib_a' and global 'lib_b'", r)
+    expect("GIL" not in cycle_line(rep), "the GIL is in the cycle: '%s'" % cycle_line(rep), r)
+    expect(re.search(r"SUMMARY: locksan: lock-order-inversion \S*cblib\.c:\d+ in lib_(a_then_b|b_then_a)$", rep, re.M),
+           "the SUMMARY does not point into cblib.c", r)
+    if not ctx.gil:
+        ctx.log("NOTE: CPython %s: no Python stacks expected (not supported)" % ctx.vstr())
+        return
+    expect_py_frame(ctx, r, rep, "a_then_b", "c_inversion", "AB")
+    expect_py_frame(ctx, r, rep, "b_then_a", "c_inversion", "BA")
+
+
+def scenario_clean(ctx):
+    failures = []
+    for name in CLEAN_PROGRAMS:
+        native = ctx.run(name, preload=False)
+        if native.rc != 0:
+            failures.append("%s: fails without locksan (exit %d): a broken test\n%s" % (name, native.rc,
+                                                                                       excerpt(native.stderr)))
+            continue
+        r = ctx.run(name)
+        problems = []
+        if r.rc != 0:
+            problems.append("exit status %d (native 0)" % r.rc)
+        if r.stdout != native.stdout:
+            problems.append("stdout differs from the native run:\n--- native\n%s--- locksan\n%s" % (
+                native.stdout, r.stdout))
+        if r.stderr != native.stderr:
+            kinds = [k for _, k in HEADLINE.findall(r.stderr)]
+            problems.append("stderr differs from the native run (%s):\n%s" % (
+                "reports: " + ", ".join(kinds) if kinds else "no report", excerpt(r.stderr)))
+        ctx.log("  %-26s %s  native %.2f s, locksan %.2f s" % (name, "FAIL" if problems else "ok", native.seconds,
+                                                               r.seconds))
+        if problems:
+            failures.append("%s: %s" % (name, "\n".join(problems)))
+    if failures:
+        raise Failure("\n\n".join(failures))
+
+
+SCENARIOS = {
+    "gil_inversion": scenario_gil_inversion,
+    "gil_deadlock": scenario_gil_deadlock,
+    "lock_abba": scenario_lock_abba,
+    "lock_abba_io": scenario_lock_abba_io,
+    "lock_deadlock": scenario_lock_deadlock,
+    "c_inversion": scenario_c_inversion,
+    "clean": scenario_clean,
+}
+
+
+# ---------------------------------------------------------------------------------------------------
+def build_cblib(args):
+    src = os.path.join(HERE, "cblib.c")
+    out = os.path.join(args.workdir, "libpye2e_cblib.so")
+    if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
+        return out
+    tmp = "%s.%d.tmp" % (out, os.getpid())
+    p = subprocess.run([args.cc, "-g", "-O0", "-shared", "-fPIC", "-pthread", src, "-o", tmp],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    if p.returncode != 0:
+        raise SystemExit("building cblib.c failed:\n" + p.stdout)
+    os.replace(tmp, out)  # atomic: parallel tests may build it at the same time
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lib", help="liblocksan.so")
+    ap.add_argument("--workdir", default=None)
+    ap.add_argument("--cc", default="cc")
+    ap.add_argument("--python", action="append", default=[], help="interpreter (repeatable; default: all)")
+    ap.add_argument("--list-pythons", action="store_true")
+    ap.add_argument("--list-scenarios", action="store_true")
+    ap.add_argument("scenarios", nargs="*")
+    args = ap.parse_args()
+    if args.list_pythons:
+        for pid, path, v in find_pythons():
+            print(pid, path, "%d.%d.%d" % v)
+        return 0
+    if args.list_scenarios:
+        print("\n".join(SCENARIOS))
+        return 0
+    if not args.lib or not args.scenarios:
+        ap.error("--lib and at least one SCENARIO are needed")
+    for s in args.scenarios:
+        if s not in SCENARIOS:
+            ap.error("unknown scenario %s (have: %s)" % (s, ", ".join(SCENARIOS)))
+    args.lib = os.path.abspath(args.lib)
+    if not os.path.exists(args.lib):
+        print("FAIL: %s does not exist (build it first)" % args.lib)
+        return 1
+    args.workdir = os.path.abspath(args.workdir or os.path.join("/tmp", "locksan-python-e2e"))
+    os.makedirs(args.workdir, exist_ok=True)
+    cblib = build_cblib(args)
+
+    if args.python:
+        pythons = []
+        for p in args.python:
+            info = interpreter_info(p) if os.path.exists(p) else None
+            if info is None:
+                print("SKIP: interpreter %s not found or not CPython 3" % p)
+                continue
+            pythons.append((p, p, info[0]))
+    else:
+        pythons = find_pythons()
+    if not pythons:
+        print("SKIP: no interpreter")
+        return SKIP_RC
+
+    failed = skipped = passed = 0
+    for scenario in args.scenarios:
+        for pid, path, version in pythons:
+            ctx = Context(args, pid, path, version, lambda m: print(m, flush=True))
+            ctx.cblib = cblib
+            title = "%s [%s, CPython %s]" % (scenario, path, ctx.vstr())
+            t0 = time.time()
+            try:
+                SCENARIOS[scenario](ctx)
+            except Skip as e:
+                skipped += 1
+                print("SKIP: %s: %s" % (title, e), flush=True)
+            except Failure as e:
+                failed += 1
+                print("FAIL: %s (%.1f s)\n%s" % (title, time.time() - t0, e), flush=True)
+            else:
+                passed += 1
+                print("PASS: %s (%.1f s)" % (title, time.time() - t0), flush=True)
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    if failed:
+        return 1
+    return SKIP_RC if skipped else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

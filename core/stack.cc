@@ -13,6 +13,15 @@
 
 namespace locksan {
 
+// DeepBindFlag — RTLD_DEEPBIND, except in a process with ASan/TSan/MSan, whose runtimes refuse it.
+int DeepBindFlag() {
+  static int flag = (dlsym(RTLD_DEFAULT, "__asan_init") || dlsym(RTLD_DEFAULT, "__tsan_init") ||
+                     dlsym(RTLD_DEFAULT, "__msan_init"))
+                        ? 0
+                        : RTLD_DEEPBIND;
+  return flag;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Unwinding
 // ---------------------------------------------------------------------------------------------
@@ -59,7 +68,7 @@ void TryLoadLibUnwind() {
   void* program_copy = dlopen("libunwind.so.8", RTLD_NOW | RTLD_NOLOAD);
   for (const char* name : names) {
     if (!name) continue;
-    void* h = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    void* h = dlopen(name, RTLD_NOW | RTLD_LOCAL | DeepBindFlag());
     if (!h) continue;
     if (h == program_copy) {  // the same object as the program's (e.g. the system one by soname)
       dlclose(h);

@@ -25,6 +25,9 @@ int CaptureUserStack(uptr* pcs, uptr* sps, int depth);
 // InRuntime — pc lies in liblocksan.so itself.
 bool InRuntime(uptr pc);
 
+// DeepBindFlag — RTLD_DEEPBIND for locksan's private libraries, 0 under ASan/TSan/MSan.
+int DeepBindFlag();
+
 // UnwinderName — "libunwind" or "libgcc", for verbosity output.
 const char* UnwinderName();
 void InitUnwinder();

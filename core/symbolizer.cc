@@ -1,4 +1,5 @@
 #include "core/symbolizer.h"
+#include "core/stack.h"
 
 #include <cxxabi.h>
 #include <dlfcn.h>
@@ -67,11 +68,11 @@ void Init() {
   if (slash) {
     // libdw needs libelf: load the copy beside us first, so that libdw's dependency finds it by soname.
     snprintf(path, sizeof path, "%.*s/libelf.so.1", static_cast<int>(slash - g_self_path), g_self_path);
-    dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    dlopen(path, RTLD_NOW | RTLD_LOCAL | DeepBindFlag());
     snprintf(path, sizeof path, "%.*s/libdw.so.1", static_cast<int>(slash - g_self_path), g_self_path);
-    h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    h = dlopen(path, RTLD_NOW | RTLD_LOCAL | DeepBindFlag());
   }
-  if (!h) h = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+  if (!h) h = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL | DeepBindFlag());
   if (!h) return;
   bool ok = Load(h, "dwfl_begin", &g_dw.begin) && Load(h, "dwfl_end", &g_dw.end) &&
             Load(h, "dwfl_linux_proc_report", &g_dw.proc_report) &&

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -365,6 +366,19 @@ void* ThreadTrampoline(void* p) {
 
 namespace {
 
+// LoadedObjectsChanged — whether objects were loaded since the last call (cheap: dl_iterate_phdr's
+// load counter), so that libcuda is looked for only after something was loaded.
+int ReadAdds(struct dl_phdr_info* info, size_t, void* arg) {
+  *static_cast<unsigned long long*>(arg) = info->dlpi_adds;
+  return 1;
+}
+bool LoadedObjectsChanged() {
+  static std::atomic<unsigned long long> last{~0ull};
+  unsigned long long adds = 0;
+  dl_iterate_phdr(ReadAdds, &adds);
+  return last.exchange(adds) != adds;
+}
+
 cupti::Mode CudaMode() {
   const char* m = GetFlags().cuda_tracking;
   if (!strcmp(m, "off")) return cupti::Mode::kOff;
@@ -394,7 +408,7 @@ void StartCudaTracking(bool at_startup) {
 LOCKSAN_EXPORT int pthread_create(pthread_t* th, const pthread_attr_t* attr, void* (*fn)(void*), void* arg) {
   LOCKSAN_REAL_INIT(pthread_create);
   if (!CurrentThread()) return REAL(pthread_create)(th, attr, fn, arg);
-  if (!cupti::Active()) StartCudaTracking(false);
+  if (!cupti::Active() && LoadedObjectsChanged()) StartCudaTracking(false);
   ThreadStart* st = OnThreadCreate(CALLER_PC);
   if (!st) return REAL(pthread_create)(th, attr, fn, arg);
   Trampoline* t = InternalNew<Trampoline>();

@@ -64,6 +64,8 @@ result_of() {
     elif grep -aq 'test .* skipped' "$log"; then r=SKIPPED
     else r="rc=$rc"; fi
   fi
+  # regrtest counts "env changed" (e.g. a leaked child process) as success unless --fail-env-changed
+  if grep -aq 'altered the execution environment' "$log"; then r="$r+ENV_CHANGED"; fi
   echo "$r"
 }
 

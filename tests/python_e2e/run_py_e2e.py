@@ -2,7 +2,7 @@
 """run_py_e2e.py -- end-to-end tests of locksan on real CPython programs (python3 stdlib only).
 
 Usage:
-    run_py_e2e.py --lib build/liblocksan.so [--workdir DIR] [--cc cc] [--python PY ...] SCENARIO ...
+    run_py_e2e.py --lib build/liblocksan.so [--workdir DIR] [--cc cc] [--python PY ...] [--strict] SCENARIO ...
     run_py_e2e.py --list-pythons          # the interpreters found: "ID PATH VERSION" per line
     run_py_e2e.py --list-scenarios
 
@@ -29,8 +29,11 @@ Scenarios (the programs are in programs/, the C library they load is cblib.c, bu
                    faulthandler's watchdog: exit 0, stdout and stderr identical to the native run (no
                    locksan output at all).
 
-Exit status: 0 all passed, 1 a failure, 77 everything that ran passed but something was skipped
-(ctest SKIP_RETURN_CODE). Lines "TIMING: ..." give the measured delays.
+Known runtime bugs are listed in KNOWN_FAILURES below: a test they break prints "XFAIL" and does not fail
+the run (unless --strict); once it passes it prints "XPASS" (delete the line).
+
+Exit status: 0 all passed (or failed as known), 1 a failure, 77 everything that ran passed but something
+was skipped (ctest SKIP_RETURN_CODE). Lines "TIMING: ..." give the measured delays.
 """
 import argparse
 import glob
@@ -61,6 +64,37 @@ CLEAN_PROGRAMS = [
     "clean_mp_spawn", "clean_fork_after_threads", "clean_fork_from_thread",
     "clean_fork_child_threading", "clean_faulthandler",
 ]
+
+
+# Known runtime bugs, each found by these tests and reported to the runtime's owners: the affected test
+# still runs and its failure is shown as "XFAIL" (expected) instead of failing the run; when it passes it
+# says "XPASS" (the bug is fixed: delete its line here). --strict counts them as failures.
+# (scenario or clean program, first CPython version, last version, the bug)
+KNOWN_FAILURES = [
+    ("lock_abba_io", (3, 7), (3, 13),
+     "missed inversion: a thread that lets the GIL go between two threading.Lock acquisitions (I/O, "
+     "sleep, a forced switch) records no order edge: the GIL, re-taken, is the most recent held lock"),
+    ("gil_inversion", (3, 7), (3, 8), "extra report at exit: faulthandler's cancel_event (GIL -> SEM -> GIL)"),
+    ("lock_abba", (3, 7), (3, 8), "extra report at exit: faulthandler's cancel_event (GIL -> SEM -> GIL)"),
+    ("c_inversion", (3, 7), (3, 8), "extra report at exit: faulthandler's cancel_event (GIL -> SEM -> GIL)"),
+    ("clean_*", (3, 7), (3, 8),
+     "false report at every exit: faulthandler's cancel_event, held by the main thread from start-up and "
+     "re-taken with the GIL held at Py_Finalize (GIL -> SEM -> GIL)"),
+    ("clean_faulthandler", (3, 9), (3, 13),
+     "false reports: faulthandler.dump_traceback_later() takes its cancel_event with the GIL held and the "
+     "main thread keeps it while the watchdog is armed (GIL -> SEM -> ... -> GIL)"),
+    ("clean_fork_after_threads", (3, 12), (3, 13),
+     "CPython's fork() warning counts locksan's watchdog thread, still running right after the program's "
+     "last other thread ended"),
+]
+
+
+def known_failure(name, version):
+    for pattern, first, last, why in KNOWN_FAILURES:
+        if (pattern == name or (pattern.endswith("*") and name.startswith(pattern[:-1]))) and \
+                first <= tuple(version[:2]) <= last:
+            return why
+    return None
 
 
 class Failure(Exception):
@@ -495,6 +529,7 @@ def scenario_c_inversion(ctx):
 def scenario_clean(ctx):
     failures = []
     for name in CLEAN_PROGRAMS:
+        known = None if ctx.args.strict else known_failure(name, ctx.version)
         native = ctx.run(name, preload=False)
         if native.rc != 0:
             failures.append("%s: fails without locksan (exit %d): a broken test\n%s" % (name, native.rc,
@@ -511,10 +546,14 @@ def scenario_clean(ctx):
             kinds = [k for _, k in HEADLINE.findall(r.stderr)]
             problems.append("stderr differs from the native run (%s):\n%s" % (
                 "reports: " + ", ".join(kinds) if kinds else "no report", excerpt(r.stderr)))
-        ctx.log("  %-26s %s  native %.2f s, locksan %.2f s" % (name, "FAIL" if problems else "ok", native.seconds,
-                                                               r.seconds))
-        if problems:
+        status = ("XFAIL" if known else "FAIL") if problems else ("XPASS" if known else "ok")
+        ctx.log("  %-26s %-5s  native %.2f s, locksan %.2f s" % (name, status, native.seconds, r.seconds))
+        if problems and known:
+            ctx.log("    known bug: %s\n    %s" % (known, problems[0].splitlines()[0]))
+        elif problems:
             failures.append("%s: %s" % (name, "\n".join(problems)))
+        elif known:
+            ctx.log("    XPASS: known bug no longer seen (%s): delete its KNOWN_FAILURES line" % known)
     if failures:
         raise Failure("\n\n".join(failures))
 
@@ -553,6 +592,7 @@ def main():
     ap.add_argument("--python", action="append", default=[], help="interpreter (repeatable; default: all)")
     ap.add_argument("--list-pythons", action="store_true")
     ap.add_argument("--list-scenarios", action="store_true")
+    ap.add_argument("--strict", action="store_true", help="known failures (KNOWN_FAILURES) count as failures")
     ap.add_argument("scenarios", nargs="*")
     args = ap.parse_args()
     if args.list_pythons:
@@ -589,12 +629,13 @@ def main():
         print("SKIP: no interpreter")
         return SKIP_RC
 
-    failed = skipped = passed = 0
+    failed = skipped = passed = xfailed = 0
     for scenario in args.scenarios:
         for pid, path, version in pythons:
             ctx = Context(args, pid, path, version, lambda m: print(m, flush=True))
             ctx.cblib = cblib
             title = "%s [%s, CPython %s]" % (scenario, path, ctx.vstr())
+            known = None if args.strict else known_failure(scenario, version)
             t0 = time.time()
             try:
                 SCENARIOS[scenario](ctx)
@@ -602,12 +643,18 @@ def main():
                 skipped += 1
                 print("SKIP: %s: %s" % (title, e), flush=True)
             except Failure as e:
-                failed += 1
-                print("FAIL: %s (%.1f s)\n%s" % (title, time.time() - t0, e), flush=True)
+                if known:
+                    xfailed += 1
+                    print("XFAIL: %s (%.1f s): known bug: %s\n%s" % (title, time.time() - t0, known, e), flush=True)
+                else:
+                    failed += 1
+                    print("FAIL: %s (%.1f s)\n%s" % (title, time.time() - t0, e), flush=True)
             else:
                 passed += 1
+                if known:
+                    print("XPASS: %s: known bug no longer seen (%s): delete its KNOWN_FAILURES line" % (title, known))
                 print("PASS: %s (%.1f s)" % (title, time.time() - t0), flush=True)
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    print("%d passed, %d failed, %d expected failures, %d skipped" % (passed, failed, xfailed, skipped))
     if failed:
         return 1
     return SKIP_RC if skipped else 0

@@ -925,7 +925,7 @@ ThreadStart* OnThreadCreate(uptr pc) {
   ThreadState* parent = CurrentThread();
   if (!parent) return nullptr;
   ScopedInRuntime guard;
-  WatchdogMaybeStart();
+  WatchdogOnThreadCreate();
   ThreadStart* st = InternalNew<ThreadStart>();
   st->driver_thread = CreatedByDriver(pc);
   st->number = NextThreadNumber();
@@ -936,7 +936,10 @@ ThreadStart* OnThreadCreate(uptr pc) {
   return st;
 }
 
-void OnThreadCreateFailed(ThreadStart* st) { InternalDelete(st); }
+void OnThreadCreateFailed(ThreadStart* st) {
+  InternalDelete(st);
+  WatchdogOnThreadStarted();
+}
 
 void OnThreadStart(ThreadStart* st) {
   if (!st) return;
@@ -948,6 +951,7 @@ void OnThreadStart(ThreadStart* st) {
   RecordStackRange(ts);
   tl.ts = ts;
   pthread_setspecific(g_rt.exit_key, ts);
+  WatchdogOnThreadStarted();  // after the state is listed alive
   tl.in_runtime--;
 }
 
@@ -998,6 +1002,9 @@ void ThreadExitDestructor(void* arg) {
     ts->next_all = g_rt.free_states;
     g_rt.free_states = ts;
   }
+  // The last thread but one ends the watchdog before it goes (a program single-threaded again must
+  // not count it).
+  WatchdogOnThreadExit();
   tl.in_runtime--;
 }
 }  // namespace

@@ -1,7 +1,6 @@
 // core/watchdog.cc — finds real deadlocks while they happen.
 //
-// A watchdog thread (started at the program's first pthread_create; it never exists in a
-// single-threaded process) wakes every `watchdog_interval_ms` and reads, racily and without taking
+// A watchdog thread wakes every `watchdog_interval_ms` and reads, racily and without taking
 // any lock a watched thread may hold, what every thread waits for (ThreadState::wait_*) and holds
 // (ThreadState::held). A wait is trusted only when the same wait (same wait_seq) is seen on two scans
 // in a row: a blocked thread does not change its own state, so what it publishes is stable.
@@ -14,10 +13,20 @@
 //
 // Stacks: the watchdog sends `stack_signal` to each thread of the report; the thread's handler
 // captures its own stack (the stack where it waits) and the watchdog stores it.
+//
+// Lifecycle: the watchdog thread exists only while the program has more than one thread (CPython
+// 3.12 warns on fork() in a multi-threaded process; a C program may count its threads). It is
+// started at a pthread_create, and stopped by the program thread whose exit leaves a single one:
+// that thread asks it to end, joins it and waits until the kernel no longer lists it, before it
+// exits itself, so that the program never sees a thread count that includes the watchdog once its
+// own other threads are gone. It stays while the lone thread could still be blocked for good (a lock
+// whose holder exited) and for the whole run with long_wait_ms or dump_signal, which are wanted in a
+// single-threaded process too (started at start-up then).
 #include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +34,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
 
 #include <atomic>
 #include <cstdio>
@@ -42,7 +53,14 @@
 namespace locksan {
 namespace {
 
-std::atomic<int> g_started{0};
+// Lifecycle (see the header comment). g_life_mu serialises start and stop; the watchdog thread
+// never takes it. Lock order: g_life_mu, then the detector's locks.
+RuntimeMutex g_life_mu;
+std::atomic<int> g_running{0};    // a watchdog thread exists (written under g_life_mu)
+std::atomic<int> g_pending{0};    // threads created (pthread_create) that have not started yet
+std::atomic<int> g_stop{0};       // futex word: the watchdog thread must end
+std::atomic<int> g_thread_tid{0}; // the watchdog thread's tid
+pthread_t g_thread;
 std::atomic<int> g_dump_requested{0};
 int g_stack_signal = 0;
 uptr g_self_lo = 0, g_self_hi = 0;  // liblocksan.so's mapped range
@@ -71,6 +89,19 @@ u64 NowMs() {
 void SleepMs(int ms) {
   timespec ts{ms / 1000, static_cast<long>(ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) != 0) {
+  }
+}
+
+// WaitStop — sleeps `ms` unless a stop is requested; returns whether one is.
+bool WaitStop(int ms) {
+  u64 end = NowMs() + static_cast<u64>(ms);
+  for (;;) {
+    if (g_stop.load(std::memory_order_acquire)) return true;
+    u64 now = NowMs();
+    if (now >= end) return false;
+    u64 left = end - now;
+    timespec ts{static_cast<time_t>(left / 1000), static_cast<long>(left % 1000) * 1000000L};
+    syscall(SYS_futex, reinterpret_cast<int*>(&g_stop), FUTEX_WAIT_PRIVATE, 0, &ts, nullptr, 0);
   }
 }
 
@@ -460,42 +491,28 @@ int OsThreadCount() {
   return live;
 }
 
-// StepAside — the watchdog must not change the program: it keeps no process alive (glibc ends a
-// process when its last thread exits, counting ours) and does not make a program that is
-// single-threaded again look multi-threaded (CPython 3.12 warns on fork() then). Returns true when
-// the watchdog thread should end; it is started again at the program's next pthread_create.
-bool StepAside() {
-  int n = OsThreadCount();
-  if (n == 1) {
-    // Every program thread has ended (the last one with pthread_exit): end the process as glibc
-    // would have, with exit(0).
-    exit(0);
-  }
-  if (n != 2) return false;
-  // One program thread left: it can still block for good on a lock an exited thread holds, or be
-  // waiting now; then keep watching.
-  if (internal::HasOrphans()) {
-    if (GetFlags().verbosity >= 3) OutputPrintf("==%d==locksan: watchdog stays: orphaned locks\n", getpid());
-    return false;
-  }
-  {
-    RuntimeLockGuard lock(&internal::ThreadsMutex());
-    for (ThreadState* t = internal::ThreadListHead(); t; t = t->next_all)
-      if (t->alive.load(std::memory_order_acquire) && t->wait_addr.load(std::memory_order_acquire)) {
-        if (GetFlags().verbosity >= 3)
-          OutputPrintf("==%d==locksan: watchdog stays: T%u waits\n", getpid(), t->number);
-        return false;
-      }
-  }
-  g_started.store(0, std::memory_order_seq_cst);
-  if (OsThreadCount() == 2) return true;
-  // A thread appeared meanwhile: keep watching unless that thread already started a new watchdog.
-  int expected = 0;
-  return !g_started.compare_exchange_strong(expected, 1);
+// LiveProgramThreads — threads locksan knows that have not exited.
+int LiveProgramThreads() {
+  RuntimeLockGuard lock(&internal::ThreadsMutex());
+  int n = 0;
+  for (ThreadState* t = internal::ThreadListHead(); t; t = t->next_all)
+    n += t->alive.load(std::memory_order_acquire);
+  return n;
+}
+
+// RunsAlways — options that want the watchdog in a single-threaded process too.
+bool g_dump_installed = false;
+bool RunsAlways() { return g_dump_installed || GetFlags().long_wait_ms > 0; }
+
+bool Wanted() {
+  const Flags& f = GetFlags();
+  return f.detect_deadlocks || f.long_wait_ms > 0 || f.dump_signal > 0;
 }
 
 void* WatchdogMain(void*) {
   t_local.disabled = 1;  // this thread is never watched
+  prctl(PR_SET_NAME, "locksan-watch", 0, 0, 0);  // (pthread_setname_np on another thread opens /proc)
+  g_thread_tid.store(static_cast<int>(syscall(SYS_gettid)), std::memory_order_release);
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);
@@ -503,71 +520,129 @@ void* WatchdogMain(void*) {
   int interval = f.watchdog_interval_ms > 10 ? f.watchdog_interval_ms : 10;
   int slice = interval < 100 ? interval : 100;
   for (int elapsed = 0;; elapsed += slice) {
-    SleepMs(slice);
+    if (WaitStop(slice)) return nullptr;
     if (g_dump_requested.exchange(0, std::memory_order_relaxed)) g_watchdog->Dump();
-    if (f.dump_signal <= 0 && StepAside()) return nullptr;
     if (elapsed + slice >= interval) {
       elapsed = -slice;
       if (f.detect_deadlocks || f.long_wait_ms > 0) g_watchdog->Scan();
+      // Never keep a process alive: when every thread locksan knows has exited (normally the
+      // exiting thread stops the watchdog first) and no other thread is left, end the process as
+      // glibc does when its last thread exits.
+      if (LiveProgramThreads() == 0 && OsThreadCount() == 1) exit(0);
     }
   }
   return nullptr;
 }
 
-void Start() {
-  int expected = 0;
-  if (!g_started.compare_exchange_strong(expected, 1)) return;
+// Start — g_life_mu held.
+void StartLocked() {
+  if (g_running.load(std::memory_order_relaxed)) return;
   const Flags& f = GetFlags();
   InitUnwinder();  // never dlopen from a signal handler
-  dl_iterate_phdr(FindSelf, nullptr);
-  if (f.stack_signal != 0) {
+  if (!g_self_lo) dl_iterate_phdr(FindSelf, nullptr);
+  if (f.stack_signal != 0 && !g_stack_signal) {
     int sig = f.stack_signal < 0 ? SIGRTMAX - 2 : f.stack_signal;
     if (InstallIfDefault(sig, StackSignalHandler, nullptr)) g_stack_signal = sig;
   }
-  if (!g_watchdog) g_watchdog = InternalNew<Watchdog>();
+  // A fresh state: what an earlier watchdog observed is stale (waits it saw have ended, since it
+  // was stopped with at most one thread and nothing that could block for good).
+  if (g_watchdog) {
+    g_watchdog->~Watchdog();
+    new (g_watchdog) Watchdog();
+  } else {
+    g_watchdog = InternalNew<Watchdog>();
+  }
+  g_stop.store(0, std::memory_order_relaxed);
+  g_thread_tid.store(0, std::memory_order_relaxed);
   t_local.in_runtime++;
-  pthread_t th;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 256 * 1024);
-  if (pthread_create(&th, &attr, WatchdogMain, nullptr) != 0)
-    OutputPrintf("==%d==locksan: cannot start the deadlock watchdog thread; deadlocks will not be reported\n",
-                 getpid());
-  else
-    pthread_setname_np(th, "locksan-watch");
+  if (pthread_create(&g_thread, &attr, WatchdogMain, nullptr) != 0) {
+    static bool said;
+    if (!said)
+      OutputPrintf("==%d==locksan: cannot start the deadlock watchdog thread; deadlocks will not be reported\n",
+                   getpid());
+    said = true;
+  } else {
+    g_running.store(1, std::memory_order_release);
+  }
   pthread_attr_destroy(&attr);
   t_local.in_runtime--;
 }
 
+// StopLocked — g_life_mu held: ends the watchdog thread and returns once the kernel no longer
+// lists it (pthread_join returns when the thread cleared its tid, a moment before it is reaped).
+void StopLocked() {
+  if (!g_running.load(std::memory_order_relaxed)) return;
+  g_stop.store(1, std::memory_order_release);
+  syscall(SYS_futex, reinterpret_cast<int*>(&g_stop), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  int tid = g_thread_tid.load(std::memory_order_acquire);
+  pthread_join(g_thread, nullptr);
+  if (tid == 0) tid = g_thread_tid.load(std::memory_order_acquire);
+  if (tid > 0) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d", tid);
+    for (int i = 0; i < 20000 && access(path, F_OK) == 0; i++) {
+      if (i < 100) sched_yield();
+      else SleepMs(1);
+    }
+  }
+  g_running.store(0, std::memory_order_release);
+  if (GetFlags().verbosity >= 3) OutputPrintf("==%d==locksan: watchdog stopped\n", getpid());
+}
+
 }  // namespace
 
-void WatchdogMaybeStart() {
-  if (g_started.load(std::memory_order_relaxed)) return;
-  const Flags& f = GetFlags();
-  if (!f.detect_deadlocks && f.long_wait_ms <= 0 && f.dump_signal <= 0) return;
-  Start();
+void WatchdogOnThreadCreate() {
+  if (!Wanted()) return;
+  RuntimeLockGuard lock(&g_life_mu);
+  g_pending.fetch_add(1, std::memory_order_relaxed);
+  StartLocked();
+}
+
+void WatchdogOnThreadStarted() {
+  if (!Wanted()) return;
+  g_pending.fetch_sub(1, std::memory_order_release);
+}
+
+void WatchdogOnThreadExit() {
+  if (!g_running.load(std::memory_order_acquire)) return;
+  RuntimeLockGuard lock(&g_life_mu);
+  if (!g_running.load(std::memory_order_relaxed) || g_pending.load(std::memory_order_acquire) != 0) return;
+  int live = LiveProgramThreads();
+  if (live > 1) return;
+  // One thread left: it can still block for good on a lock that an exited thread holds.
+  if (live == 1 && (RunsAlways() || internal::HasOrphans())) {
+    if (GetFlags().verbosity >= 3) OutputPrintf("==%d==locksan: watchdog stays\n", getpid());
+    return;
+  }
+  StopLocked();
 }
 
 void WatchdogAfterForkChild() {
-  // The watchdog thread does not exist in the child: start another one when the child makes threads.
-  g_started.store(0, std::memory_order_relaxed);
-  if (g_watchdog) {
-    g_watchdog->~Watchdog();
-    new (g_watchdog) Watchdog();
+  // The watchdog thread does not exist in the child: start another one when the child makes threads
+  // (or now, for the options that want it in a single-threaded process).
+  g_life_mu.ResetAfterFork();
+  g_running.store(0, std::memory_order_relaxed);
+  g_pending.store(0, std::memory_order_relaxed);
+  g_stop.store(0, std::memory_order_relaxed);
+  if (Wanted() && RunsAlways()) {
+    RuntimeLockGuard lock(&g_life_mu);
+    StartLocked();
   }
-  if (GetFlags().dump_signal > 0) Start();
 }
 
 void WatchdogInstallSignals() {
   const Flags& f = GetFlags();
-  if (f.dump_signal <= 0) return;
-  if (!InstallIfDefault(f.dump_signal, nullptr, DumpSignalHandler)) {
+  if (f.dump_signal > 0) g_dump_installed = InstallIfDefault(f.dump_signal, nullptr, DumpSignalHandler);
+  if (f.dump_signal > 0 && !g_dump_installed)
     OutputPrintf("==%d==locksan: dump_signal=%d is already used by the program; thread dumps are off\n",
                  getpid(), f.dump_signal);
-    return;
+  if (RunsAlways()) {
+    RuntimeLockGuard lock(&g_life_mu);
+    StartLocked();
   }
-  Start();
 }
 
 }  // namespace locksan

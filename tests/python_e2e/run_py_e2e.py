@@ -83,9 +83,6 @@ KNOWN_FAILURES = [
     ("clean_faulthandler", (3, 9), (3, 13),
      "false reports: faulthandler.dump_traceback_later() takes its cancel_event with the GIL held and the "
      "main thread keeps it while the watchdog is armed (GIL -> SEM -> ... -> GIL)"),
-    ("clean_fork_after_threads", (3, 12), (3, 13),
-     "CPython's fork() warning counts locksan's watchdog thread, still running right after the program's "
-     "last other thread ended"),
 ]
 
 

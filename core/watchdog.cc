@@ -143,9 +143,28 @@ bool InstallIfDefault(int sig, void (*action)(int, siginfo_t*, void*), void (*ha
   return sigaction(sig, &sa, nullptr) == 0;
 }
 
-// CollectStack — asks thread `ts` (alive) for its current stack; 0 if it did not answer in time.
+// InFutexWait — whether thread `tid` is blocked in futex() right now (a lock, condition variable,
+// semaphore or join wait). Only such a thread is sent the stack signal: the kernel restarts its wait
+// after the handler (SA_RESTART), whereas nanosleep, poll, select, epoll_wait and friends would fail
+// with EINTR, which could change what the program does.
+bool InFutexWait(int tid) {
+  char path[64], buf[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  if (buf[0] < '0' || buf[0] > '9') return false;  // "running", or "-1 ..." (not in a system call)
+  return strtol(buf, nullptr, 10) == SYS_futex;
+}
+
+// CollectStack — asks thread `ts` (alive) for its current stack; 0 if it did not answer in time or
+// may not be interrupted (InFutexWait).
 u32 CollectStack(ThreadState* ts, u32* py_stack = nullptr) {
   if (!g_stack_signal || !ts->alive.load(std::memory_order_acquire)) return 0;
+  if (!InFutexWait(ts->tid)) return 0;
   u32 req = ts->dump_request.load(std::memory_order_relaxed) + 1;
   ts->dump_request.store(req, std::memory_order_release);
   if (syscall(SYS_tgkill, getpid(), ts->tid, g_stack_signal) != 0) return 0;
@@ -161,6 +180,21 @@ u32 CollectStack(ThreadState* ts, u32* py_stack = nullptr) {
     SleepMs(1);
   }
   return 0;
+}
+
+// IsPythonJoin — a Python stack whose innermost frame is threading.py's _wait_for_tstate_lock:
+// Thread.join() on CPython 3.7–3.12 waits on the joined thread's "tstate lock", which that thread
+// holds for its whole life (a join, not a lock held for long).
+bool IsPythonJoin(u32 py_stack) {
+  if (!py_stack) return false;
+  PyStack p = PyStackDepotGet(py_stack);
+  if (!p.size) return false;
+  const char* file = p.frames[0].file;
+  const char* fn = p.frames[0].function;
+  size_t nf = strlen(file), nfn = strlen(fn);
+  static const char kFile[] = "/threading.py", kFn[] = "_wait_for_tstate_lock";
+  return nf >= sizeof kFile - 1 && strcmp(file + nf - (sizeof kFile - 1), kFile) == 0 &&
+         nfn >= sizeof kFn - 1 && strcmp(fn + nfn - (sizeof kFn - 1), kFn) == 0;
 }
 
 // CallSite — the blocking call's return address in the program: the first frame of a waiting
@@ -394,22 +428,44 @@ void Watchdog::Scan() {
       w.mode = b.mode;
       w.waited_ms = static_cast<u32>(now - b.since_ms + static_cast<u64>(f.watchdog_interval_ms));
       w.wait_pc = b.pc;
-      w.holder = ~0u;
-      for (u32 idx : *b.blockers)
-        if (idx < blocked.size()) w.holder = blocked[idx].number;
-      if (w.holder == ~0u) {
-        mu.Lock();
-        PtrVec<ThreadState*> holders;
-        FindHolders(internal::ThreadListHead(), b.ts, b.addr, b.id, b.mode, &holders);
-        if (!holders.empty()) w.holder = holders[0]->number;
-        mu.Unlock();
+      // The holder (a live thread; the first one for a lock held by several readers): what it
+      // holds and where it is now. A wait with no known holder (a semaphore used as a signal, a lock
+      // taken outside locksan's view or by another process) is not a lock held for long.
+      mu.Lock();
+      PtrVec<ThreadState*> holders;
+      FindHolders(internal::ThreadListHead(), b.ts, b.addr, b.id, b.mode, &holders);
+      ThreadState* holder = holders.empty() ? nullptr : holders[0];
+      if (holder) {
+        w.holder = holder->number;
+        u32 n = holder->nheld;
+        for (u32 i = 0; i < n && i < 4096; i++) {
+          const HeldLock& h = holder->held[i];
+          if (h.flags & kHeldReentry) continue;
+          r.held.push_back({holder->number, h.id, h.addr, h.kind, h.mode, h.pc});
+        }
+      }
+      mu.Unlock();
+      if (!holder) {
+        o->reported_long = false;  // looked at again on the next scan
+        continue;
       }
       r.waits.push_back(w);
       if (b.id) internal::FillLockById(&r, b.id);
+      for (const ReportHeld& h : r.held) internal::FillLockById(&r, h.lock_id);
       internal::FillThreadsOf(&r);
-      u32 stack = CollectStack(b.ts);
-      for (ReportThread& t : r.threads)
-        if (t.number == b.number) t.current_stack = stack;
+      u32 py = 0, holder_py = 0;
+      u32 stack = CollectStack(b.ts, &py);
+      if (IsPythonJoin(py)) continue;
+      u32 holder_stack = CollectStack(holder, &holder_py);
+      for (ReportThread& t : r.threads) {
+        if (t.number == b.number) {
+          t.current_stack = stack;
+          t.current_py_stack = py;
+        } else if (t.number == w.holder) {
+          t.current_stack = holder_stack;
+          t.current_py_stack = holder_py;
+        }
+      }
       r.waits[0].wait_pc = CallSite(stack);
       internal::EmitReportNumbered(&r);
     }

@@ -455,7 +455,8 @@ void ThreadStackSection(TextBuffer* out, const ReportDesc& r, u32 thread, StackC
     PrintStack(out, cache->Get(t->current_stack));
     PrintPyStack(out, t->current_py_stack);
   } else {
-    out->Append("    stack: not available (stack_signal off, or the thread did not answer)\n");
+    out->Append("    stack: not available (taken only from a thread blocked in a lock, condition or join wait, "
+                "which the stack signal cannot disturb; or stack_signal=0)\n");
   }
 }
 
@@ -466,6 +467,19 @@ void DeadlockReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, con
     HeldSection(out, r, w.thread);
     ThreadStackSection(out, r, w.thread, cache);
     out->Append("\n");
+    // long-wait: the holder is running; where it is now.
+    if (r.kind == ReportKind::kLongWait && w.holder != ~0u && !w.holder_exited) {
+      out->Append("  %sThread T%u%s", c.bold, w.holder, c.end);
+      if (const ReportThread* t = r.FindThread(w.holder)) {
+        out->Append(" (tid %d", t->tid);
+        if (t->name[0]) out->Append(", \"%s\"", t->name);
+        out->Append(")");
+      }
+      out->Append(" holds it:\n");
+      HeldSection(out, r, w.holder);
+      ThreadStackSection(out, r, w.holder, cache);
+      out->Append("\n");
+    }
   }
   LockSection(out, r, cache);
   out->Append("\n");

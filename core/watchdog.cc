@@ -473,53 +473,87 @@ void Watchdog::Scan() {
   for (Blocked& b : blocked) InternalDelete(b.blockers);
 }
 
-// Dump — every thread's held locks, waits and stack (dump_signal).
+// Dump — every thread's held locks, wait (with its holder and, when a scan saw it, since when) and
+// stack (dump_signal). The program keeps running; only threads blocked in futex() are interrupted
+// for their stacks (CollectStack).
 void Watchdog::Dump() {
-  ReportDesc r;
-  r.kind = ReportKind::kLongWait;  // reuses the wait/held sections; printed as a dump
+  u64 now = NowMs();
   TextBuffer out;
   out.Append("==%d==locksan: thread dump (dump_signal)\n", getpid());
+  OutputWrite(out.data(), out.size());
   PtrVec<ThreadState*> threads;
   RuntimeMutex& mu = internal::ThreadsMutex();
   mu.Lock();
   for (ThreadState* t = internal::ThreadListHead(); t; t = t->next_all)
     if (t->alive.load(std::memory_order_acquire)) threads.push_back(t);
+  // In thread-number order (the list is newest first).
+  for (u32 i = 1; i < threads.size(); i++)
+    for (u32 j = i; j > 0 && threads[j - 1]->number > threads[j]->number; j--) {
+      ThreadState* tmp = threads[j];
+      threads[j] = threads[j - 1];
+      threads[j - 1] = tmp;
+    }
   mu.Unlock();
-  OutputWrite(out.data(), out.size());
+  u32 shown = 0;
   for (ThreadState* t : threads) {
     ReportDesc d;
     d.kind = ReportKind::kLongWait;
     d.number = 0;
-    uptr addr = t->wait_addr.load(std::memory_order_acquire);
-    if (addr) {
-      ReportWait w{};
-      w.thread = t->number;
-      w.lock_addr = addr & ~uptr{1};
-      w.mode = static_cast<u8>(addr & 1);
-      LockInfo* li = t->wait_lock.load(std::memory_order_relaxed);
-      if (li && li->addr.load(std::memory_order_relaxed) == w.lock_addr) {
-        w.lock_id = li->id;
-        w.lock_kind = li->kind;
-      }
-      w.holder = ~0u;
-      d.waits.push_back(w);
-      if (w.lock_id) internal::FillLockById(&d, w.lock_id);
-    }
-    u32 n = t->nheld;
-    for (u32 i = 0; i < n && i < 4096; i++) {
-      const HeldLock& h = t->held[i];
-      d.held.push_back({t->number, h.id, h.addr, h.kind, h.mode, h.pc});
-      internal::FillLockById(&d, h.id);
-    }
     ReportThread rt{};
-    rt.number = t->number;
-    rt.tid = t->tid;
-    memcpy(rt.name, t->name, sizeof rt.name);
+    mu.Lock();
+    // A thread that exited since the snapshot (its state may be recycled) is left out.
+    bool alive = t->alive.load(std::memory_order_acquire);
+    if (alive) {
+      rt.number = t->number;
+      rt.tid = t->tid;
+      memcpy(rt.name, t->name, sizeof rt.name);
+      uptr addr = t->wait_addr.load(std::memory_order_acquire);
+      u32 seq = t->wait_seq.load(std::memory_order_relaxed);
+      if (addr) {
+        ReportWait w{};
+        w.thread = t->number;
+        w.lock_addr = addr & ~uptr{1};
+        w.mode = static_cast<u8>(addr & 1);
+        LockInfo* li = t->wait_lock.load(std::memory_order_relaxed);
+        if (li && li->addr.load(std::memory_order_relaxed) == w.lock_addr) {
+          w.lock_id = li->id;
+          w.lock_kind = li->kind;
+        }
+        w.holder = ~0u;
+        PtrVec<ThreadState*> holders;
+        FindHolders(internal::ThreadListHead(), t, w.lock_addr, w.lock_id, w.mode, &holders);
+        if (!holders.empty()) w.holder = holders[0]->number;
+        Observed* o = observed_.Find(static_cast<u64>(t->number) + 1);
+        w.waited_ms = o && o->seq == seq && o->addr == addr ? static_cast<u32>(now - o->first_seen_ms) : ~0u;
+        d.waits.push_back(w);
+      }
+      u32 n = t->nheld;
+      for (u32 i = 0; i < n && i < 4096; i++) {
+        const HeldLock& h = t->held[i];
+        if (h.flags & kHeldReentry) continue;
+        d.held.push_back({t->number, h.id, h.addr, h.kind, h.mode, h.pc});
+      }
+    }
+    mu.Unlock();
+    if (!alive) continue;
+    for (ReportWait& w : d.waits) {
+      if (w.holder != ~0u) continue;
+      internal::OrphanLock orphan;
+      if (internal::FindOrphan(w.lock_addr, w.lock_id, &orphan)) {
+        w.holder = orphan.thread;
+        w.holder_exited = true;
+      }
+    }
+    for (const ReportWait& w : d.waits)
+      if (w.lock_id) internal::FillLockById(&d, w.lock_id);
+    for (const ReportHeld& h : d.held) internal::FillLockById(&d, h.lock_id);
     rt.alive = true;
-    rt.current_stack = CollectStack(t);
+    rt.current_stack = CollectStack(t, &rt.current_py_stack);
     d.threads.push_back(rt);
     PrintThreadDump(d);
+    shown++;
   }
+  OutputPrintf("==%d==locksan: end of thread dump (%u threads)\n", getpid(), shown);
 }
 
 Watchdog* g_watchdog;

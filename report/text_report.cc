@@ -561,8 +561,13 @@ void PrintThreadDump(const ReportDesc& r) {
       const ReportLock* l = r.FindLock(w.lock_id);
       char name[32];
       LockName(name, sizeof name, l);
-      out.Append("    waits for %s %s (0x%llx)\n", KindWord(l, false), name,
+      out.Append("    waits to %s %s %s (0x%llx)", w.mode == 1 ? "read-lock" : "lock", KindWord(l, false), name,
                  static_cast<unsigned long long>(w.lock_addr));
+      if (w.holder == ~0u) out.Append(", holder unknown");
+      else if (w.holder_exited) out.Append(", held by thread T%u, which exited without releasing it", w.holder);
+      else out.Append(", held by thread T%u", w.holder);
+      if (w.waited_ms != ~0u) out.Append(", for at least %.1f s", w.waited_ms / 1000.0);
+      out.Append("\n");
     }
     HeldSection(&out, r, t.number);
     ThreadStackSection(&out, r, t.number, &cache);

@@ -58,7 +58,11 @@ namespace {
 RuntimeMutex g_life_mu;
 std::atomic<int> g_running{0};    // a watchdog thread exists (written under g_life_mu)
 std::atomic<int> g_pending{0};    // threads created (pthread_create) that have not started yet
-std::atomic<int> g_stop{0};       // futex word: the watchdog thread must end
+// Each start is a new generation; g_stop (a futex word) is the newest generation asked to end. A
+// watchdog thread that could not be joined in time (stuck, e.g. symbolising while a watched thread
+// holds the loader's lock) ends on its own later and never runs beside a newer one.
+int g_gen = 0;                    // under g_life_mu
+std::atomic<int> g_stop{0};
 std::atomic<int> g_thread_tid{0}; // the watchdog thread's tid
 pthread_t g_thread;
 std::atomic<int> g_dump_requested{0};
@@ -92,16 +96,17 @@ void SleepMs(int ms) {
   }
 }
 
-// WaitStop — sleeps `ms` unless a stop is requested; returns whether one is.
-bool WaitStop(int ms) {
+// WaitStop — sleeps `ms` unless generation `gen` is asked to end; returns whether it is.
+bool WaitStop(int gen, int ms) {
   u64 end = NowMs() + static_cast<u64>(ms);
   for (;;) {
-    if (g_stop.load(std::memory_order_acquire)) return true;
+    int stop = g_stop.load(std::memory_order_acquire);
+    if (stop >= gen) return true;
     u64 now = NowMs();
     if (now >= end) return false;
     u64 left = end - now;
     timespec ts{static_cast<time_t>(left / 1000), static_cast<long>(left % 1000) * 1000000L};
-    syscall(SYS_futex, reinterpret_cast<int*>(&g_stop), FUTEX_WAIT_PRIVATE, 0, &ts, nullptr, 0);
+    syscall(SYS_futex, reinterpret_cast<int*>(&g_stop), FUTEX_WAIT_PRIVATE, stop, &ts, nullptr, 0);
   }
 }
 
@@ -599,7 +604,8 @@ bool Wanted() {
   return f.detect_deadlocks || f.long_wait_ms > 0 || f.dump_signal > 0;
 }
 
-void* WatchdogMain(void*) {
+void* WatchdogMain(void* arg) {
+  int gen = static_cast<int>(reinterpret_cast<intptr_t>(arg));
   t_local.disabled = 1;  // this thread is never watched
   prctl(PR_SET_NAME, "locksan-watch", 0, 0, 0);  // (pthread_setname_np on another thread opens /proc)
   g_thread_tid.store(static_cast<int>(syscall(SYS_gettid)), std::memory_order_release);
@@ -610,7 +616,7 @@ void* WatchdogMain(void*) {
   int interval = f.watchdog_interval_ms > 10 ? f.watchdog_interval_ms : 10;
   int slice = interval < 100 ? interval : 100;
   for (int elapsed = 0;; elapsed += slice) {
-    if (WaitStop(slice)) return nullptr;
+    if (WaitStop(gen, slice)) return nullptr;
     if (g_dump_requested.exchange(0, std::memory_order_relaxed)) g_watchdog->Dump();
     if (elapsed + slice >= interval) {
       elapsed = -slice;
@@ -642,13 +648,13 @@ void StartLocked() {
   } else {
     g_watchdog = InternalNew<Watchdog>();
   }
-  g_stop.store(0, std::memory_order_relaxed);
+  int gen = ++g_gen;
   g_thread_tid.store(0, std::memory_order_relaxed);
   t_local.in_runtime++;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, 256 * 1024);
-  if (pthread_create(&g_thread, &attr, WatchdogMain, nullptr) != 0) {
+  if (pthread_create(&g_thread, &attr, WatchdogMain, reinterpret_cast<void*>(static_cast<intptr_t>(gen))) != 0) {
     static bool said;
     if (!said)
       OutputPrintf("==%d==locksan: cannot start the deadlock watchdog thread; deadlocks will not be reported\n",
@@ -663,13 +669,24 @@ void StartLocked() {
 
 // StopLocked — g_life_mu held: ends the watchdog thread and returns once the kernel no longer
 // lists it (pthread_join returns when the thread cleared its tid, a moment before it is reaped).
+// A watchdog that does not end within 3 s (stuck in a scan) is left to end by itself: the exiting
+// thread is never held up for good.
 void StopLocked() {
   if (!g_running.load(std::memory_order_relaxed)) return;
-  g_stop.store(1, std::memory_order_release);
-  syscall(SYS_futex, reinterpret_cast<int*>(&g_stop), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  g_stop.store(g_gen, std::memory_order_release);
+  syscall(SYS_futex, reinterpret_cast<int*>(&g_stop), FUTEX_WAKE_PRIVATE, 1 << 30, nullptr, nullptr, 0);
   int tid = g_thread_tid.load(std::memory_order_acquire);
-  pthread_join(g_thread, nullptr);
-  if (tid == 0) tid = g_thread_tid.load(std::memory_order_acquire);
+  timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 3;
+  if (pthread_timedjoin_np(g_thread, nullptr, &until) != 0) {
+    pthread_detach(g_thread);
+    if (GetFlags().verbosity >= 1)
+      OutputPrintf("==%d==locksan: the watchdog thread did not end in time; it ends by itself later\n", getpid());
+    tid = 0;
+  } else if (tid == 0) {
+    tid = g_thread_tid.load(std::memory_order_acquire);
+  }
   if (tid > 0) {
     char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d", tid);
@@ -716,7 +733,6 @@ void WatchdogAfterForkChild() {
   g_life_mu.ResetAfterFork();
   g_running.store(0, std::memory_order_relaxed);
   g_pending.store(0, std::memory_order_relaxed);
-  g_stop.store(0, std::memory_order_relaxed);
   if (Wanted() && RunsAlways()) {
     RuntimeLockGuard lock(&g_life_mu);
     StartLocked();

@@ -169,7 +169,14 @@ bool InFutexWait(int tid) {
 // may not be interrupted (InFutexWait).
 u32 CollectStack(ThreadState* ts, u32* py_stack = nullptr) {
   if (!g_stack_signal || !ts->alive.load(std::memory_order_acquire)) return 0;
-  if (!InFutexWait(ts->tid)) return 0;
+  // A thread that waits for a lock is in futex() most of the time, but a GIL waiter wakes every
+  // few milliseconds (CPython's switch interval) to renew its drop request: look a few times.
+  bool waits = ts->wait_addr.load(std::memory_order_acquire) != 0;
+  for (int i = 0; !InFutexWait(ts->tid); i++) {
+    if (!waits || i >= 50) return 0;
+    if (i < 10) sched_yield();
+    else SleepMs(1);
+  }
   u32 req = ts->dump_request.load(std::memory_order_relaxed) + 1;
   ts->dump_request.store(req, std::memory_order_release);
   if (syscall(SYS_tgkill, getpid(), ts->tid, g_stack_signal) != 0) return 0;

@@ -12,7 +12,8 @@
 // (taken outside locksan's view) is never called a deadlock.
 //
 // Stacks: the watchdog sends `stack_signal` to each thread of the report; the thread's handler
-// captures its own stack (the stack where it waits) and the watchdog stores it.
+// captures its own stack (the stack where it waits) and the watchdog stores it. Only a thread blocked
+// in futex() is sent the signal (InFutexWait): other system calls would fail with EINTR.
 //
 // Lifecycle: the watchdog thread exists only while the program has more than one thread (CPython
 // 3.12 warns on fork() in a multi-threaded process; a C program may count its threads). It is

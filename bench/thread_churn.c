@@ -20,6 +20,7 @@ static void* idle(void* p) {
 }
 
 int main(int argc, char** argv) {
+  (void)argv;
   enum { kPairs = 2000 };
   pthread_t keep;
   if (argc > 1) pthread_create(&keep, 0, idle, 0);

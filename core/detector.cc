@@ -831,6 +831,14 @@ void OnForeignUnlock(ThreadState* ts, uptr addr, int rc) {
   LockInfo* li = LookupLock(ts, addr);
   if (!li) return;
   li->release_epoch.fetch_add(1, std::memory_order_relaxed);
+  {
+    // An exited thread's lock released by another thread is no longer orphaned.
+    RuntimeLockGuard rlock(&g_rt.registry_mu);
+    for (u32 i = 0; i < g_rt.orphans->size();) {
+      if ((*g_rt.orphans)[i].id == li->id) g_rt.orphans->SwapRemove(i);
+      else i++;
+    }
+  }
   if (!g_rt.flags.report_bad_unlock || li->kind == LockKind::kSemaphore || li->kind == LockKind::kGil)
     return;
   ScopedInRuntime guard;

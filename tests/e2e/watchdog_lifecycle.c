@@ -36,6 +36,13 @@
 // CHECK-STDOUT: ^orphan: T1 gone$
 // CHECK: ^  Thread T0 .* held by thread T\d+, which exited without releasing it\.$
 // CHECK: ^SUMMARY: locksan: deadlock .*watchdog_lifecycle\.c:%line(ORPHAN) in main$
+//
+// VARIANT: orphan_released
+// T1 exits holding L; main unlocks L itself (a foreign unlock): nothing is orphaned any more, so the
+// watchdog ends and the program counts one thread, as natively.
+// ARGS: orphan_released
+// CLEAR: CHECK-STDOUT
+// CHECK-STDOUT: ^orphan released: threads 1$
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +100,16 @@ int main(int argc, char** argv) {
     fflush(stdout);
     pthread_mutex_lock(&l);  // @ORPHAN
     return 1;
+  }
+  if (!strcmp(mode, "orphan_released")) {
+    pthread_t t;
+    pthread_create(&t, 0, take_l, 0);
+    pthread_join(t, 0);
+    pthread_mutex_unlock(&l);
+    pthread_create(&t, 0, work, 0);  // a thread exit with nothing orphaned
+    pthread_join(t, 0);
+    printf("orphan released: threads %d\n", threads_now());
+    return 0;
   }
   for (int round = 0; round < 3; round++) {
     pthread_t t[4];

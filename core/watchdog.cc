@@ -594,11 +594,11 @@ int OsThreadCount() {
   return live;
 }
 
-// LiveProgramThreads — threads locksan knows that have not exited.
-int LiveProgramThreads() {
+// LiveProgramThreads — threads locksan knows that have not exited, counted up to `cap`.
+int LiveProgramThreads(int cap) {
   RuntimeLockGuard lock(&internal::ThreadsMutex());
   int n = 0;
-  for (ThreadState* t = internal::ThreadListHead(); t; t = t->next_all)
+  for (ThreadState* t = internal::ThreadListHead(); t && n < cap; t = t->next_all)
     n += t->alive.load(std::memory_order_acquire);
   return n;
 }
@@ -632,7 +632,7 @@ void* WatchdogMain(void* arg) {
       // Never keep a process alive: when every thread locksan knows has exited (normally the
       // exiting thread stops the watchdog first) and no other thread is left, end the process as
       // glibc does when its last thread exits.
-      if (LiveProgramThreads() == 0 && OsThreadCount() == 1) exit(0);
+      if (LiveProgramThreads(1) == 0 && OsThreadCount() == 1) exit(0);
     }
   }
   return nullptr;
@@ -725,7 +725,7 @@ void WatchdogOnThreadExit() {
   if (!g_running.load(std::memory_order_acquire)) return;
   RuntimeLockGuard lock(&g_life_mu);
   if (!g_running.load(std::memory_order_relaxed) || g_pending.load(std::memory_order_acquire) != 0) return;
-  int live = LiveProgramThreads();
+  int live = LiveProgramThreads(2);
   if (live > 1) return;
   // One thread left: it can still block for good on a lock that an exited thread holds.
   if (live == 1 && (RunsAlways() || internal::HasOrphans())) {

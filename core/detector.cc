@@ -831,6 +831,14 @@ void OnForeignUnlock(ThreadState* ts, uptr addr, int rc) {
   LockInfo* li = LookupLock(ts, addr);
   if (!li) return;
   li->release_epoch.fetch_add(1, std::memory_order_relaxed);
+  {
+    // An exited thread's lock released by another thread is no longer orphaned.
+    RuntimeLockGuard rlock(&g_rt.registry_mu);
+    for (u32 i = 0; i < g_rt.orphans->size();) {
+      if ((*g_rt.orphans)[i].id == li->id) g_rt.orphans->SwapRemove(i);
+      else i++;
+    }
+  }
   if (!g_rt.flags.report_bad_unlock || li->kind == LockKind::kSemaphore || li->kind == LockKind::kGil)
     return;
   ScopedInRuntime guard;
@@ -925,7 +933,7 @@ ThreadStart* OnThreadCreate(uptr pc) {
   ThreadState* parent = CurrentThread();
   if (!parent) return nullptr;
   ScopedInRuntime guard;
-  WatchdogMaybeStart();
+  WatchdogOnThreadCreate();
   ThreadStart* st = InternalNew<ThreadStart>();
   st->driver_thread = CreatedByDriver(pc);
   st->number = NextThreadNumber();
@@ -936,7 +944,10 @@ ThreadStart* OnThreadCreate(uptr pc) {
   return st;
 }
 
-void OnThreadCreateFailed(ThreadStart* st) { InternalDelete(st); }
+void OnThreadCreateFailed(ThreadStart* st) {
+  InternalDelete(st);
+  WatchdogOnThreadStarted();
+}
 
 void OnThreadStart(ThreadStart* st) {
   if (!st) return;
@@ -948,6 +959,7 @@ void OnThreadStart(ThreadStart* st) {
   RecordStackRange(ts);
   tl.ts = ts;
   pthread_setspecific(g_rt.exit_key, ts);
+  WatchdogOnThreadStarted();  // after the state is listed alive
   tl.in_runtime--;
 }
 
@@ -998,6 +1010,9 @@ void ThreadExitDestructor(void* arg) {
     ts->next_all = g_rt.free_states;
     g_rt.free_states = ts;
   }
+  // The last thread but one ends the watchdog before it goes (a program single-threaded again must
+  // not count it).
+  WatchdogOnThreadExit();
   tl.in_runtime--;
 }
 }  // namespace

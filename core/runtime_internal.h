@@ -34,7 +34,9 @@ bool HasOrphans();
 }  // namespace internal
 
 // The watchdog (core/watchdog.cc).
-void WatchdogMaybeStart();        // lazily, at the program's first pthread_create
+void WatchdogOnThreadCreate();    // pthread_create, before the real one: starts the watchdog
+void WatchdogOnThreadStarted();   // the new thread runs (or its creation failed)
+void WatchdogOnThreadExit();      // a thread exits (last): stops the watchdog when one thread is left
 void WatchdogAfterForkChild();
 void WatchdogInstallSignals();    // at init: dump_signal
 

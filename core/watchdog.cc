@@ -1,7 +1,6 @@
 // core/watchdog.cc — finds real deadlocks while they happen.
 //
-// A watchdog thread (started at the program's first pthread_create; it never exists in a
-// single-threaded process) wakes every `watchdog_interval_ms` and reads, racily and without taking
+// A watchdog thread wakes every `watchdog_interval_ms` and reads, racily and without taking
 // any lock a watched thread may hold, what every thread waits for (ThreadState::wait_*) and holds
 // (ThreadState::held). A wait is trusted only when the same wait (same wait_seq) is seen on two scans
 // in a row: a blocked thread does not change its own state, so what it publishes is stable.
@@ -13,11 +12,22 @@
 // (taken outside locksan's view) is never called a deadlock.
 //
 // Stacks: the watchdog sends `stack_signal` to each thread of the report; the thread's handler
-// captures its own stack (the stack where it waits) and the watchdog stores it.
+// captures its own stack (the stack where it waits) and the watchdog stores it. Only a thread blocked
+// in futex() is sent the signal (InFutexWait): other system calls would fail with EINTR.
+//
+// Lifecycle: the watchdog thread exists only while the program has more than one thread (CPython
+// 3.12 warns on fork() in a multi-threaded process; a C program may count its threads). It is
+// started at a pthread_create, and stopped by the program thread whose exit leaves a single one:
+// that thread asks it to end, joins it and waits until the kernel no longer lists it, before it
+// exits itself, so that the program never sees a thread count that includes the watchdog once its
+// own other threads are gone. It stays while the lone thread could still be blocked for good (a lock
+// whose holder exited) and for the whole run with long_wait_ms or dump_signal, which are wanted in a
+// single-threaded process too (started at start-up then).
 #include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +35,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
 
 #include <atomic>
 #include <cstdio>
@@ -42,7 +54,18 @@
 namespace locksan {
 namespace {
 
-std::atomic<int> g_started{0};
+// Lifecycle (see the header comment). g_life_mu serialises start and stop; the watchdog thread
+// never takes it. Lock order: g_life_mu, then the detector's locks.
+RuntimeMutex g_life_mu;
+std::atomic<int> g_running{0};    // a watchdog thread exists (written under g_life_mu)
+std::atomic<int> g_pending{0};    // threads created (pthread_create) that have not started yet
+// Each start is a new generation; g_stop (a futex word) is the newest generation asked to end. A
+// watchdog thread that could not be joined in time (stuck, e.g. symbolising while a watched thread
+// holds the loader's lock) ends on its own later and never runs beside a newer one.
+int g_gen = 0;                    // under g_life_mu
+std::atomic<int> g_stop{0};
+std::atomic<int> g_thread_tid{0}; // the watchdog thread's tid
+pthread_t g_thread;
 std::atomic<int> g_dump_requested{0};
 int g_stack_signal = 0;
 uptr g_self_lo = 0, g_self_hi = 0;  // liblocksan.so's mapped range
@@ -71,6 +94,20 @@ u64 NowMs() {
 void SleepMs(int ms) {
   timespec ts{ms / 1000, static_cast<long>(ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) != 0) {
+  }
+}
+
+// WaitStop — sleeps `ms` unless generation `gen` is asked to end; returns whether it is.
+bool WaitStop(int gen, int ms) {
+  u64 end = NowMs() + static_cast<u64>(ms);
+  for (;;) {
+    int stop = g_stop.load(std::memory_order_acquire);
+    if (stop >= gen) return true;
+    u64 now = NowMs();
+    if (now >= end) return false;
+    u64 left = end - now;
+    timespec ts{static_cast<time_t>(left / 1000), static_cast<long>(left % 1000) * 1000000L};
+    syscall(SYS_futex, reinterpret_cast<int*>(&g_stop), FUTEX_WAIT_PRIVATE, stop, &ts, nullptr, 0);
   }
 }
 
@@ -112,9 +149,35 @@ bool InstallIfDefault(int sig, void (*action)(int, siginfo_t*, void*), void (*ha
   return sigaction(sig, &sa, nullptr) == 0;
 }
 
-// CollectStack — asks thread `ts` (alive) for its current stack; 0 if it did not answer in time.
+// InFutexWait — whether thread `tid` is blocked in futex() right now (a lock, condition variable,
+// semaphore or join wait). Only such a thread is sent the stack signal: the kernel restarts its wait
+// after the handler (SA_RESTART), whereas nanosleep, poll, select, epoll_wait and friends would fail
+// with EINTR, which could change what the program does.
+bool InFutexWait(int tid) {
+  char path[64], buf[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  if (buf[0] < '0' || buf[0] > '9') return false;  // "running", or "-1 ..." (not in a system call)
+  return strtol(buf, nullptr, 10) == SYS_futex;
+}
+
+// CollectStack — asks thread `ts` (alive) for its current stack; 0 if it did not answer in time or
+// may not be interrupted (InFutexWait).
 u32 CollectStack(ThreadState* ts, u32* py_stack = nullptr) {
   if (!g_stack_signal || !ts->alive.load(std::memory_order_acquire)) return 0;
+  // A thread that waits for a lock is in futex() most of the time, but a GIL waiter wakes every
+  // few milliseconds (CPython's switch interval) to renew its drop request: look a few times.
+  bool waits = ts->wait_addr.load(std::memory_order_acquire) != 0;
+  for (int i = 0; !InFutexWait(ts->tid); i++) {
+    if (!waits || i >= 50) return 0;
+    if (i < 10) sched_yield();
+    else SleepMs(1);
+  }
   u32 req = ts->dump_request.load(std::memory_order_relaxed) + 1;
   ts->dump_request.store(req, std::memory_order_release);
   if (syscall(SYS_tgkill, getpid(), ts->tid, g_stack_signal) != 0) return 0;
@@ -130,6 +193,21 @@ u32 CollectStack(ThreadState* ts, u32* py_stack = nullptr) {
     SleepMs(1);
   }
   return 0;
+}
+
+// IsPythonJoin — a Python stack whose innermost frame is threading.py's _wait_for_tstate_lock:
+// Thread.join() on CPython 3.7–3.12 waits on the joined thread's "tstate lock", which that thread
+// holds for its whole life (a join, not a lock held for long).
+bool IsPythonJoin(u32 py_stack) {
+  if (!py_stack) return false;
+  PyStack p = PyStackDepotGet(py_stack);
+  if (!p.size) return false;
+  const char* file = p.frames[0].file;
+  const char* fn = p.frames[0].function;
+  size_t nf = strlen(file), nfn = strlen(fn);
+  static const char kFile[] = "/threading.py", kFn[] = "_wait_for_tstate_lock";
+  return nf >= sizeof kFile - 1 && strcmp(file + nf - (sizeof kFile - 1), kFile) == 0 &&
+         nfn >= sizeof kFn - 1 && strcmp(fn + nfn - (sizeof kFn - 1), kFn) == 0;
 }
 
 // CallSite — the blocking call's return address in the program: the first frame of a waiting
@@ -363,22 +441,44 @@ void Watchdog::Scan() {
       w.mode = b.mode;
       w.waited_ms = static_cast<u32>(now - b.since_ms + static_cast<u64>(f.watchdog_interval_ms));
       w.wait_pc = b.pc;
-      w.holder = ~0u;
-      for (u32 idx : *b.blockers)
-        if (idx < blocked.size()) w.holder = blocked[idx].number;
-      if (w.holder == ~0u) {
-        mu.Lock();
-        PtrVec<ThreadState*> holders;
-        FindHolders(internal::ThreadListHead(), b.ts, b.addr, b.id, b.mode, &holders);
-        if (!holders.empty()) w.holder = holders[0]->number;
-        mu.Unlock();
+      // The holder (a live thread; the first one for a lock held by several readers): what it
+      // holds and where it is now. A wait with no known holder (a semaphore used as a signal, a lock
+      // taken outside locksan's view or by another process) is not a lock held for long.
+      mu.Lock();
+      PtrVec<ThreadState*> holders;
+      FindHolders(internal::ThreadListHead(), b.ts, b.addr, b.id, b.mode, &holders);
+      ThreadState* holder = holders.empty() ? nullptr : holders[0];
+      if (holder) {
+        w.holder = holder->number;
+        u32 n = holder->nheld;
+        for (u32 i = 0; i < n && i < 4096; i++) {
+          const HeldLock& h = holder->held[i];
+          if (h.flags & kHeldReentry) continue;
+          r.held.push_back({holder->number, h.id, h.addr, h.kind, h.mode, h.pc});
+        }
+      }
+      mu.Unlock();
+      if (!holder) {
+        o->reported_long = false;  // looked at again on the next scan
+        continue;
       }
       r.waits.push_back(w);
       if (b.id) internal::FillLockById(&r, b.id);
+      for (const ReportHeld& h : r.held) internal::FillLockById(&r, h.lock_id);
       internal::FillThreadsOf(&r);
-      u32 stack = CollectStack(b.ts);
-      for (ReportThread& t : r.threads)
-        if (t.number == b.number) t.current_stack = stack;
+      u32 py = 0, holder_py = 0;
+      u32 stack = CollectStack(b.ts, &py);
+      if (IsPythonJoin(py)) continue;
+      u32 holder_stack = CollectStack(holder, &holder_py);
+      for (ReportThread& t : r.threads) {
+        if (t.number == b.number) {
+          t.current_stack = stack;
+          t.current_py_stack = py;
+        } else if (t.number == w.holder) {
+          t.current_stack = holder_stack;
+          t.current_py_stack = holder_py;
+        }
+      }
       r.waits[0].wait_pc = CallSite(stack);
       internal::EmitReportNumbered(&r);
     }
@@ -386,53 +486,87 @@ void Watchdog::Scan() {
   for (Blocked& b : blocked) InternalDelete(b.blockers);
 }
 
-// Dump — every thread's held locks, waits and stack (dump_signal).
+// Dump — every thread's held locks, wait (with its holder and, when a scan saw it, since when) and
+// stack (dump_signal). The program keeps running; only threads blocked in futex() are interrupted
+// for their stacks (CollectStack).
 void Watchdog::Dump() {
-  ReportDesc r;
-  r.kind = ReportKind::kLongWait;  // reuses the wait/held sections; printed as a dump
+  u64 now = NowMs();
   TextBuffer out;
   out.Append("==%d==locksan: thread dump (dump_signal)\n", getpid());
+  OutputWrite(out.data(), out.size());
   PtrVec<ThreadState*> threads;
   RuntimeMutex& mu = internal::ThreadsMutex();
   mu.Lock();
   for (ThreadState* t = internal::ThreadListHead(); t; t = t->next_all)
     if (t->alive.load(std::memory_order_acquire)) threads.push_back(t);
+  // In thread-number order (the list is newest first).
+  for (u32 i = 1; i < threads.size(); i++)
+    for (u32 j = i; j > 0 && threads[j - 1]->number > threads[j]->number; j--) {
+      ThreadState* tmp = threads[j];
+      threads[j] = threads[j - 1];
+      threads[j - 1] = tmp;
+    }
   mu.Unlock();
-  OutputWrite(out.data(), out.size());
+  u32 shown = 0;
   for (ThreadState* t : threads) {
     ReportDesc d;
     d.kind = ReportKind::kLongWait;
     d.number = 0;
-    uptr addr = t->wait_addr.load(std::memory_order_acquire);
-    if (addr) {
-      ReportWait w{};
-      w.thread = t->number;
-      w.lock_addr = addr & ~uptr{1};
-      w.mode = static_cast<u8>(addr & 1);
-      LockInfo* li = t->wait_lock.load(std::memory_order_relaxed);
-      if (li && li->addr.load(std::memory_order_relaxed) == w.lock_addr) {
-        w.lock_id = li->id;
-        w.lock_kind = li->kind;
-      }
-      w.holder = ~0u;
-      d.waits.push_back(w);
-      if (w.lock_id) internal::FillLockById(&d, w.lock_id);
-    }
-    u32 n = t->nheld;
-    for (u32 i = 0; i < n && i < 4096; i++) {
-      const HeldLock& h = t->held[i];
-      d.held.push_back({t->number, h.id, h.addr, h.kind, h.mode, h.pc});
-      internal::FillLockById(&d, h.id);
-    }
     ReportThread rt{};
-    rt.number = t->number;
-    rt.tid = t->tid;
-    memcpy(rt.name, t->name, sizeof rt.name);
+    mu.Lock();
+    // A thread that exited since the snapshot (its state may be recycled) is left out.
+    bool alive = t->alive.load(std::memory_order_acquire);
+    if (alive) {
+      rt.number = t->number;
+      rt.tid = t->tid;
+      memcpy(rt.name, t->name, sizeof rt.name);
+      uptr addr = t->wait_addr.load(std::memory_order_acquire);
+      u32 seq = t->wait_seq.load(std::memory_order_relaxed);
+      if (addr) {
+        ReportWait w{};
+        w.thread = t->number;
+        w.lock_addr = addr & ~uptr{1};
+        w.mode = static_cast<u8>(addr & 1);
+        LockInfo* li = t->wait_lock.load(std::memory_order_relaxed);
+        if (li && li->addr.load(std::memory_order_relaxed) == w.lock_addr) {
+          w.lock_id = li->id;
+          w.lock_kind = li->kind;
+        }
+        w.holder = ~0u;
+        PtrVec<ThreadState*> holders;
+        FindHolders(internal::ThreadListHead(), t, w.lock_addr, w.lock_id, w.mode, &holders);
+        if (!holders.empty()) w.holder = holders[0]->number;
+        Observed* o = observed_.Find(static_cast<u64>(t->number) + 1);
+        w.waited_ms = o && o->seq == seq && o->addr == addr ? static_cast<u32>(now - o->first_seen_ms) : ~0u;
+        d.waits.push_back(w);
+      }
+      u32 n = t->nheld;
+      for (u32 i = 0; i < n && i < 4096; i++) {
+        const HeldLock& h = t->held[i];
+        if (h.flags & kHeldReentry) continue;
+        d.held.push_back({t->number, h.id, h.addr, h.kind, h.mode, h.pc});
+      }
+    }
+    mu.Unlock();
+    if (!alive) continue;
+    for (ReportWait& w : d.waits) {
+      if (w.holder != ~0u) continue;
+      internal::OrphanLock orphan;
+      if (internal::FindOrphan(w.lock_addr, w.lock_id, &orphan)) {
+        w.holder = orphan.thread;
+        w.holder_exited = true;
+      }
+    }
+    for (const ReportWait& w : d.waits)
+      if (w.lock_id) internal::FillLockById(&d, w.lock_id);
+    for (const ReportHeld& h : d.held) internal::FillLockById(&d, h.lock_id);
     rt.alive = true;
-    rt.current_stack = CollectStack(t);
+    rt.current_stack = CollectStack(t, &rt.current_py_stack);
     d.threads.push_back(rt);
     PrintThreadDump(d);
+    shown++;
   }
+  OutputPrintf("==%d==locksan: end of thread dump (%u threads)\n", getpid(), shown);
 }
 
 Watchdog* g_watchdog;
@@ -460,42 +594,29 @@ int OsThreadCount() {
   return live;
 }
 
-// StepAside — the watchdog must not change the program: it keeps no process alive (glibc ends a
-// process when its last thread exits, counting ours) and does not make a program that is
-// single-threaded again look multi-threaded (CPython 3.12 warns on fork() then). Returns true when
-// the watchdog thread should end; it is started again at the program's next pthread_create.
-bool StepAside() {
-  int n = OsThreadCount();
-  if (n == 1) {
-    // Every program thread has ended (the last one with pthread_exit): end the process as glibc
-    // would have, with exit(0).
-    exit(0);
-  }
-  if (n != 2) return false;
-  // One program thread left: it can still block for good on a lock an exited thread holds, or be
-  // waiting now; then keep watching.
-  if (internal::HasOrphans()) {
-    if (GetFlags().verbosity >= 3) OutputPrintf("==%d==locksan: watchdog stays: orphaned locks\n", getpid());
-    return false;
-  }
-  {
-    RuntimeLockGuard lock(&internal::ThreadsMutex());
-    for (ThreadState* t = internal::ThreadListHead(); t; t = t->next_all)
-      if (t->alive.load(std::memory_order_acquire) && t->wait_addr.load(std::memory_order_acquire)) {
-        if (GetFlags().verbosity >= 3)
-          OutputPrintf("==%d==locksan: watchdog stays: T%u waits\n", getpid(), t->number);
-        return false;
-      }
-  }
-  g_started.store(0, std::memory_order_seq_cst);
-  if (OsThreadCount() == 2) return true;
-  // A thread appeared meanwhile: keep watching unless that thread already started a new watchdog.
-  int expected = 0;
-  return !g_started.compare_exchange_strong(expected, 1);
+// LiveProgramThreads — threads locksan knows that have not exited, counted up to `cap`.
+int LiveProgramThreads(int cap) {
+  RuntimeLockGuard lock(&internal::ThreadsMutex());
+  int n = 0;
+  for (ThreadState* t = internal::ThreadListHead(); t && n < cap; t = t->next_all)
+    n += t->alive.load(std::memory_order_acquire);
+  return n;
 }
 
-void* WatchdogMain(void*) {
+// RunsAlways — options that want the watchdog in a single-threaded process too.
+bool g_dump_installed = false;
+bool RunsAlways() { return g_dump_installed || GetFlags().long_wait_ms > 0; }
+
+bool Wanted() {
+  const Flags& f = GetFlags();
+  return f.detect_deadlocks || f.long_wait_ms > 0 || f.dump_signal > 0;
+}
+
+void* WatchdogMain(void* arg) {
+  int gen = static_cast<int>(reinterpret_cast<intptr_t>(arg));
   t_local.disabled = 1;  // this thread is never watched
+  prctl(PR_SET_NAME, "locksan-watch", 0, 0, 0);  // (pthread_setname_np on another thread opens /proc)
+  g_thread_tid.store(static_cast<int>(syscall(SYS_gettid)), std::memory_order_release);
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);
@@ -503,71 +624,139 @@ void* WatchdogMain(void*) {
   int interval = f.watchdog_interval_ms > 10 ? f.watchdog_interval_ms : 10;
   int slice = interval < 100 ? interval : 100;
   for (int elapsed = 0;; elapsed += slice) {
-    SleepMs(slice);
+    if (WaitStop(gen, slice)) return nullptr;
     if (g_dump_requested.exchange(0, std::memory_order_relaxed)) g_watchdog->Dump();
-    if (f.dump_signal <= 0 && StepAside()) return nullptr;
     if (elapsed + slice >= interval) {
       elapsed = -slice;
       if (f.detect_deadlocks || f.long_wait_ms > 0) g_watchdog->Scan();
+      // Never keep a process alive: when every thread locksan knows has exited (normally the
+      // exiting thread stops the watchdog first) and no other thread is left, end the process as
+      // glibc does when its last thread exits.
+      if (LiveProgramThreads(1) == 0 && OsThreadCount() == 1) exit(0);
     }
   }
   return nullptr;
 }
 
-void Start() {
-  int expected = 0;
-  if (!g_started.compare_exchange_strong(expected, 1)) return;
+// Start — g_life_mu held.
+void StartLocked() {
+  if (g_running.load(std::memory_order_relaxed)) return;
   const Flags& f = GetFlags();
   InitUnwinder();  // never dlopen from a signal handler
-  dl_iterate_phdr(FindSelf, nullptr);
-  if (f.stack_signal != 0) {
+  if (!g_self_lo) dl_iterate_phdr(FindSelf, nullptr);
+  if (f.stack_signal != 0 && !g_stack_signal) {
     int sig = f.stack_signal < 0 ? SIGRTMAX - 2 : f.stack_signal;
     if (InstallIfDefault(sig, StackSignalHandler, nullptr)) g_stack_signal = sig;
   }
-  if (!g_watchdog) g_watchdog = InternalNew<Watchdog>();
+  // A fresh state: what an earlier watchdog observed is stale (waits it saw have ended, since it
+  // was stopped with at most one thread and nothing that could block for good).
+  if (g_watchdog) {
+    g_watchdog->~Watchdog();
+    new (g_watchdog) Watchdog();
+  } else {
+    g_watchdog = InternalNew<Watchdog>();
+  }
+  int gen = ++g_gen;
+  g_thread_tid.store(0, std::memory_order_relaxed);
   t_local.in_runtime++;
-  pthread_t th;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 256 * 1024);
-  if (pthread_create(&th, &attr, WatchdogMain, nullptr) != 0)
-    OutputPrintf("==%d==locksan: cannot start the deadlock watchdog thread; deadlocks will not be reported\n",
-                 getpid());
-  else
-    pthread_setname_np(th, "locksan-watch");
+  if (pthread_create(&g_thread, &attr, WatchdogMain, reinterpret_cast<void*>(static_cast<intptr_t>(gen))) != 0) {
+    static bool said;
+    if (!said)
+      OutputPrintf("==%d==locksan: cannot start the deadlock watchdog thread; deadlocks will not be reported\n",
+                   getpid());
+    said = true;
+  } else {
+    g_running.store(1, std::memory_order_release);
+  }
   pthread_attr_destroy(&attr);
   t_local.in_runtime--;
 }
 
+// StopLocked — g_life_mu held: ends the watchdog thread and returns once the kernel no longer
+// lists it (pthread_join returns when the thread cleared its tid, a moment before it is reaped).
+// A watchdog that does not end within 3 s (stuck in a scan) is left to end by itself: the exiting
+// thread is never held up for good.
+void StopLocked() {
+  if (!g_running.load(std::memory_order_relaxed)) return;
+  g_stop.store(g_gen, std::memory_order_release);
+  syscall(SYS_futex, reinterpret_cast<int*>(&g_stop), FUTEX_WAKE_PRIVATE, 1 << 30, nullptr, nullptr, 0);
+  int tid = g_thread_tid.load(std::memory_order_acquire);
+  timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 3;
+  if (pthread_timedjoin_np(g_thread, nullptr, &until) != 0) {
+    pthread_detach(g_thread);
+    if (GetFlags().verbosity >= 1)
+      OutputPrintf("==%d==locksan: the watchdog thread did not end in time; it ends by itself later\n", getpid());
+    tid = 0;
+  } else if (tid == 0) {
+    tid = g_thread_tid.load(std::memory_order_acquire);
+  }
+  if (tid > 0) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d", tid);
+    for (int i = 0; i < 20000 && access(path, F_OK) == 0; i++) {
+      if (i < 100) sched_yield();
+      else SleepMs(1);
+    }
+  }
+  g_running.store(0, std::memory_order_release);
+  if (GetFlags().verbosity >= 3) OutputPrintf("==%d==locksan: watchdog stopped\n", getpid());
+}
+
 }  // namespace
 
-void WatchdogMaybeStart() {
-  if (g_started.load(std::memory_order_relaxed)) return;
-  const Flags& f = GetFlags();
-  if (!f.detect_deadlocks && f.long_wait_ms <= 0 && f.dump_signal <= 0) return;
-  Start();
+void WatchdogOnThreadCreate() {
+  if (!Wanted()) return;
+  RuntimeLockGuard lock(&g_life_mu);
+  g_pending.fetch_add(1, std::memory_order_relaxed);
+  StartLocked();
+}
+
+void WatchdogOnThreadStarted() {
+  if (!Wanted()) return;
+  g_pending.fetch_sub(1, std::memory_order_release);
+}
+
+void WatchdogOnThreadExit() {
+  if (!g_running.load(std::memory_order_acquire)) return;
+  RuntimeLockGuard lock(&g_life_mu);
+  if (!g_running.load(std::memory_order_relaxed) || g_pending.load(std::memory_order_acquire) != 0) return;
+  int live = LiveProgramThreads(2);
+  if (live > 1) return;
+  // One thread left: it can still block for good on a lock that an exited thread holds.
+  if (live == 1 && (RunsAlways() || internal::HasOrphans())) {
+    if (GetFlags().verbosity >= 3) OutputPrintf("==%d==locksan: watchdog stays\n", getpid());
+    return;
+  }
+  StopLocked();
 }
 
 void WatchdogAfterForkChild() {
-  // The watchdog thread does not exist in the child: start another one when the child makes threads.
-  g_started.store(0, std::memory_order_relaxed);
-  if (g_watchdog) {
-    g_watchdog->~Watchdog();
-    new (g_watchdog) Watchdog();
+  // The watchdog thread does not exist in the child: start another one when the child makes threads
+  // (or now, for the options that want it in a single-threaded process).
+  g_life_mu.ResetAfterFork();
+  g_running.store(0, std::memory_order_relaxed);
+  g_pending.store(0, std::memory_order_relaxed);
+  if (Wanted() && RunsAlways()) {
+    RuntimeLockGuard lock(&g_life_mu);
+    StartLocked();
   }
-  if (GetFlags().dump_signal > 0) Start();
 }
 
 void WatchdogInstallSignals() {
   const Flags& f = GetFlags();
-  if (f.dump_signal <= 0) return;
-  if (!InstallIfDefault(f.dump_signal, nullptr, DumpSignalHandler)) {
+  if (f.dump_signal > 0) g_dump_installed = InstallIfDefault(f.dump_signal, nullptr, DumpSignalHandler);
+  if (f.dump_signal > 0 && !g_dump_installed)
     OutputPrintf("==%d==locksan: dump_signal=%d is already used by the program; thread dumps are off\n",
                  getpid(), f.dump_signal);
-    return;
+  if (RunsAlways()) {
+    RuntimeLockGuard lock(&g_life_mu);
+    StartLocked();
   }
-  Start();
 }
 
 }  // namespace locksan

@@ -455,7 +455,8 @@ void ThreadStackSection(TextBuffer* out, const ReportDesc& r, u32 thread, StackC
     PrintStack(out, cache->Get(t->current_stack));
     PrintPyStack(out, t->current_py_stack);
   } else {
-    out->Append("    stack: not available (stack_signal off, or the thread did not answer)\n");
+    out->Append("    stack: not available (taken only from a thread blocked in a lock, condition or join wait, "
+                "which the stack signal cannot disturb; or stack_signal=0)\n");
   }
 }
 
@@ -466,6 +467,19 @@ void DeadlockReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, con
     HeldSection(out, r, w.thread);
     ThreadStackSection(out, r, w.thread, cache);
     out->Append("\n");
+    // long-wait: the holder is running; where it is now.
+    if (r.kind == ReportKind::kLongWait && w.holder != ~0u && !w.holder_exited) {
+      out->Append("  %sThread T%u%s", c.bold, w.holder, c.end);
+      if (const ReportThread* t = r.FindThread(w.holder)) {
+        out->Append(" (tid %d", t->tid);
+        if (t->name[0]) out->Append(", \"%s\"", t->name);
+        out->Append(")");
+      }
+      out->Append(" holds it:\n");
+      HeldSection(out, r, w.holder);
+      ThreadStackSection(out, r, w.holder, cache);
+      out->Append("\n");
+    }
   }
   LockSection(out, r, cache);
   out->Append("\n");
@@ -547,8 +561,13 @@ void PrintThreadDump(const ReportDesc& r) {
       const ReportLock* l = r.FindLock(w.lock_id);
       char name[32];
       LockName(name, sizeof name, l);
-      out.Append("    waits for %s %s (0x%llx)\n", KindWord(l, false), name,
+      out.Append("    waits to %s %s %s (0x%llx)", w.mode == 1 ? "read-lock" : "lock", KindWord(l, false), name,
                  static_cast<unsigned long long>(w.lock_addr));
+      if (w.holder == ~0u) out.Append(", holder unknown");
+      else if (w.holder_exited) out.Append(", held by thread T%u, which exited without releasing it", w.holder);
+      else out.Append(", held by thread T%u", w.holder);
+      if (w.waited_ms != ~0u) out.Append(", for at least %.1f s", w.waited_ms / 1000.0);
+      out.Append("\n");
     }
     HeldSection(&out, r, t.number);
     ThreadStackSection(&out, r, t.number, &cache);

@@ -24,6 +24,17 @@
 // CLEAR: CHECK
 // CHECK: ^both hold their first lock$
 // CHECK: ^SUMMARY: locksan: lock-order-inversion 
+//
+// VARIANT: abort
+// abort_on_deadlock=1: after the report the process aborts (SIGABRT, a core file where enabled), so
+// that a CI job fails at once instead of timing out.
+// RUN-OPTIONS: watchdog_interval_ms=200:abort_on_deadlock=1
+// CLEAR: KILL-AFTER CHECK
+// TIMEOUT: 10
+// EXPECT-EXIT: -6
+// CHECK: ^==%pid==WARNING: locksan: deadlock 
+// CHECK: ^SUMMARY: locksan: deadlock 
+// CHECK: ^==%pid==locksan: abort_on_deadlock=1: aborting$
 #include <pthread.h>
 #include <stdio.h>
 

@@ -403,12 +403,21 @@ void StartCudaTracking(bool at_startup) {
   t_local.in_runtime--;
 }
 
+// Whether thread creation should look for a newly loaded libcuda. Not while CUDA_INJECTION64_PATH is
+// set: it names liblocksan.so (set at start-up), and cuInit starts the tracking, or another tool that
+// owns CUPTI. Only a program that removed the variable needs the fallback. (dl_iterate_phdr takes the
+// loader lock: a thread inside a dl_iterate_phdr callback that waits for this one would hang it.)
+bool CudaFallbackWanted() {
+  if (cupti::Active() || getenv("CUDA_INJECTION64_PATH")) return false;
+  return CudaMode() != cupti::Mode::kOff;
+}
+
 }  // namespace
 
 LOCKSAN_EXPORT int pthread_create(pthread_t* th, const pthread_attr_t* attr, void* (*fn)(void*), void* arg) {
   LOCKSAN_REAL_INIT(pthread_create);
   if (!CurrentThread()) return REAL(pthread_create)(th, attr, fn, arg);
-  if (!cupti::Active() && LoadedObjectsChanged()) StartCudaTracking(false);
+  if (CudaFallbackWanted() && LoadedObjectsChanged()) StartCudaTracking(false);
   ThreadStart* st = OnThreadCreate(CALLER_PC);
   if (!st) return REAL(pthread_create)(th, attr, fn, arg);
   Trampoline* t = InternalNew<Trampoline>();

@@ -58,6 +58,7 @@ struct PyRec {
   PyRec* next;
   u64 hash;
   u32 size;
+  u32 id;  // depot id (index in by_id + 1)
   python::PyFrameRec frames[1];
 };
 
@@ -87,6 +88,15 @@ u64 HashFrames(const python::PyFrameRec* f, int n) {
   return h | 1;
 }
 
+// The records' strings are NUL-terminated: the bytes after the NUL are whatever the capture's buffer
+// held (comparing whole records with memcmp made every capture a new record).
+bool SameFrames(const python::PyFrameRec* a, const python::PyFrameRec* b, int n) {
+  for (int i = 0; i < n; i++)
+    if (a[i].line != b[i].line || strcmp(a[i].file, b[i].file) || strcmp(a[i].function, b[i].function))
+      return false;
+  return true;
+}
+
 }  // namespace
 
 u32 PyStackDepotPut(const python::PyFrameRec* frames, int n) {
@@ -97,10 +107,7 @@ u32 PyStackDepotPut(const python::PyFrameRec* frames, int n) {
   RuntimeLockGuard lock(&d->mu);
   PyRec** head = d->by_hash.Find(h);
   for (PyRec* r = head ? *head : nullptr; r; r = r->next)
-    if (r->size == static_cast<u32>(n) && !memcmp(r->frames, frames, n * sizeof(python::PyFrameRec))) {
-      for (u32 i = 0; i < d->by_id.size(); i++)
-        if (d->by_id[i] == r) return i + 1;
-    }
+    if (r->hash == h && r->size == static_cast<u32>(n) && SameFrames(r->frames, frames, n)) return r->id;
   PyRec* r = static_cast<PyRec*>(InternalAlloc(sizeof(PyRec) + (n - 1) * sizeof(python::PyFrameRec)));
   r->hash = h;
   r->size = static_cast<u32>(n);
@@ -108,7 +115,8 @@ u32 PyStackDepotPut(const python::PyFrameRec* frames, int n) {
   r->next = head ? *head : nullptr;
   d->by_hash.Insert(h, r);
   d->by_id.push_back(r);
-  return d->by_id.size();
+  r->id = d->by_id.size();
+  return r->id;
 }
 
 PyStack PyStackDepotGet(u32 id) {

@@ -302,13 +302,14 @@ LOCKSAN_ALWAYS_INLINE HeldLock* BeginAcquireInPlace(ThreadState* ts, uptr addr, 
   // (same record, not recycled since), with the same locks held below it (n < reuse_depth), and its
   // order check was done or not needed (no kHeldUnchecked), the entry is already right: only the call
   // site changes. This is the validated-chain cache keyed by the slot, without hashing.
-  // (reuse_depth <= held_cap: the slot exists.)
+  // (reuse_depth <= held_cap: the slot exists; every slot below reuse_depth was filled, so its
+  // lock is set.)
   u32 n = ts->nheld;
   HeldLock* h = ts->held + n;
   LockInfo* li = h->lock;
   static_assert(offsetof(HeldLock, flags) == offsetof(HeldLock, mode) + 1, "mode, flags adjacent");
   u16 mode_flags;  // mode and flags in one compare, the reentry flag masked
-  if (LOCKSAN_LIKELY(n < ts->reuse_depth && h->addr == addr && li &&
+  if (LOCKSAN_LIKELY(n < ts->reuse_depth && h->addr == addr &&
                      (__builtin_memcpy(&mode_flags, &h->mode, sizeof mode_flags),
                       (mode_flags & static_cast<u16>(~(u16{kHeldReentry} << 8))) ==
                           (mode | u16{flags} << 8)) &&

@@ -185,7 +185,8 @@ bool ReleaseSlow(ThreadState* ts, uptr addr);
 // OnForeignUnlock — after an unlock call for a lock this thread did not hold (OnRelease returned
 // false): if it succeeded (`rc` 0), the holder's entry is stale; report_bad_unlock reports it.
 void OnForeignUnlock(ThreadState* ts, uptr addr, int rc);
-extern bool g_acquire_stacks __attribute__((visibility("hidden")));  // the acquire_stacks flag, read on the fast path
+// The acquire_stacks flag, read on the fast path.
+extern bool g_acquire_stacks __attribute__((visibility("hidden")));
 u32 CaptureAcquireStack();
 
 LOCKSAN_ALWAYS_INLINE u64 ChainStep(u64 prev, u64 id, u8 mode, u8 flags) {
@@ -329,8 +330,6 @@ LOCKSAN_ALWAYS_INLINE HeldLock* BeginAcquireInPlace(ThreadState* ts, uptr addr, 
   return h;
 }
 
-void RestoreOuterWait(ThreadState* ts);
-
 // `rc` is the lock call's result; acquired_if_nonzero(rc) says whether a non-zero one took the lock.
 template <typename AcquiredIfNonzero>
 LOCKSAN_ALWAYS_INLINE void EndAcquireInPlace(ThreadState* ts, HeldLock* h, int rc,
@@ -341,7 +340,8 @@ LOCKSAN_ALWAYS_INLINE void EndAcquireInPlace(ThreadState* ts, HeldLock* h, int r
   }
   if (LOCKSAN_UNLIKELY(rc != 0) && !acquired_if_nonzero(rc)) return;
   LockInfo* li = h->lock;
-  if (LOCKSAN_UNLIKELY(ts->fresh_lock != nullptr) && h->kind != LockKind::kGil) ts->fresh_lock = nullptr;
+  if (LOCKSAN_UNLIKELY(ts->fresh_lock != nullptr) && h->kind != LockKind::kGil)
+    ts->fresh_lock = nullptr;
   // Read once the lock is ours: an unlock by a non-holder while this thread waited is not about us.
   h->epoch = li->release_epoch.load(std::memory_order_relaxed);
   if (LOCKSAN_UNLIKELY(g_acquire_stacks)) h->stack = CaptureAcquireStack();
@@ -350,10 +350,10 @@ LOCKSAN_ALWAYS_INLINE void EndAcquireInPlace(ThreadState* ts, HeldLock* h, int r
   ts->nheld++;
 }
 
-// EndAcquire — after the lock call; `acquired` is whether the call took the lock.
 // SetOuterWait — the wait just published by BeginAcquire becomes the outer wait (or none: clear).
 void SetOuterWait(ThreadState* ts, bool set);
 
+// EndAcquire — after the lock call; `acquired` is whether the call took the lock.
 LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired) {
   if (!(a->flags & kHeldTry)) {
     if (LOCKSAN_LIKELY(!ts->outer_wait.addr)) ts->wait_addr.store(0, std::memory_order_relaxed);

@@ -702,14 +702,38 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   }
 }
 
+HeldLock* CheckPendingSlow(ThreadState* ts, HeldLock* h) {
+  HeldLock pending = *h;
+  Acquire a;
+  a.lock = pending.lock;
+  a.addr = pending.addr;
+  a.chain = pending.chain;
+  a.pc = pending.pc;
+  a.sp = pending.sp;
+  a.mode = pending.mode;
+  a.flags = pending.flags;
+  CheckAcquireSlow(ts, &a);
+  if (!a.lock) return nullptr;
+  // Stale entries below it may have been dropped: the pending slot is held[nheld] again.
+  HeldLock* n = &ts->held[ts->nheld];
+  *n = pending;
+  n->chain = a.chain;
+  n->flags = a.flags;
+  // Not validated (a fresh lock, an unreported double lock...): the next acquisition is checked again.
+  if (ts->chain_cache[(a.chain >> 7) & (kChainCacheSize - 1)] != a.chain) n->flags |= kHeldUnchecked;
+  return n;
+}
+
 void RemoveHeldAt(ThreadState* ts, u32 i) {
   u32 n = ts->nheld;
   for (u32 j = i; j + 1 < n; j++) ts->held[j] = ts->held[j + 1];
   ts->nheld = n - 1;
+  if (ts->reuse_depth > i) ts->reuse_depth = i;  // the slots from i up changed
   for (u32 j = i; j < ts->nheld; j++) {
     u64 prev = j ? ts->held[j - 1].chain : kChainSeed;
     HeldLock& h = ts->held[j];
     h.chain = ChainStep(prev, h.id, h.mode, h.flags);
+    h.flags |= kHeldUnchecked;  // a chain that no order check has seen
   }
 }
 

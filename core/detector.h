@@ -11,6 +11,7 @@
 // cache line written. Everything else goes to the *Slow functions in detector.cc.
 #pragma once
 #include <atomic>
+#include <cstddef>
 
 #include "core/common.h"
 #include "core/flags.h"
@@ -42,7 +43,7 @@ struct LockInfo {
 };
 
 // The record returned for addresses that are known not to be tracked locks (see ResolveLock).
-extern LockInfo g_untracked;
+extern LockInfo g_untracked __attribute__((visibility("hidden")));
 
 enum AcquireMode : u8 { kWrite = 0, kRead = 1 };
 
@@ -70,10 +71,12 @@ struct HeldLock {
   u32 epoch;
   u32 stack;     // full stack of the acquisition (acquire_stacks=1 only)
   u8 mode;       // AcquireMode
-  u8 flags;      // kHeldTry | kHeldReentry
+  u8 flags;      // kHeldTry | kHeldReentry | kHeldUnchecked
   LockKind kind;
 };
-enum : u8 { kHeldTry = 1, kHeldReentry = 2 };
+// kHeldUnchecked: the entry's chain was not (or no longer is) validated by an order check, so the
+// slot cannot stand for a validated chain (see BeginAcquireInPlace).
+enum : u8 { kHeldTry = 1, kHeldReentry = 2, kHeldUnchecked = 4 };
 
 constexpr int kInlineHeld = 16;
 constexpr int kLockCacheSize = 256;
@@ -85,6 +88,9 @@ struct ThreadState {
   u32 nheld = 0;
   u32 held_cap = kInlineHeld;
   HeldLock* held = inline_held;
+  // Slots below reuse_depth were filled while the slots below them held what they hold now: such a
+  // slot, if its entry is the same lock and was validated (not kHeldUnchecked), is reused in place.
+  u32 reuse_depth = 0;
   struct CacheEntry {
     uptr addr;
     LockInfo* info;
@@ -179,7 +185,8 @@ bool ReleaseSlow(ThreadState* ts, uptr addr);
 // OnForeignUnlock — after an unlock call for a lock this thread did not hold (OnRelease returned
 // false): if it succeeded (`rc` 0), the holder's entry is stale; report_bad_unlock reports it.
 void OnForeignUnlock(ThreadState* ts, uptr addr, int rc);
-extern bool g_acquire_stacks;  // the acquire_stacks flag, read on the fast path
+// The acquire_stacks flag, read on the fast path.
+extern bool g_acquire_stacks __attribute__((visibility("hidden")));
 u32 CaptureAcquireStack();
 
 LOCKSAN_ALWAYS_INLINE u64 ChainStep(u64 prev, u64 id, u8 mode, u8 flags) {
@@ -219,11 +226,134 @@ LOCKSAN_ALWAYS_INLINE void BeginAcquire(ThreadState* ts, uptr addr, LockKind kin
   }
 }
 
-// EndAcquire — after the lock call; `acquired` is whether the call took the lock.
+// ---------------------------------------------------------------------------------------------
+// In-place acquisition: the fast protocol of the interceptors that make no other lock call between
+// the two events (pthread_mutex_*lock, rwlock, spin, sem_*wait). The entry is filled directly in its
+// slot held[nheld], unpublished (nheld is unchanged), so nothing is copied after the lock call:
+//   HeldLock* h = BeginAcquireInPlace(ts, addr, kind_fn, mode, is_try, pc, sp);  // nullptr: untracked
+//   int rc = real_lock(m);
+//   EndAcquireInPlace(ts, h, rc, acquired_if_nonzero, is_try);  // publishes it (nheld++) on success
+// kind_fn() is called only when the lock is not in this thread's lock cache. The thread is marked
+// busy (ScopedInRuntime) in between, so no signal handler can use the slot meanwhile.
+// ---------------------------------------------------------------------------------------------
+// EndAcquireUntracked — after the lock call when BeginAcquireInPlace returned nullptr.
 void RestoreOuterWait(ThreadState* ts);
+LOCKSAN_ALWAYS_INLINE void EndAcquireUntracked(ThreadState* ts, bool is_try) {
+  if (!is_try) {
+    if (LOCKSAN_LIKELY(!ts->outer_wait.addr)) ts->wait_addr.store(0, std::memory_order_relaxed);
+    else RestoreOuterWait(ts);
+  }
+}
+
+// CheckPendingSlow — the order check of the pending entry `h` (its chain is not in the cache);
+// returns the pending entry (moved if stale entries were dropped), or nullptr if it is not tracked.
+HeldLock* CheckPendingSlow(ThreadState* ts, HeldLock* h);
+
+// FillPending — the pending entry for a lock found through the lock cache (or registered now).
+// Out of line: keeps the registers of the in-place path few (fewer saved in every interceptor).
+template <typename KindFn>
+LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_fn, u8 mode, u8 flags,
+                                       uptr pc, uptr sp) {
+  u32 n = ts->nheld;
+  if (LOCKSAN_UNLIKELY(n == ts->held_cap)) PushHeldSlow(ts);
+  HeldLock* h = ts->held + n;
+  u64 prev = n ? h[-1].chain : kChainSeed;
+  ThreadState::CacheEntry& e = ts->lock_cache[(addr >> 4) & (kLockCacheSize - 1)];
+  LockInfo* li = e.info;
+  u32 gen = e.gen;
+  if (LOCKSAN_UNLIKELY(e.addr != addr || !li || li->gen.load(std::memory_order_relaxed) != gen)) {
+    li = ResolveLockSlow(ts, addr, kind_fn(), pc);
+    if (!li || li == &g_untracked) return nullptr;
+    gen = e.gen;  // written by ResolveLockSlow with li
+  } else if (LOCKSAN_UNLIKELY(li == &g_untracked)) {
+    return nullptr;
+  }
+  u64 id = li->id;
+  u64 chain = ChainStep(prev, id, mode, flags);
+  h->addr = addr;
+  h->id = id;
+  h->chain = chain;
+  h->pc = pc;
+  h->sp = sp;
+  h->lock = li;
+  h->gen = gen;
+  h->stack = 0;
+  h->mode = mode;
+  h->flags = flags;
+  h->kind = li->kind;
+  if (!(flags & kHeldTry) && n &&
+      LOCKSAN_UNLIKELY(ts->chain_cache[(chain >> 7) & (kChainCacheSize - 1)] != chain)) {
+    h = CheckPendingSlow(ts, h);
+    if (!h) return nullptr;
+    n = static_cast<u32>(h - ts->held);
+  }
+  ts->reuse_depth = n + 1;  // the slots above were filled after other locks than these
+  // Marked here, after the fresh-lock check, rather than once the call succeeded: an acquisition
+  // reaches the real call only through here, and one that fails (busy, timed out) means that another
+  // thread has the lock. A slot reused in place was filled here before.
+  if (LOCKSAN_UNLIKELY(!li->acquired)) li->acquired = true;
+  return h;
+}
+
+template <typename KindFn>
+LOCKSAN_ALWAYS_INLINE HeldLock* BeginAcquireInPlace(ThreadState* ts, uptr addr, KindFn kind_fn,
+                                                    u8 mode, bool is_try, uptr pc, uptr sp) {
+  u8 flags = is_try ? kHeldTry : 0;
+  // The slot still holds the entry of the last acquisition at this depth. If that was the same lock
+  // (same record, not recycled since), with the same locks held below it (n < reuse_depth), and its
+  // order check was done or not needed (no kHeldUnchecked), the entry is already right: only the call
+  // site changes. This is the validated-chain cache keyed by the slot, without hashing.
+  // (reuse_depth <= held_cap: the slot exists; every slot below reuse_depth was filled, so its
+  // lock is set.)
+  u32 n = ts->nheld;
+  HeldLock* h = ts->held + n;
+  LockInfo* li = h->lock;
+  static_assert(offsetof(HeldLock, flags) == offsetof(HeldLock, mode) + 1, "mode, flags adjacent");
+  u16 mode_flags;  // mode and flags in one compare, the reentry flag masked
+  if (LOCKSAN_LIKELY(n < ts->reuse_depth && h->addr == addr &&
+                     (__builtin_memcpy(&mode_flags, &h->mode, sizeof mode_flags),
+                      (mode_flags & static_cast<u16>(~(u16{kHeldReentry} << 8))) ==
+                          (mode | u16{flags} << 8)) &&
+                     li->gen.load(std::memory_order_relaxed) == h->gen)) {
+    h->pc = pc;
+    h->sp = sp;
+  } else {
+    h = FillPending(ts, addr, kind_fn, mode, flags, pc, sp);
+    if (!h) return nullptr;
+    li = h->lock;
+  }
+  if (!is_try) {
+    ts->wait_lock.store(li, std::memory_order_relaxed);
+    ts->wait_seq.store(ts->wait_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    ts->wait_addr.store(addr | mode, std::memory_order_release);
+  }
+  return h;
+}
+
+// `rc` is the lock call's result; acquired_if_nonzero(rc) says whether a non-zero one took the lock.
+template <typename AcquiredIfNonzero>
+LOCKSAN_ALWAYS_INLINE void EndAcquireInPlace(ThreadState* ts, HeldLock* h, int rc,
+                                             AcquiredIfNonzero acquired_if_nonzero, bool is_try) {
+  if (!is_try) {
+    if (LOCKSAN_LIKELY(!ts->outer_wait.addr)) ts->wait_addr.store(0, std::memory_order_relaxed);
+    else RestoreOuterWait(ts);
+  }
+  if (LOCKSAN_UNLIKELY(rc != 0) && !acquired_if_nonzero(rc)) return;
+  LockInfo* li = h->lock;
+  if (LOCKSAN_UNLIKELY(ts->fresh_lock != nullptr) && h->kind != LockKind::kGil)
+    ts->fresh_lock = nullptr;
+  // Read once the lock is ours: an unlock by a non-holder while this thread waited is not about us.
+  h->epoch = li->release_epoch.load(std::memory_order_relaxed);
+  if (LOCKSAN_UNLIKELY(g_acquire_stacks)) h->stack = CaptureAcquireStack();
+  // Publish the filled entry: a signal handler that runs later must never see a half-written one.
+  std::atomic_signal_fence(std::memory_order_release);
+  ts->nheld++;
+}
+
 // SetOuterWait — the wait just published by BeginAcquire becomes the outer wait (or none: clear).
 void SetOuterWait(ThreadState* ts, bool set);
 
+// EndAcquire — after the lock call; `acquired` is whether the call took the lock.
 LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired) {
   if (!(a->flags & kHeldTry)) {
     if (LOCKSAN_LIKELY(!ts->outer_wait.addr)) ts->wait_addr.store(0, std::memory_order_relaxed);
@@ -246,7 +376,8 @@ LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired
   h.pc = a->pc;
   h.sp = a->sp;
   h.mode = a->mode;
-  h.flags = a->flags;
+  h.flags = a->flags | kHeldUnchecked;  // this protocol's entries are never reused in place
+  ts->reuse_depth = ts->nheld + 1;
   h.stack = LOCKSAN_UNLIKELY(g_acquire_stacks) ? CaptureAcquireStack() : 0;
   std::atomic_signal_fence(std::memory_order_release);
   ts->nheld++;

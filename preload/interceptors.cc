@@ -27,7 +27,10 @@
 using namespace locksan;
 
 #define CALLER_PC reinterpret_cast<uptr>(__builtin_return_address(0))
-#define CALLER_SP reinterpret_cast<uptr>(__builtin_frame_address(0))
+// The interceptor's frame address (what __builtin_frame_address(0) gives: the canonical frame
+// address less the return address and the saved frame pointer), without forcing a frame pointer.
+#define CALLER_CFA reinterpret_cast<uptr>(__builtin_dwarf_cfa())
+#define CALLER_SP (CALLER_CFA - 2 * sizeof(uptr))
 #define ADDR(p) reinterpret_cast<uptr>(p)
 
 namespace {
@@ -44,20 +47,92 @@ LOCKSAN_ALWAYS_INLINE LockKind MutexKind(const pthread_mutex_t* m) {
 // A robust mutex whose owner died is acquired with EOWNERDEAD: the caller holds it.
 LOCKSAN_ALWAYS_INLINE bool MutexAcquired(int rc) { return rc == 0 || rc == EOWNERDEAD; }
 
-template <typename Call>
-LOCKSAN_ALWAYS_INLINE int AcquireCall(uptr addr, LockKind kind, u8 mode, bool is_try, uptr pc, uptr sp,
-                                      Call call, bool (*acquired)(int)) {
+// AcquireSlowCall — AcquireCall for a thread whose state is not at hand (first call of the thread,
+// runtime not initialised, inside the runtime, thread teardown). Out of line.
+// `cfa`: the interceptor's canonical frame address (its return address is just below it).
+template <typename KindFn, typename Call>
+LOCKSAN_NOINLINE int AcquireSlowCall(uptr addr, KindFn kind, u8 mode, bool is_try, uptr cfa,
+                                     Call call, bool (*acquired)(int)) {
+  uptr pc = *reinterpret_cast<const uptr*>(cfa - sizeof(uptr));
+  uptr sp = cfa - 2 * sizeof(uptr);
+  LOCKSAN_REAL_INIT(any);
   ThreadState* ts = CurrentThread();
   if (!ts) return call();
   ScopedInRuntime busy;  // a signal handler interrupting us must not re-enter the detector
-  Acquire a;
-  BeginAcquire(ts, addr, kind, mode, is_try, pc, sp, &a);
+  HeldLock* h = BeginAcquireInPlace(ts, addr, kind, mode, is_try, pc, sp);
   int rc = call();
-  EndAcquire(ts, &a, acquired(rc));
+  if (LOCKSAN_UNLIKELY(!h)) EndAcquireUntracked(ts, is_try);
+  else EndAcquireInPlace(ts, h, rc, acquired, is_try);
   return rc;
 }
 
+// UntrackedCall — the lock call for a lock that is not tracked; ends the busy marking that the
+// caller started. Out of line.
+template <typename Call>
+LOCKSAN_NOINLINE int UntrackedCall(ThreadState* ts, bool is_try, Call call) {
+  int rc = call();
+  EndAcquireUntracked(ts, is_try);
+  t_local.in_runtime--;
+  return rc;
+}
+
+// AcquireCall — a lock call. KindFn returns the LockKind; it is called only when the lock misses the
+// thread's lock cache. Only the common case is inline: a thread with state, a tracked lock.
+template <typename KindFn, typename Call>
+LOCKSAN_ALWAYS_INLINE int AcquireCall(uptr addr, KindFn kind, u8 mode, bool is_try, uptr pc, uptr sp,
+                                      Call call, bool (*acquired)(int)) {
+  ThreadLocal& tl = t_local;
+  ThreadState* ts = tl.ts;
+  if (LOCKSAN_UNLIKELY(!ts || tl.in_runtime || tl.disabled))
+    return AcquireSlowCall(addr, kind, mode, is_try, CALLER_CFA, call, acquired);
+  tl.in_runtime++;  // busy: a signal handler interrupting us must not re-enter the detector
+  HeldLock* h = BeginAcquireInPlace(ts, addr, kind, mode, is_try, pc, sp);
+  if (LOCKSAN_UNLIKELY(!h)) return UntrackedCall(ts, is_try, call);
+  int rc = call();
+  EndAcquireInPlace(ts, h, rc, acquired, is_try);
+  tl.in_runtime--;
+  return rc;
+}
+
+#define KIND(k) [] { return LockKind::k; }
+#define MUTEX_KIND(m) [m] { return MutexKind(m); }
+
 bool RcZero(int rc) { return rc == 0; }
+
+// ReleaseSlowCall — an unlock that is not the pop of this thread's top held entry (or from a thread
+// without state); out of line, so that the fast path below needs no stack frame.
+template <typename Unlock>
+LOCKSAN_NOINLINE int ReleaseSlowCall(uptr addr, Unlock unlock) {
+  LOCKSAN_REAL_INIT(any);
+  ThreadState* ts = CurrentThread();
+  if (!ts) return unlock();
+  ScopedInRuntime busy;  // a signal handler interrupting us must not re-enter the detector
+  if (LOCKSAN_LIKELY(OnRelease(ts, addr))) return unlock();
+  int rc = unlock();
+  OnForeignUnlock(ts, addr, rc);
+  return rc;
+}
+
+// ReleaseCall — an unlock. The common case, the lock on top of the thread's held stack, pops it
+// while the thread is marked busy, then tail-calls the real unlock: the detector's state is final
+// by then, so a signal handler that interrupts the real unlock finds it consistent.
+template <typename Unlock>
+LOCKSAN_ALWAYS_INLINE int ReleaseCall(uptr addr, Unlock unlock) {
+  ThreadLocal& tl = t_local;
+  ThreadState* ts = tl.ts;
+  if (LOCKSAN_LIKELY(ts && !tl.in_runtime && !tl.disabled)) {
+    u32 n = ts->nheld;
+    if (LOCKSAN_LIKELY(n && ts->held[n - 1].addr == addr)) {
+      tl.in_runtime++;
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      ts->nheld = n - 1;
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      tl.in_runtime--;
+      return unlock();
+    }
+  }
+  return ReleaseSlowCall(addr, unlock);
+}
 
 }  // namespace
 
@@ -78,54 +153,60 @@ LOCKSAN_EXPORT int pthread_mutex_destroy(pthread_mutex_t* m) {
   return rc;
 }
 
-LOCKSAN_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
+namespace {
+LOCKSAN_NOINLINE int GilMutexLock(pthread_mutex_t* m, uptr pc, uptr sp) {
   LOCKSAN_REAL_INIT(pthread_mutex_lock);
   ThreadState* ts = CurrentThread();
   if (!ts) return REAL(pthread_mutex_lock)(m);
   ScopedInRuntime busy;  // a signal handler interrupting us must not re-enter the detector
-  if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_mutex)) {
-    OnGilMutexLock(ts, CALLER_PC, CALLER_SP);
-    return REAL(pthread_mutex_lock)(m);
+  OnGilMutexLock(ts, pc, sp);
+  return REAL(pthread_mutex_lock)(m);
+}
+
+LOCKSAN_NOINLINE int GilMutexUnlock(pthread_mutex_t* m) {
+  LOCKSAN_REAL_INIT(pthread_mutex_unlock);
+  if (ThreadState* ts = CurrentThread()) {
+    ScopedInRuntime busy;  // a signal handler interrupting us must not re-enter the detector
+    OnGilMutexUnlock(ts);
+    return REAL(pthread_mutex_unlock)(m);
   }
-  Acquire a;
-  BeginAcquire(ts, ADDR(m), MutexKind(m), kWrite, false, CALLER_PC, CALLER_SP, &a);
-  int rc = REAL(pthread_mutex_lock)(m);
-  EndAcquire(ts, &a, MutexAcquired(rc));
-  return rc;
+  return REAL(pthread_mutex_unlock)(m);
+}
+}  // namespace
+
+// pthread_mutex_lock and pthread_mutex_unlock resolve the real functions on their slow paths only: a
+// thread has a state (the fast path) only after InitReal completed, in that thread or in the parent
+// that created it (every way to a ThreadState starts in the constructor or in an interceptor that
+// called InitReal first).
+LOCKSAN_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
+  if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_mutex)) return GilMutexLock(m, CALLER_PC, CALLER_SP);
+  return AcquireCall(ADDR(m), MUTEX_KIND(m), kWrite, false, CALLER_PC, CALLER_SP,
+                     [m] { return REAL(pthread_mutex_lock)(m); }, MutexAcquired);
 }
 
 LOCKSAN_EXPORT int pthread_mutex_trylock(pthread_mutex_t* m) {
   LOCKSAN_REAL_INIT(pthread_mutex_trylock);
-  return AcquireCall(ADDR(m), MutexKind(m), kWrite, true, CALLER_PC, CALLER_SP,
+  return AcquireCall(ADDR(m), MUTEX_KIND(m), kWrite, true, CALLER_PC, CALLER_SP,
                      [&] { return REAL(pthread_mutex_trylock)(m); }, MutexAcquired);
 }
 
 LOCKSAN_EXPORT int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* t) {
   LOCKSAN_REAL_INIT(pthread_mutex_timedlock);
-  return AcquireCall(ADDR(m), MutexKind(m), kWrite, false, CALLER_PC, CALLER_SP,
+  return AcquireCall(ADDR(m), MUTEX_KIND(m), kWrite, false, CALLER_PC, CALLER_SP,
                      [&] { return REAL(pthread_mutex_timedlock)(m, t); }, MutexAcquired);
 }
 
 LOCKSAN_EXPORT int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t c, const struct timespec* t) {
   LOCKSAN_REAL_INIT(pthread_mutex_clocklock);
   if (!REAL(pthread_mutex_clocklock)) return ENOSYS;
-  return AcquireCall(ADDR(m), MutexKind(m), kWrite, false, CALLER_PC, CALLER_SP,
+  return AcquireCall(ADDR(m), MUTEX_KIND(m), kWrite, false, CALLER_PC, CALLER_SP,
                      [&] { return REAL(pthread_mutex_clocklock)(m, c, t); }, MutexAcquired);
 }
 
+
 LOCKSAN_EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
-  LOCKSAN_REAL_INIT(pthread_mutex_unlock);
-  ThreadState* ts = CurrentThread();
-  if (!ts) return REAL(pthread_mutex_unlock)(m);
-  ScopedInRuntime busy;  // a signal handler interrupting us must not re-enter the detector
-  if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_mutex)) {
-    OnGilMutexUnlock(ts);
-    return REAL(pthread_mutex_unlock)(m);
-  }
-  if (LOCKSAN_LIKELY(OnRelease(ts, ADDR(m)))) return REAL(pthread_mutex_unlock)(m);
-  int rc = REAL(pthread_mutex_unlock)(m);
-  OnForeignUnlock(ts, ADDR(m), rc);
-  return rc;
+  if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_mutex)) return GilMutexUnlock(m);
+  return ReleaseCall(ADDR(m), [m] { return REAL(pthread_mutex_unlock)(m); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -148,7 +229,7 @@ LOCKSAN_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t* l) {
 #define RWLOCK_ACQUIRE(name, mode, is_try, ...)                                                    \
   LOCKSAN_REAL_INIT(name);                                                                          \
   if (!REAL(name)) return ENOSYS;                                                                   \
-  return AcquireCall(ADDR(l), LockKind::kRwlock, mode, is_try, CALLER_PC, CALLER_SP,                 \
+  return AcquireCall(ADDR(l), KIND(kRwlock), mode, is_try, CALLER_PC, CALLER_SP,                 \
                      [&] { return REAL(name)(__VA_ARGS__); }, RcZero)
 
 LOCKSAN_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t* l) {
@@ -178,13 +259,7 @@ LOCKSAN_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t* l, clockid_t c, 
 
 LOCKSAN_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t* l) {
   LOCKSAN_REAL_INIT(pthread_rwlock_unlock);
-  ThreadState* ts = CurrentThread();
-  if (!ts) return REAL(pthread_rwlock_unlock)(l);
-  ScopedInRuntime busy;
-  if (LOCKSAN_LIKELY(OnRelease(ts, ADDR(l)))) return REAL(pthread_rwlock_unlock)(l);
-  int rc = REAL(pthread_rwlock_unlock)(l);
-  OnForeignUnlock(ts, ADDR(l), rc);
-  return rc;
+  return ReleaseCall(ADDR(l), [l] { return REAL(pthread_rwlock_unlock)(l); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -206,25 +281,19 @@ LOCKSAN_EXPORT int pthread_spin_destroy(pthread_spinlock_t* l) {
 
 LOCKSAN_EXPORT int pthread_spin_lock(pthread_spinlock_t* l) {
   LOCKSAN_REAL_INIT(pthread_spin_lock);
-  return AcquireCall(ADDR(l), LockKind::kSpin, kWrite, false, CALLER_PC, CALLER_SP,
+  return AcquireCall(ADDR(l), KIND(kSpin), kWrite, false, CALLER_PC, CALLER_SP,
                      [&] { return REAL(pthread_spin_lock)(l); }, RcZero);
 }
 
 LOCKSAN_EXPORT int pthread_spin_trylock(pthread_spinlock_t* l) {
   LOCKSAN_REAL_INIT(pthread_spin_trylock);
-  return AcquireCall(ADDR(l), LockKind::kSpin, kWrite, true, CALLER_PC, CALLER_SP,
+  return AcquireCall(ADDR(l), KIND(kSpin), kWrite, true, CALLER_PC, CALLER_SP,
                      [&] { return REAL(pthread_spin_trylock)(l); }, RcZero);
 }
 
 LOCKSAN_EXPORT int pthread_spin_unlock(pthread_spinlock_t* l) {
   LOCKSAN_REAL_INIT(pthread_spin_unlock);
-  ThreadState* ts = CurrentThread();
-  if (!ts) return REAL(pthread_spin_unlock)(l);
-  ScopedInRuntime busy;
-  if (LOCKSAN_LIKELY(OnRelease(ts, ADDR(l)))) return REAL(pthread_spin_unlock)(l);
-  int rc = REAL(pthread_spin_unlock)(l);
-  OnForeignUnlock(ts, ADDR(l), rc);
-  return rc;
+  return ReleaseCall(ADDR(l), [l] { return REAL(pthread_spin_unlock)(l); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -294,20 +363,20 @@ LOCKSAN_EXPORT int sem_destroy(sem_t* s) {
 
 LOCKSAN_EXPORT int sem_wait(sem_t* s) {
   LOCKSAN_REAL_INIT(sem_wait);
-  return AcquireCall(ADDR(s), LockKind::kSemaphore, kWrite, false, CALLER_PC, CALLER_SP,
+  return AcquireCall(ADDR(s), KIND(kSemaphore), kWrite, false, CALLER_PC, CALLER_SP,
                      [&] { return REAL(sem_wait)(s); }, RcZero);
 }
 
 LOCKSAN_EXPORT int sem_timedwait(sem_t* s, const struct timespec* t) {
   LOCKSAN_REAL_INIT(sem_timedwait);
-  return AcquireCall(ADDR(s), LockKind::kSemaphore, kWrite, false, CALLER_PC, CALLER_SP,
+  return AcquireCall(ADDR(s), KIND(kSemaphore), kWrite, false, CALLER_PC, CALLER_SP,
                      [&] { return REAL(sem_timedwait)(s, t); }, RcZero);
 }
 
 LOCKSAN_EXPORT int sem_clockwait(sem_t* s, clockid_t c, const struct timespec* t) {
   LOCKSAN_REAL_INIT(sem_clockwait);
   if (!REAL(sem_clockwait)) return ENOSYS;
-  return AcquireCall(ADDR(s), LockKind::kSemaphore, kWrite, false, CALLER_PC, CALLER_SP,
+  return AcquireCall(ADDR(s), KIND(kSemaphore), kWrite, false, CALLER_PC, CALLER_SP,
                      [&] { return REAL(sem_clockwait)(s, c, t); }, RcZero);
 }
 

@@ -64,6 +64,22 @@ bool Merge(EdgeFacts* f, const EdgeFacts& n) {
 
 }  // namespace
 
+bool LockGraph::MergeIfKnown(u64 from, u64 to, const EdgeFacts& n) {
+  if (from == to) return true;
+  Edge* e = LookupEdge(from, to);
+  if (!e) return false;
+  EdgeFacts* f = &e->facts;
+  if ((f->modes | n.modes) != f->modes) return false;
+  // Would Merge drop a gate? (Every stored gate must be among this occurrence's gates.)
+  for (u8 i = 0; i < f->ngates; i++) {
+    bool keep = false;
+    for (u8 j = 0; j < n.ngates; j++) keep |= (f->gates[i] == n.gates[j]);
+    if (!keep) return false;
+  }
+  if (n.thread != f->thread) f->multi_thread = true;
+  return true;
+}
+
 AddOutcome LockGraph::AddEdge(u64 from, u64 to, const EdgeFacts& facts, bool report_gates,
                               CycleResult* cycle) {
   if (from == to) return AddOutcome::kKnown;

@@ -87,6 +87,12 @@ class LockGraph {
   // occurrence creates or strengthens a reportable cycle.
   AddOutcome AddEdge(u64 from, u64 to, const EdgeFacts& facts, bool report_gates, CycleResult* cycle);
 
+  // MergeIfKnown — when the edge from->to exists and this occurrence changes nothing that can make a
+  // cycle reportable (its modes and gates are already covered), records it (a second thread) and
+  // returns true: AddEdge would return kKnown and the occurrence's evidence is not needed. Otherwise
+  // changes nothing and returns false. `facts` needs no evidence (stacks).
+  bool MergeIfKnown(u64 from, u64 to, const EdgeFacts& facts);
+
   // SetGatePredicate — which lock ids may serve as gate locks when a cycle is checked (a lock only
   // one thread ever takes serialises nothing). Without one, every recorded gate counts.
   void SetGatePredicate(bool (*fn)(u64 id, void* ctx), void* ctx) {

@@ -20,6 +20,7 @@
 #include "core/internal_alloc.h"
 #include "core/lock_graph.h"
 #include "core/output.h"
+#include "core/ptr_map.h"
 #include "core/runtime_mutex.h"
 #include "core/runtime_internal.h"
 #include "core/stack.h"
@@ -45,6 +46,9 @@ struct ThreadStartImpl {
   u32 creation_stack;
 };
 
+u64 AddrOf(const LockInfo* li) { return li->addr.load(std::memory_order_relaxed); }
+u64 IdOf(const LockInfo* li) { return li->id; }
+
 struct Runtime {
   Flags flags{};
   std::atomic<int> state{0};  // 0 = not initialised, 1 = initialising, 2 = ready
@@ -58,8 +62,10 @@ struct Runtime {
   RuntimeMutex report_mu;     // printing (never held with the others)
 
   LockGraph* graph = nullptr;
-  FlatMap<LockInfo*>* by_addr = nullptr;
-  FlatMap<LockInfo*>* by_id = nullptr;
+  // The registry: every live lock by address and by id (8 bytes a slot each, see core/ptr_map.h),
+  // and the locks of each 4 KiB page (for freed memory).
+  PtrMap<LockInfo, AddrOf>* by_addr = nullptr;
+  PtrMap<LockInfo, IdOf>* by_id = nullptr;
   FlatMap<LockInfo*>* by_page = nullptr;
   LockInfo* free_infos = nullptr;
   u64 next_lock_id = 1;
@@ -226,8 +232,8 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind) {
   li->shared = false;
   li->acquired = false;
   li->init_thread = 0;
-  g_rt.by_addr->Insert(addr, li);
-  g_rt.by_id->Insert(li->id, li);
+  g_rt.by_addr->Insert(li);
+  g_rt.by_id->Insert(li);
   uptr page = addr >> kPageShift;
   LockInfo** head = g_rt.by_page->Find(page + 1);
   li->next_in_page = head ? *head : nullptr;
@@ -299,13 +305,13 @@ void FillLock(ReportDesc* r, u64 id) {
   if (r->FindLock(id)) return;
   ReportLock rl{};
   rl.id = id;
-  if (LockInfo** li = g_rt.by_id->Find(id)) {
-    rl.addr = (*li)->addr.load(std::memory_order_relaxed);
-    rl.kind = (*li)->kind;
-    rl.first_pc = (*li)->first_pc;
-    rl.first_stack = (*li)->first_stack;
-    rl.first_thread = (*li)->first_thread;
-    rl.driver_call = (*li)->driver_call;
+  if (LockInfo* li = g_rt.by_id->Find(id)) {
+    rl.addr = li->addr.load(std::memory_order_relaxed);
+    rl.kind = li->kind;
+    rl.first_pc = li->first_pc;
+    rl.first_stack = li->first_stack;
+    rl.first_thread = li->first_thread;
+    rl.driver_call = li->driver_call;
   }
   r->locks.push_back(rl);
 }
@@ -343,8 +349,8 @@ void FillThreads(ReportDesc* r) {
 // (graph_mu is held; takes registry_mu).
 bool GateIsShared(u64 id, void*) {
   RuntimeLockGuard rlock(&g_rt.registry_mu);
-  LockInfo** li = g_rt.by_id->Find(id);
-  return li && (*li)->shared;
+  LockInfo* li = g_rt.by_id->Find(id);
+  return li && li->shared;
 }
 
 u64 CycleSignature(const CycleResult& c) {
@@ -422,9 +428,9 @@ bool HasOrphans() {
   RuntimeLockGuard rlock(&g_rt.registry_mu);
   if (g_rt.flags.verbosity >= 3)
     for (const OrphanLock& o : *g_rt.orphans) {
-      LockInfo** li = g_rt.by_id->Find(o.id);
+      LockInfo* li = g_rt.by_id->Find(o.id);
       OutputPrintf("==%d==locksan: orphan T%u lock %llu kind %s\n", getpid(), o.thread,
-                   static_cast<unsigned long long>(o.id), li ? LockKindName((*li)->kind) : "?");
+                   static_cast<unsigned long long>(o.id), li ? LockKindName(li->kind) : "?");
     }
   return g_rt.orphans->size() > 0;
 }
@@ -473,9 +479,9 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
   }
   {
     RuntimeLockGuard lock(&g_rt.registry_mu);
-    LockInfo** found = g_rt.by_addr->Find(addr);
+    LockInfo* found = g_rt.by_addr->Find(addr);
     if (found) {
-      li = *found;
+      li = found;
     } else if (kind == LockKind::kSemaphore) {
       // A semaphore never seen in sem_init(..., 1) is not known to be a lock.
       li = &g_untracked;
@@ -919,8 +925,7 @@ LockInfo* LookupLock(ThreadState* ts, uptr addr) {
   if (e.addr == addr && li && li->gen.load(std::memory_order_relaxed) == e.gen)
     return li == &g_untracked ? nullptr : li;
   RuntimeLockGuard lock(&g_rt.registry_mu);
-  LockInfo** found = g_rt.by_addr->Find(addr);
-  return found ? *found : nullptr;
+  return g_rt.by_addr->Find(addr);
 }
 
 bool ReleaseSlow(ThreadState* ts, uptr addr) {
@@ -997,9 +1002,8 @@ void OnLockDestroy(uptr addr) {
   ScopedInRuntime guard;
   RuntimeLockGuard glock(&g_rt.graph_mu);
   RuntimeLockGuard rlock(&g_rt.registry_mu);
-  LockInfo** found = g_rt.by_addr->Find(addr);
-  if (!found) return;
-  LockInfo* li = *found;
+  LockInfo* li = g_rt.by_addr->Find(addr);
+  if (!li) return;
   g_rt.graph->RemoveNode(li->id);
   ForgetLocked(li);
   // Destroying a lock this thread holds (a semaphore used as a signal, or a misuse): drop the entry.
@@ -1187,8 +1191,8 @@ void InitRuntime() {
   GilInit();
   g_rt.graph = InternalNew<LockGraph>();
   g_rt.graph->SetGatePredicate(GateIsShared, nullptr);
-  g_rt.by_addr = InternalNew<FlatMap<LockInfo*>>();
-  g_rt.by_id = InternalNew<FlatMap<LockInfo*>>();
+  g_rt.by_addr = InternalNew<PtrMap<LockInfo, AddrOf>>();
+  g_rt.by_id = InternalNew<PtrMap<LockInfo, IdOf>>();
   g_rt.by_page = InternalNew<FlatMap<LockInfo*>>();
   g_validated = static_cast<std::atomic<u64>*>(InternalAlloc(sizeof(u64) << kValidatedLog));
   g_rt.reported = InternalNew<FlatMap<u8>>();

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -714,9 +715,9 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     edges.push_back(src);
   }
   // Signals stay blocked while a graph lock is held (a handler that blocks on a program lock there
-  // could deadlock against another thread waiting for the graph); one mask change covers both
-  // passes and the capture between them.
-  ScopedBlockSignals no_signals;
+  // could deadlock against another thread waiting for the graph), once the program has a signal
+  // handler of its own; one mask change covers both passes and the capture between them.
+  ScopedBlockSignals no_signals(ProgramHasSignalHandlers());
   // Pass 1: edges the graph knows already need no evidence: no stack is captured for them.
   {
     RuntimeLockGuard glock(&g_rt.graph_mu);
@@ -1203,6 +1204,11 @@ void InitRuntime() {
   if (g_rt.flags.suppressions[0]) LoadSuppressions(g_rt.flags.suppressions);
   pthread_key_create(&g_rt.exit_key, ThreadExitDestructor);
   atexit(Finalize);
+  // Handlers installed before locksan started (another library's constructor).
+  for (int sig = 1; sig < NSIG; sig++) {
+    struct sigaction old;
+    if (sigaction(sig, nullptr, &old) == 0) NoteSignalHandler(reinterpret_cast<uptr>(old.sa_handler));
+  }
   WatchdogInstallSignals();
   g_rt.state.store(2, std::memory_order_release);
   tl.in_runtime--;
@@ -1275,6 +1281,9 @@ void Finalize() {
     PrintSuppressionSummary(g_rt.suppressions, g_rt.flags.print_suppressions);
     if (g_rt.flags.verbosity >= 1) {
       OutputPrintf("==%d==locksan: Python: %s\n", getpid(), GilStatus());
+      OutputPrintf("==%d==locksan: program signal handlers: %s\n", getpid(),
+                   ProgramHasSignalHandlers() ? "yes (signals blocked around the lock graph)"
+                                             : "none (signals left unblocked around the lock graph)");
       Stats s = GetStats();
       OutputPrintf(
           "==%d==locksan: stats: %zu locks live (%zu seen), %zu edges (%zu closing cycles), %zu "

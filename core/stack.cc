@@ -99,6 +99,33 @@ void TryLoadLibUnwind() {
   if (program_copy) dlclose(program_copy);
 }
 
+// libgcc's unwinder, looked up in libgcc_s itself: a program that links libunwind (perf) has
+// libunwind's _Unwind_* functions ahead of libgcc's in the global scope, and sharing the program's
+// libunwind is what locksan must never do (see TryLoadLibUnwind).
+struct DwarfEhBases {
+  void* tbase;
+  void* dbase;
+  void* func;
+};
+struct LibGcc {
+  _Unwind_Reason_Code (*backtrace)(_Unwind_Trace_Fn, void*) = nullptr;
+  uptr (*get_ip)(struct _Unwind_Context*) = nullptr;
+  uptr (*get_cfa)(struct _Unwind_Context*) = nullptr;
+  const void* (*find_fde)(void*, DwarfEhBases*) = nullptr;
+};
+LibGcc g_gcc;
+
+void LoadLibGcc() {
+  void* h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_NOLOAD);
+  if (!h) h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!h) return;
+  g_gcc.backtrace = reinterpret_cast<decltype(g_gcc.backtrace)>(dlsym(h, "_Unwind_Backtrace"));
+  g_gcc.get_ip = reinterpret_cast<decltype(g_gcc.get_ip)>(dlsym(h, "_Unwind_GetIP"));
+  g_gcc.get_cfa = reinterpret_cast<decltype(g_gcc.get_cfa)>(dlsym(h, "_Unwind_GetCFA"));
+  g_gcc.find_fde = reinterpret_cast<decltype(g_gcc.find_fde)>(dlsym(h, "_Unwind_Find_FDE"));
+  if (!g_gcc.backtrace || !g_gcc.get_ip || !g_gcc.get_cfa) g_gcc.backtrace = nullptr;
+}
+
 struct GccState {
   uptr* pcs;
   uptr* sps;
@@ -110,11 +137,11 @@ struct GccState {
 
 _Unwind_Reason_Code GccTrace(struct _Unwind_Context* ctx, void* arg) {
   GccState* s = static_cast<GccState*>(arg);
-  uptr pc = _Unwind_GetIP(ctx);
+  uptr pc = g_gcc.get_ip(ctx);
   if (!pc) return _URC_END_OF_STACK;
   // A frame's stack pointer (as libunwind reports it) is its callee's CFA.
   uptr inner = s->inner_cfa;
-  s->inner_cfa = _Unwind_GetCFA(ctx);
+  s->inner_cfa = g_gcc.get_cfa(ctx);
   if (s->skip > 0) {
     s->skip--;
     return _URC_NO_REASON;
@@ -152,6 +179,7 @@ void InitUnwinder() {
   int expected = 0;
   if (!g_unw_state.compare_exchange_strong(expected, -1)) return;
   TryLoadLibUnwind();
+  LoadLibGcc();
   dl_iterate_phdr(FindSelfRange, nullptr);
   g_unw_state.store(g_unw.step ? 1 : 2, std::memory_order_release);
 }
@@ -190,6 +218,8 @@ std::atomic<int> g_fork_pending{0};
 bool g_fork_unsafe = false;       // this fork started while an unwind was still in progress
 bool g_unwind_disabled = false;   // the child of such a fork: its unwinders' locks may be held
 __thread int t_unwinding __attribute__((tls_model("initial-exec")));
+__thread unsigned t_captures __attribute__((tls_model("initial-exec")));
+constexpr unsigned kColdCaptures = 16;
 constexpr int kForkWaitMs = 200;
 
 void SleepUs(long us) {
@@ -243,7 +273,11 @@ LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip)
   if (max <= 0) return 0;
   if (g_unw_state.load(std::memory_order_acquire) == 0) InitUnwinder();
   skip++;  // this function
-  if (g_unw_state.load(std::memory_order_acquire) == 1) {
+  // unw_backtrace keeps a per-thread cache of frame shapes: 256 KiB mapped at a thread's first call,
+  // and slow (unw_step) for every frame it has not seen. A thread's first captures use libgcc instead:
+  // a short-lived thread never pays for that cache.
+  bool warm = ++t_captures > kColdCaptures;
+  if (g_unw_state.load(std::memory_order_acquire) == 1 && (warm || sps)) {
     if (!sps && g_unw.backtrace) {
       // The first entry is this function's own frame (the return address of the call below).
       void* buf[kMaxStackDepth + 32];
@@ -280,27 +314,24 @@ LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip)
     }
   }
   // libgcc: its object list lock is taken through pthread_mutex_lock when a program registers
-  // frames (a JIT); a handler that throws while it is held would deadlock, so signals are blocked.
-  ScopedBlockSignals no_signals;
-  GccState s{pcs, sps, max, skip, 0, 0};
-  _Unwind_Backtrace(GccTrace, &s);
+  // frames (a JIT); a program's handler that throws while it is held would deadlock, so signals are
+  // blocked if the program has handlers.
+  ScopedBlockSignals no_signals(ProgramHasSignalHandlers());
+  if (!g_gcc.backtrace) return 0;
+  GccState s{pcs, sps, max, skip - 1, 0, 0};  // its first frame is this function, as above
+  g_gcc.backtrace(GccTrace, &s);
   return s.n;
 }
 
 // FunctionStart — via libgcc's FDE lookup (lock-free with glibc's _dl_find_object).
-struct DwarfEhBases {
-  void* tbase;
-  void* dbase;
-  void* func;
-};
-extern "C" const void* _Unwind_Find_FDE(void* pc, DwarfEhBases* bases);
-
 uptr FunctionStart(uptr pc) {
   if (!pc) return 0;
+  if (g_unw_state.load(std::memory_order_acquire) == 0) InitUnwinder();
+  if (g_unw_state.load(std::memory_order_acquire) <= 0 || !g_gcc.find_fde) return 0;
   UnwindScope scope(false);
   if (!scope.entered()) return 0;
   DwarfEhBases bases{};
-  if (!_Unwind_Find_FDE(reinterpret_cast<void*>(pc), &bases)) return 0;
+  if (!g_gcc.find_fde(reinterpret_cast<void*>(pc), &bases)) return 0;
   return reinterpret_cast<uptr>(bases.func);
 }
 

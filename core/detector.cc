@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "core/internal_alloc.h"
 #include "core/lock_graph.h"
 #include "core/output.h"
+#include "core/ptr_map.h"
 #include "core/runtime_mutex.h"
 #include "core/runtime_internal.h"
 #include "core/stack.h"
@@ -45,6 +47,9 @@ struct ThreadStartImpl {
   u32 creation_stack;
 };
 
+u64 AddrOf(const LockInfo* li) { return li->addr.load(std::memory_order_relaxed); }
+u64 IdOf(const LockInfo* li) { return li->id; }
+
 struct Runtime {
   Flags flags{};
   std::atomic<int> state{0};  // 0 = not initialised, 1 = initialising, 2 = ready
@@ -58,8 +63,10 @@ struct Runtime {
   RuntimeMutex report_mu;     // printing (never held with the others)
 
   LockGraph* graph = nullptr;
-  FlatMap<LockInfo*>* by_addr = nullptr;
-  FlatMap<LockInfo*>* by_id = nullptr;
+  // The registry: every live lock by address and by id (8 bytes a slot each, see core/ptr_map.h),
+  // and the locks of each 4 KiB page (for freed memory).
+  PtrMap<LockInfo, AddrOf>* by_addr = nullptr;
+  PtrMap<LockInfo, IdOf>* by_id = nullptr;
   FlatMap<LockInfo*>* by_page = nullptr;
   LockInfo* free_infos = nullptr;
   u64 next_lock_id = 1;
@@ -217,7 +224,6 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind) {
   }
   li->addr.store(addr, std::memory_order_relaxed);
   li->kind = kind;
-  li->in_graph = false;
   li->id = g_rt.next_lock_id++;
   li->first_pc = 0;
   li->first_stack = 0;
@@ -227,8 +233,8 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind) {
   li->shared = false;
   li->acquired = false;
   li->init_thread = 0;
-  g_rt.by_addr->Insert(addr, li);
-  g_rt.by_id->Insert(li->id, li);
+  g_rt.by_addr->Insert(li);
+  g_rt.by_id->Insert(li);
   uptr page = addr >> kPageShift;
   LockInfo** head = g_rt.by_page->Find(page + 1);
   li->next_in_page = head ? *head : nullptr;
@@ -240,7 +246,7 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind) {
 }
 
 // ForgetLocked — removes a lock from the registry (registry_mu held). The caller removes its node
-// from the graph (graph_mu held) if it had one.
+// from the graph (graph_mu held), if it has one.
 void ForgetLocked(LockInfo* li) {
   uptr addr = li->addr.load(std::memory_order_relaxed);
   for (u32 i = 0; i < g_rt.orphans->size();) {
@@ -289,7 +295,7 @@ void CollectRangeLocked(uptr lo, uptr hi, PtrVec<LockInfo*>* out) {
 void ForgetLocks(PtrVec<LockInfo*>* locks) {
   // graph_mu -> registry_mu.
   for (LockInfo* li : *locks)
-    if (li->in_graph) g_rt.graph->RemoveNode(li->id);
+    g_rt.graph->RemoveNode(li->id);
   for (LockInfo* li : *locks) ForgetLocked(li);
 }
 
@@ -300,13 +306,13 @@ void FillLock(ReportDesc* r, u64 id) {
   if (r->FindLock(id)) return;
   ReportLock rl{};
   rl.id = id;
-  if (LockInfo** li = g_rt.by_id->Find(id)) {
-    rl.addr = (*li)->addr.load(std::memory_order_relaxed);
-    rl.kind = (*li)->kind;
-    rl.first_pc = (*li)->first_pc;
-    rl.first_stack = (*li)->first_stack;
-    rl.first_thread = (*li)->first_thread;
-    rl.driver_call = (*li)->driver_call;
+  if (LockInfo* li = g_rt.by_id->Find(id)) {
+    rl.addr = li->addr.load(std::memory_order_relaxed);
+    rl.kind = li->kind;
+    rl.first_pc = li->first_pc;
+    rl.first_stack = li->first_stack;
+    rl.first_thread = li->first_thread;
+    rl.driver_call = li->driver_call;
   }
   r->locks.push_back(rl);
 }
@@ -344,8 +350,8 @@ void FillThreads(ReportDesc* r) {
 // (graph_mu is held; takes registry_mu).
 bool GateIsShared(u64 id, void*) {
   RuntimeLockGuard rlock(&g_rt.registry_mu);
-  LockInfo** li = g_rt.by_id->Find(id);
-  return li && (*li)->shared;
+  LockInfo* li = g_rt.by_id->Find(id);
+  return li && li->shared;
 }
 
 u64 CycleSignature(const CycleResult& c) {
@@ -378,22 +384,6 @@ u32 EmitReport(ReportDesc* r) {
     _exit(g_rt.flags.exitcode ? g_rt.flags.exitcode : 1);
   }
   return r->number;
-}
-
-// Build the "previously acquired" stack of a held lock from its return address and the part of the
-// current stack that is older than the acquiring frame.
-u32 PreviousStack(const HeldLock& h, const uptr* pcs, const uptr* sps, int n) {
-  if (h.stack) return h.stack;
-  uptr out[kMaxStackDepth];
-  int k = 0;
-  out[k++] = h.pc;
-  // The first frame older than the acquiring call is the acquiring function itself (or, if it has
-  // returned, the function now in its slot): h.pc stands for it. The frames above it are shared.
-  int i = 0;
-  while (i < n && sps[i] <= h.sp) i++;
-  i++;
-  for (; i < n && k < kMaxStackDepth; i++) out[k++] = pcs[i];
-  return StackDepotPut(out, k);
 }
 
 }  // namespace
@@ -439,9 +429,9 @@ bool HasOrphans() {
   RuntimeLockGuard rlock(&g_rt.registry_mu);
   if (g_rt.flags.verbosity >= 3)
     for (const OrphanLock& o : *g_rt.orphans) {
-      LockInfo** li = g_rt.by_id->Find(o.id);
+      LockInfo* li = g_rt.by_id->Find(o.id);
       OutputPrintf("==%d==locksan: orphan T%u lock %llu kind %s\n", getpid(), o.thread,
-                   static_cast<unsigned long long>(o.id), li ? LockKindName((*li)->kind) : "?");
+                   static_cast<unsigned long long>(o.id), li ? LockKindName(li->kind) : "?");
     }
   return g_rt.orphans->size() > 0;
 }
@@ -490,9 +480,9 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
   }
   {
     RuntimeLockGuard lock(&g_rt.registry_mu);
-    LockInfo** found = g_rt.by_addr->Find(addr);
+    LockInfo* found = g_rt.by_addr->Find(addr);
     if (found) {
-      li = *found;
+      li = found;
     } else if (kind == LockKind::kSemaphore) {
       // A semaphore never seen in sem_init(..., 1) is not known to be a lock.
       li = &g_untracked;
@@ -525,16 +515,101 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
   return li;
 }
 
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Validated chains of every thread
+// ---------------------------------------------------------------------------------------------
+// A thread's chain cache (ThreadState::chain_cache) holds 1024 chains. Behind it, this lock-free,
+// lossy set remembers up to 2^20 (thread, chain) pairs that were checked (a hit means exactly what a
+// hit in the thread's own cache means: this thread already recorded every edge of this chain), so
+// that a program with many distinct chains does not redo the graph work for each known one. 8-way
+// sets of one cache line; an insert takes an empty way or overwrites one. 8 MiB of address space,
+// mapped lazily (only the pages of sets in use are resident).
+constexpr u32 kValidatedLog = 20;
+std::atomic<u64>* g_validated = nullptr;
+
+LOCKSAN_ALWAYS_INLINE u64 ValidatedKey(const ThreadState* ts, u64 chain) {
+  return Mix64(chain ^ ((u64{ts->number} + 1) * 0x9e3779b97f4a7c15ULL)) | 1;
+}
+LOCKSAN_ALWAYS_INLINE std::atomic<u64>* ValidatedSet(u64 key) {
+  return g_validated + (key & ((u64{1} << kValidatedLog) - 1) & ~u64{7});
+}
+bool ValidatedFind(u64 key) {
+  std::atomic<u64>* set = ValidatedSet(key);
+  for (int i = 0; i < 8; i++)
+    if (set[i].load(std::memory_order_relaxed) == key) return true;
+  return false;
+}
+void ValidatedInsert(u64 key) {
+  std::atomic<u64>* set = ValidatedSet(key);
+  for (int i = 0; i < 8; i++) {
+    u64 v = set[i].load(std::memory_order_relaxed);
+    if (v == key) return;
+    if (v == 0 && set[i].compare_exchange_strong(v, key, std::memory_order_relaxed)) return;
+  }
+  set[(key >> 58) & 7].store(key, std::memory_order_relaxed);
+}
+
+// The current stack of an acquisition, with the entry address of each frame's function computed
+// on demand (to rebuild "previously acquired" stacks).
+struct CurrentStack {
+  uptr pcs[kMaxStackDepth];
+  uptr starts[kMaxStackDepth];
+  int n = 0;
+  int nstarts = 0;  // starts[0..nstarts) are computed
+  uptr Start(int i) {
+    while (nstarts <= i) {
+      starts[nstarts] = FunctionStart(pcs[nstarts] - 1);
+      nstarts++;
+    }
+    return starts[i];
+  }
+};
+
+// PreviousStack — the stack of a held lock's acquisition, rebuilt from its return address and the
+// current stack: the frames older than the acquiring function's frame are shared. That frame is the
+// innermost current frame in the same function as the acquisition (found by the functions' entry
+// addresses); if there is none (the function has returned), the innermost frame stands in its slot.
+u32 PreviousStack(const HeldLock& h, CurrentStack* cur) {
+  if (h.stack) return h.stack;
+  uptr out[kMaxStackDepth];
+  int k = 0;
+  out[k++] = h.pc;
+  int i = 1;
+  if (uptr f = FunctionStart(h.pc - 1)) {
+    for (int j = 0; j < cur->n; j++)
+      if (cur->Start(j) == f) {
+        i = j + 1;
+        break;
+      }
+  }
+  for (; i < cur->n && k < kMaxStackDepth; i++) out[k++] = cur->pcs[i];
+  return StackDepotPut(out, k);
+}
+
+}  // namespace
+
 void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   ScopedInRuntime guard;
-  g_rt.slow_checks.fetch_add(1, std::memory_order_relaxed);
   LockInfo* li = a->lock;
+  u64* cache_slot = &ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)];
+  // Checked before by this thread, and evicted from its cache since.
+  if (ValidatedFind(ValidatedKey(ts, a->chain))) {
+    *cache_slot = a->chain;
+    return;
+  }
+  g_rt.slow_checks.fetch_add(1, std::memory_order_relaxed);
   if (PurgeStaleHeld(ts)) {
     u64 prev = ts->nheld ? ts->held[ts->nheld - 1].chain : kChainSeed;
     a->chain = ChainStep(prev, li->id, a->mode, a->flags);
     if (!ts->nheld) return;
+    cache_slot = &ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)];
   }
-  u64* cache_slot = &ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)];
+  auto validated = [&] {
+    *cache_slot = a->chain;
+    ValidatedInsert(ValidatedKey(ts, a->chain));
+  };
   // 1. Re-entry and double lock.
   for (u32 i = ts->nheld; i-- > 0;) {
     HeldLock& h = ts->held[i];
@@ -543,7 +618,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
                    (li->kind == LockKind::kRwlock && a->mode == kRead && h.mode == kRead);
     if (reentry) {
       a->flags |= kHeldReentry;
-      *cache_slot = a->chain;
+      validated();
       return;
     }
     if (li->kind == LockKind::kSemaphore) {
@@ -558,10 +633,10 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     r.kind = ReportKind::kDoubleLock;
     r.current_thread = ts->number;
     {
-      uptr pcs[kMaxStackDepth], sps[kMaxStackDepth];
-      int n = CaptureUserStack(pcs, sps, g_rt.flags.stack_depth);
-      r.current_stack = StackDepotPut(pcs, n);
-      r.previous_stack = PreviousStack(h, pcs, sps, n);
+      CurrentStack cur;
+      cur.n = CaptureUserStack(cur.pcs, nullptr, g_rt.flags.stack_depth);
+      r.current_stack = StackDepotPut(cur.pcs, cur.n);
+      r.previous_stack = PreviousStack(h, &cur);
     }
     r.current_driver_call = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
     r.current_py_stack = CapturePyStack();
@@ -574,7 +649,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
       FillLock(&r, li->id);
     }
     FillThreads(&r);
-    *cache_slot = a->chain;
+    validated();
     EmitReport(&r);
     return;
   }
@@ -594,65 +669,108 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     const HeldLock& h = ts->held[first];
     if (!(h.flags & kHeldReentry) && !(h.flags & kHeldTry)) break;
   }
-  uptr pcs[kMaxStackDepth], sps[kMaxStackDepth];
-  int n = CaptureUserStack(pcs, sps, g_rt.flags.stack_depth);
-  u32 stack_to = StackDepotPut(pcs, n);
-  u32 py_to = CapturePyStack();
-  const char* driver_now = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
-  PtrVec<ReportDesc*> reports;
+  // Sources: entries [first, top), and the GIL wherever it is in the stack: edges out of the GIL
+  // into CPython's probe-acquired locks are not recorded, so GIL -> X cannot follow transitively.
+  PtrVec<u32> sources;
+  for (u32 i = 0; i < first; i++)
+    if (ts->held[i].kind == LockKind::kGil) sources.push_back(i);
+  for (u32 i = first; i < top; i++) sources.push_back(i);
+  // The facts of each edge (evidence comes later, and only for edges that need it).
+  struct Source {
+    u32 index;
+    bool known;  // the graph has this edge and this occurrence changes nothing that matters
+    EdgeFacts f;
+  };
+  PtrVec<Source> edges;
+  for (u32 i : sources) {
+    const HeldLock& h = ts->held[i];
+    if (h.flags & kHeldReentry) continue;
+    if (h.id == li->id) continue;
+    // CPython takes a threading.Lock by probing with sem_trywait while it holds the GIL and, if
+    // that fails, blocks in sem_wait after releasing the GIL: the GIL never waits for such a lock.
+    if (ts->sem_probe && h.kind == LockKind::kGil) continue;
+    Source src;
+    src.index = i;
+    src.known = false;
+    EdgeFacts& f = src.f;
+    f.modes = static_cast<u8>((h.mode == kRead ? kFromHeldRead : kFromHeldWrite) |
+                              (a->mode == kRead ? kToWantRead : kToWantWrite));
+    f.thread = ts->number;
+    // Gates: the other locks held at this moment, outermost first.
+    for (u32 j = 0; j < top; j++) {
+      const HeldLock& g = ts->held[j];
+      if (j == i || g.id == li->id || (g.flags & kHeldReentry)) continue;
+      // The GIL serialises nothing that blocks (a thread releases it before it waits), and the
+      // CUDA-STREAM pseudo-lock is not a mutual exclusion: neither is ever a gate.
+      if (g.kind == LockKind::kGil || g.kind == LockKind::kCudaStream) continue;
+      bool dup = false;
+      for (u8 k = 0; k < f.ngates; k++) dup |= f.gates[k] == g.id;
+      if (dup) continue;
+      if (f.ngates == kMaxGates) {
+        f.gates_overflow = true;
+        break;
+      }
+      f.gates[f.ngates++] = g.id;
+    }
+    edges.push_back(src);
+  }
+  // Signals stay blocked while a graph lock is held (a handler that blocks on a program lock there
+  // could deadlock against another thread waiting for the graph), once the program has a signal
+  // handler of its own; one mask change covers both passes and the capture between them.
+  ScopedBlockSignals no_signals(ProgramHasSignalHandlers());
+  // Pass 1: edges the graph knows already need no evidence: no stack is captured for them.
   {
-    ScopedBlockSignals no_signals;
     RuntimeLockGuard glock(&g_rt.graph_mu);
     if (OverBudget()) {
-      *cache_slot = a->chain;
+      validated();
       return;
     }
-    // Sources: entries [first, top), and the GIL wherever it is in the stack: edges out of the GIL
-    // into CPython's probe-acquired locks are not recorded, so GIL -> X cannot follow transitively.
-    PtrVec<u32> sources;
-    for (u32 i = 0; i < first; i++)
-      if (ts->held[i].kind == LockKind::kGil) sources.push_back(i);
-    for (u32 i = first; i < top; i++) sources.push_back(i);
-    for (u32 i : sources) {
-      const HeldLock& h = ts->held[i];
-      if (h.flags & kHeldReentry) continue;
-      if (h.id == li->id) continue;
-      // CPython takes a threading.Lock by probing with sem_trywait while it holds the GIL and, if
-      // that fails, blocks in sem_wait after releasing the GIL: the GIL never waits for such a lock.
-      if (ts->sem_probe && h.kind == LockKind::kGil) continue;
-      EdgeFacts f;
-      f.modes = static_cast<u8>((h.mode == kRead ? kFromHeldRead : kFromHeldWrite) |
-                                (a->mode == kRead ? kToWantRead : kToWantWrite));
-      f.thread = ts->number;
-      // Gates: the other locks held at this moment, outermost first.
-      for (u32 j = 0; j < top; j++) {
-        const HeldLock& g = ts->held[j];
-        if (j == i || g.id == li->id || (g.flags & kHeldReentry)) continue;
-        // The GIL serialises nothing that blocks (a thread releases it before it waits), and the
-        // CUDA-STREAM pseudo-lock is not a mutual exclusion: neither is ever a gate.
-        if (g.kind == LockKind::kGil || g.kind == LockKind::kCudaStream) continue;
-        bool dup = false;
-        for (u8 k = 0; k < f.ngates; k++) dup |= f.gates[k] == g.id;
-        if (dup) continue;
-        if (f.ngates == kMaxGates) {
-          f.gates_overflow = true;
-          break;
-        }
-        f.gates[f.ngates++] = g.id;
-      }
-      f.stack_to = stack_to;
-      f.stack_from = PreviousStack(h, pcs, sps, n);
-      f.stack_from_exact = h.stack != 0;
-      f.aux_to = py_to;
-      f.driver_to = driver_now;
-      f.driver_from = nullptr;
-      if (LockInfo** from_li = g_rt.by_id->Find(h.id)) {
-        (*from_li)->in_graph = true;
-        f.driver_from = (*from_li)->driver_call;
-      }
-      li->in_graph = true;
+    bool all_known = true;
+    for (Source& src : edges) {
+      const HeldLock& h = ts->held[src.index];
+      src.known = g_rt.graph->MergeIfKnown(h.id, li->id, src.f);
+      all_known &= src.known;
+      if (src.known && g_rt.flags.verbosity >= 3)
+        OutputPrintf("==%d==locksan: T%u edge %llu(%s) -> %llu(%s): %d\n", getpid(), ts->number,
+                     static_cast<unsigned long long>(h.id), LockKindName(h.kind),
+                     static_cast<unsigned long long>(li->id), LockKindName(li->kind),
+                     static_cast<int>(AddOutcome::kKnown));
+    }
+    if (all_known) {
+      validated();
+      return;
+    }
+  }
+  // Evidence: one capture of this acquisition's stack serves every new edge.
+  CurrentStack cur;
+  cur.n = CaptureUserStack(cur.pcs, nullptr, g_rt.flags.stack_depth);
+  u32 stack_to = StackDepotPut(cur.pcs, cur.n);
+  u32 py_to = CapturePyStack();
+  const char* driver_now = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
+  for (Source& src : edges) {
+    if (src.known) continue;
+    const HeldLock& h = ts->held[src.index];
+    EdgeFacts& f = src.f;
+    f.stack_to = stack_to;
+    f.stack_from = PreviousStack(h, &cur);
+    f.stack_from_exact = h.stack != 0;
+    f.aux_to = py_to;
+    f.driver_to = driver_now;
+    f.driver_from = h.lock->gen.load(std::memory_order_relaxed) == h.gen ? h.lock->driver_call : nullptr;
+  }
+  // Pass 2: record them.
+  PtrVec<ReportDesc*> reports;
+  {
+    RuntimeLockGuard glock(&g_rt.graph_mu);
+    if (OverBudget()) {
+      validated();
+      return;
+    }
+    for (Source& src : edges) {
+      if (src.known) continue;
+      const HeldLock& h = ts->held[src.index];
       CycleResult cycle;
-      AddOutcome o = g_rt.graph->AddEdge(h.id, li->id, f, g_rt.flags.report_gate_locks, &cycle);
+      AddOutcome o = g_rt.graph->AddEdge(h.id, li->id, src.f, g_rt.flags.report_gate_locks, &cycle);
       if (g_rt.flags.verbosity >= 3)
         OutputPrintf("==%d==locksan: T%u edge %llu(%s) -> %llu(%s): %d\n", getpid(), ts->number,
                      static_cast<unsigned long long>(h.id), LockKindName(h.kind),
@@ -693,7 +811,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
       }
       reports.push_back(r);
     }
-    *cache_slot = a->chain;
+    validated();
   }
   for (ReportDesc* r : reports) {
     FillThreads(r);
@@ -832,8 +950,7 @@ LockInfo* LookupLock(ThreadState* ts, uptr addr) {
   if (e.addr == addr && li && li->gen.load(std::memory_order_relaxed) == e.gen)
     return li == &g_untracked ? nullptr : li;
   RuntimeLockGuard lock(&g_rt.registry_mu);
-  LockInfo** found = g_rt.by_addr->Find(addr);
-  return found ? *found : nullptr;
+  return g_rt.by_addr->Find(addr);
 }
 
 bool ReleaseSlow(ThreadState* ts, uptr addr) {
@@ -918,10 +1035,9 @@ void OnLockDestroy(uptr addr) {
   ScopedInRuntime guard;
   RuntimeLockGuard glock(&g_rt.graph_mu);
   RuntimeLockGuard rlock(&g_rt.registry_mu);
-  LockInfo** found = g_rt.by_addr->Find(addr);
-  if (!found) return;
-  LockInfo* li = *found;
-  if (li->in_graph) g_rt.graph->RemoveNode(li->id);
+  LockInfo* li = g_rt.by_addr->Find(addr);
+  if (!li) return;
+  g_rt.graph->RemoveNode(li->id);
   ForgetLocked(li);
   // Destroying a lock this thread holds (a semaphore used as a signal, or a misuse): drop the entry.
   if (ThreadState* ts = t_local.ts)
@@ -1115,9 +1231,10 @@ void InitRuntime() {
   GilInit();
   g_rt.graph = InternalNew<LockGraph>();
   g_rt.graph->SetGatePredicate(GateIsShared, nullptr);
-  g_rt.by_addr = InternalNew<FlatMap<LockInfo*>>();
-  g_rt.by_id = InternalNew<FlatMap<LockInfo*>>();
+  g_rt.by_addr = InternalNew<PtrMap<LockInfo, AddrOf>>();
+  g_rt.by_id = InternalNew<PtrMap<LockInfo, IdOf>>();
   g_rt.by_page = InternalNew<FlatMap<LockInfo*>>();
+  g_validated = static_cast<std::atomic<u64>*>(InternalAlloc(sizeof(u64) << kValidatedLog));
   g_rt.reported = InternalNew<FlatMap<u8>>();
   g_rt.inversions = InternalNew<PtrVec<Runtime::Inversion>>();
   g_rt.orphans = InternalNew<PtrVec<internal::OrphanLock>>();
@@ -1126,6 +1243,11 @@ void InitRuntime() {
   if (g_rt.flags.suppressions[0]) LoadSuppressions(g_rt.flags.suppressions);
   pthread_key_create(&g_rt.exit_key, ThreadExitDestructor);
   atexit(Finalize);
+  // Handlers installed before locksan started (another library's constructor).
+  for (int sig = 1; sig < NSIG; sig++) {
+    struct sigaction old;
+    if (sigaction(sig, nullptr, &old) == 0) NoteSignalHandler(reinterpret_cast<uptr>(old.sa_handler));
+  }
   WatchdogInstallSignals();
   g_rt.state.store(2, std::memory_order_release);
   tl.in_runtime--;
@@ -1198,6 +1320,9 @@ void Finalize() {
     PrintSuppressionSummary(g_rt.suppressions, g_rt.flags.print_suppressions);
     if (g_rt.flags.verbosity >= 1) {
       OutputPrintf("==%d==locksan: Python: %s\n", getpid(), GilStatus());
+      OutputPrintf("==%d==locksan: program signal handlers: %s\n", getpid(),
+                   ProgramHasSignalHandlers() ? "yes (signals blocked around the lock graph)"
+                                             : "none (signals left unblocked around the lock graph)");
       Stats s = GetStats();
       OutputPrintf(
           "==%d==locksan: stats: %zu locks live (%zu seen), %zu edges (%zu closing cycles), %zu "

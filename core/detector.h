@@ -23,24 +23,27 @@ namespace locksan {
 // ---------------------------------------------------------------------------------------------
 // Locks
 // ---------------------------------------------------------------------------------------------
+// One record per live lock: 64 bytes, one cache line (see docs/bench.md for the memory per lock).
+// Fields the fast path reads (addr, id, gen, release_epoch, kind, acquired) are written once or
+// rarely; the record is recycled (gen bumped) when the lock is forgotten.
 struct LockInfo {
   std::atomic<uptr> addr{0};
-  std::atomic<u32> gen{0};       // bumped whenever this record is forgotten (recycled)
-  LockKind kind = LockKind::kMutex;
-  bool in_graph = false;         // has a node in the lock graph (guarded by the graph lock)
-  u32 first_thread = 0;
-  u64 id = 0;                    // never reused
-  uptr first_pc = 0;             // return address of the first acquisition
-  u32 first_stack = 0;           // a short stack of the first acquisition (depot id)
+  u64 id = 0;                         // never reused
+  uptr first_pc = 0;                  // return address of the first acquisition
   const char* driver_call = nullptr;  // driver API in progress at the first acquisition
+  LockInfo* next_in_page = nullptr;   // registry: locks on the same 4 KiB page; free list
+  std::atomic<u32> gen{0};            // bumped whenever this record is forgotten (recycled)
+  // Bumped when a thread that does not hold this lock unlocks it: the holder's entry is stale.
+  std::atomic<u32> release_epoch{0};
+  u32 first_thread = 0;
+  u32 first_stack = 0;                // a short stack of the first acquisition (depot id)
+  u32 init_thread = 0;                // 1 + number of the thread that initialised it (0: static init)
+  LockKind kind = LockKind::kMutex;
   bool in_libcuda = false;            // first taken by code in libcuda
   bool shared = false;                // taken by more than one thread (only such a lock can be a gate)
   bool acquired = false;              // has been acquired at least once
-  u32 init_thread = 0;                // 1 + number of the thread that initialised it (0: static init)
-  // Bumped when a thread that does not hold this lock unlocks it: the holder's entry is stale.
-  std::atomic<u32> release_epoch{0};
-  LockInfo* next_in_page = nullptr;   // registry: locks on the same 4 KiB page; free list
 };
+static_assert(sizeof(LockInfo) == 64, "LockInfo is one cache line");
 
 // The record returned for addresses that are known not to be tracked locks (see ResolveLock).
 extern LockInfo g_untracked __attribute__((visibility("hidden")));

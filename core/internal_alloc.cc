@@ -10,9 +10,13 @@
 namespace locksan {
 namespace {
 
-constexpr int kMinShift = 4;    // 16 bytes
-constexpr int kMaxShift = 16;   // 64 KiB; larger blocks are mmap'ed directly
-constexpr int kNumClasses = kMaxShift - kMinShift + 1;
+// Size classes: every multiple of 16 bytes up to 256 (records such as LockInfo, Edge and Node waste
+// at most 15 bytes), then powers of two up to 64 KiB; larger blocks are mmap'ed directly.
+constexpr size_t kStep = 16;
+constexpr int kSmallClasses = 16;  // 16, 32, ..., 256
+constexpr int kMinShift = 9;       // 512 bytes: the first power-of-two class
+constexpr int kMaxShift = 16;      // 64 KiB
+constexpr int kNumClasses = kSmallClasses + kMaxShift - kMinShift + 1;
 constexpr size_t kChunk = 1 << 20;
 
 struct FreeNode {
@@ -38,9 +42,13 @@ void* MapOrDie(size_t size) {
 }
 
 int ClassOf(size_t size) {
-  if (size <= (size_t{1} << kMinShift)) return 0;
+  if (size <= kStep * kSmallClasses) return static_cast<int>((size + kStep - 1) / kStep) - 1;
   int shift = 64 - __builtin_clzll(size - 1);
-  return shift - kMinShift;
+  return kSmallClasses + shift - kMinShift;
+}
+
+size_t ClassSize(int c) {
+  return c < kSmallClasses ? (static_cast<size_t>(c) + 1) * kStep : size_t{1} << (c - kSmallClasses + kMinShift);
 }
 
 size_t RoundPage(size_t size) { return (size + 4095) & ~size_t{4095}; }
@@ -55,7 +63,7 @@ void* InternalAlloc(size_t size) {
     return MapOrDie(n);  // fresh mmap memory is zero
   }
   int c = ClassOf(size);
-  size_t csize = size_t{1} << (c + kMinShift);
+  size_t csize = ClassSize(c);
   void* p;
   {
     RuntimeLockGuard lock(&g_alloc.mu);
@@ -89,7 +97,7 @@ void InternalFree(void* p, size_t size) {
     return;
   }
   int c = ClassOf(size);
-  g_alloc.allocated.fetch_sub(size_t{1} << (c + kMinShift), std::memory_order_relaxed);
+  g_alloc.allocated.fetch_sub(ClassSize(c), std::memory_order_relaxed);
   RuntimeLockGuard lock(&g_alloc.mu);
   FreeNode* n = static_cast<FreeNode*>(p);
   n->next = g_alloc.free_list[c];

@@ -1,8 +1,9 @@
 // core/internal_alloc.h — the runtime's own allocator.
 //
 // The runtime never allocates through malloc: a host program's allocator may itself take pthread locks
-// (jemalloc, tcmalloc) and re-enter locksan. InternalAlloc serves power-of-two size classes from
-// mmap'ed chunks with per-class free lists under a RuntimeMutex; large blocks are mmap'ed directly.
+// (jemalloc, tcmalloc) and re-enter locksan. InternalAlloc serves size classes (16-byte steps up to
+// 256 bytes, then powers of two up to 64 KiB) from mmap'ed chunks with per-class free lists under a
+// RuntimeMutex; larger blocks are mmap'ed directly.
 // Thread-safe. Memory is accounted, so that `max_memory_mb` can be enforced by the callers.
 #pragma once
 #include <cstddef>

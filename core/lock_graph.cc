@@ -4,35 +4,38 @@
 
 namespace locksan {
 
+u64 NodeKeyOf(const Node* n) { return n->id; }
+u64 EdgeKeyOf(const Edge* e) { return LockGraph::EdgeKey(e->from->id, e->to->id); }
+
 LockGraph::~LockGraph() {
-  edges_.ForEach([](u64, Edge* e) { InternalDelete(e); });
-  nodes_.ForEach([](u64, Node* n) { InternalDelete(n); });
+  edges_.ForEach([](Edge* e) { InternalDelete(e); });
+  nodes_.ForEach([](Node* n) { InternalDelete(n); });
 }
 
 u32 LockGraph::NewMark() {
   if (++mark_ == 0) {  // wrapped: clear every mark once
-    nodes_.ForEach([](u64, Node* n) { n->mark = 0; });
+    nodes_.ForEach([](Node* n) { n->mark = 0; });
     mark_ = 1;
   }
   return mark_;
 }
 
 Node* LockGraph::GetNode(u64 id) {
-  if (Node** n = nodes_.Find(id)) return *n;
+  if (Node* n = nodes_.Find(id)) return n;
   Node* n = InternalNew<Node>();
   n->id = id;
   n->ord = next_ord_++;
-  nodes_.Insert(id, n);
+  nodes_.Insert(n);
   node_bytes_ += sizeof(Node);
   return n;
 }
 
 Edge* LockGraph::LookupEdge(u64 from, u64 to) {
-  Edge** e = edges_.Find(EdgeKey(from, to));
+  Edge* e = edges_.Find(EdgeKey(from, to));
   if (!e) return nullptr;
   // A 64-bit key collision between two different pairs is not expected; be exact anyway.
-  if ((*e)->from->id != from || (*e)->to->id != to) return nullptr;
-  return *e;
+  if (e->from->id != from || e->to->id != to) return nullptr;
+  return e;
 }
 
 Edge* LockGraph::FindEdge(u64 from, u64 to) { return LookupEdge(from, to); }
@@ -63,6 +66,22 @@ bool Merge(EdgeFacts* f, const EdgeFacts& n) {
 }
 
 }  // namespace
+
+bool LockGraph::MergeIfKnown(u64 from, u64 to, const EdgeFacts& n) {
+  if (from == to) return true;
+  Edge* e = LookupEdge(from, to);
+  if (!e) return false;
+  EdgeFacts* f = &e->facts;
+  if ((f->modes | n.modes) != f->modes) return false;
+  // Would Merge drop a gate? (Every stored gate must be among this occurrence's gates.)
+  for (u8 i = 0; i < f->ngates; i++) {
+    bool keep = false;
+    for (u8 j = 0; j < n.ngates; j++) keep |= (f->gates[i] == n.gates[j]);
+    if (!keep) return false;
+  }
+  if (n.thread != f->thread) f->multi_thread = true;
+  return true;
+}
 
 AddOutcome LockGraph::AddEdge(u64 from, u64 to, const EdgeFacts& facts, bool report_gates,
                               CycleResult* cycle) {
@@ -95,7 +114,7 @@ AddOutcome LockGraph::AddEdge(u64 from, u64 to, const EdgeFacts& facts, bool rep
   a->out.push_back(e);
   e->in_index = b->in.size();
   b->in.push_back(e);
-  edges_.Insert(EdgeKey(from, to), e);
+  edges_.Insert(e);
   bool had_back_edges = back_edges_ > 0;
   if (!InsertOrdered(e)) {
     e->back = true;
@@ -252,9 +271,8 @@ void LockGraph::Unlink(Edge* e) {
 }
 
 void LockGraph::RemoveNode(u64 id) {
-  Node** pn = nodes_.Find(id);
-  if (!pn) return;
-  Node* n = *pn;
+  Node* n = nodes_.Find(id);
+  if (!n) return;
   while (!n->out.empty()) Unlink(n->out.back());
   while (!n->in.empty()) Unlink(n->in.back());
   nodes_.Erase(id);
@@ -263,18 +281,18 @@ void LockGraph::RemoveNode(u64 id) {
 }
 
 bool LockGraph::Reachable(u64 from, u64 to) {
-  Node** pa = nodes_.Find(from);
-  Node** pb = nodes_.Find(to);
-  if (!pa || !pb) return false;
+  Node* na = nodes_.Find(from);
+  Node* nb = nodes_.Find(to);
+  if (!na || !nb) return false;
   u32 m = NewMark();
   PtrVec<Node*> stack;
-  stack.push_back(*pa);
-  (*pa)->mark = m;
+  stack.push_back(na);
+  na->mark = m;
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
     for (Edge* o : n->out) {
-      if (o->to == *pb) return true;
+      if (o->to == nb) return true;
       if (o->to->mark != m) {
         o->to->mark = m;
         stack.push_back(o->to);
@@ -286,7 +304,7 @@ bool LockGraph::Reachable(u64 from, u64 to) {
 
 bool LockGraph::CheckOrder() {
   bool ok = true;
-  edges_.ForEach([&](u64, Edge* e) {
+  edges_.ForEach([&](Edge* e) {
     if (!e->back && e->from->ord >= e->to->ord) ok = false;
   });
   return ok;
@@ -294,8 +312,7 @@ bool LockGraph::CheckOrder() {
 
 size_t LockGraph::MemoryBytes() const {
   size_t adj = 0;
-  const_cast<FlatMap<Node*>&>(nodes_).ForEach(
-      [&](u64, Node* n) { adj += n->out.MemoryBytes() + n->in.MemoryBytes(); });
+  nodes_.ForEach([&](Node* n) { adj += n->out.MemoryBytes() + n->in.MemoryBytes(); });
   return edge_bytes_ + node_bytes_ + adj + nodes_.MemoryBytes() + edges_.MemoryBytes();
 }
 

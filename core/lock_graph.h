@@ -13,6 +13,7 @@
 #pragma once
 #include "core/common.h"
 #include "core/flat_map.h"
+#include "core/ptr_map.h"
 #include "core/ptr_vec.h"
 
 namespace locksan {
@@ -28,17 +29,18 @@ enum EdgeMode : u8 {
 };
 
 // EdgeFacts — what one occurrence of an edge tells (or, stored in an Edge, the merge of all of them).
+// (80 bytes; fields ordered so that no padding is wasted.)
 struct EdgeFacts {
   u8 modes = kFromHeldWrite | kToWantWrite;
   u8 ngates = 0;          // gates[0..ngates): other locks held at that moment (outermost first)
   bool gates_overflow = false;  // more locks were held than fit in gates[]
-  u32 thread = 0;         // thread number of the first occurrence
   bool multi_thread = false;
+  bool stack_from_exact = false;  // stack_from was recorded at that acquisition (acquire_stacks=1)
+  u32 thread = 0;         // thread number of the first occurrence
   u64 gates[kMaxGates] = {};
   // Evidence of the first occurrence, opaque to the graph.
   u32 stack_to = 0;       // stack acquiring `to`
   u32 stack_from = 0;     // stack where `from` was acquired
-  bool stack_from_exact = false;  // recorded at that acquisition (acquire_stacks=1), not rebuilt
   u32 aux_to = 0;         // e.g. Python stack ids
   u32 aux_from = 0;
   const char* driver_to = nullptr;    // driver API call in progress when acquiring `to`
@@ -63,6 +65,10 @@ struct Edge {
   bool back;        // closes a cycle in the plain graph: kept outside the topological order
   EdgeFacts facts;
 };
+static_assert(sizeof(Edge) <= 112, "an Edge fits the allocator's 112-byte class");
+
+u64 NodeKeyOf(const Node* n);
+u64 EdgeKeyOf(const Edge* e);
 
 enum class AddOutcome {
   kKnown,     // edge existed and nothing that matters changed
@@ -86,6 +92,12 @@ class LockGraph {
   // AddEdge — records one occurrence of from->to. Returns kCycle (and fills `cycle`) when this
   // occurrence creates or strengthens a reportable cycle.
   AddOutcome AddEdge(u64 from, u64 to, const EdgeFacts& facts, bool report_gates, CycleResult* cycle);
+
+  // MergeIfKnown — when the edge from->to exists and this occurrence changes nothing that can make a
+  // cycle reportable (its modes and gates are already covered), records it (a second thread) and
+  // returns true: AddEdge would return kKnown and the occurrence's evidence is not needed. Otherwise
+  // changes nothing and returns false. `facts` needs no evidence (stacks).
+  bool MergeIfKnown(u64 from, u64 to, const EdgeFacts& facts);
 
   // SetGatePredicate — which lock ids may serve as gate locks when a cycle is checked (a lock only
   // one thread ever takes serialises nothing). Without one, every recorded gate counts.
@@ -116,6 +128,7 @@ class LockGraph {
 
  private:
   Node* GetNode(u64 id);
+  friend u64 EdgeKeyOf(const Edge* e);
   static u64 EdgeKey(u64 from, u64 to) { return Mix64(from * 0x9e3779b97f4a7c15ULL + to) | 1; }
   Edge* LookupEdge(u64 from, u64 to);
   bool InsertOrdered(Edge* e);  // Pearce–Kelly; false if the acyclic part has a path to->from
@@ -123,9 +136,9 @@ class LockGraph {
   void Unlink(Edge* e);
   u32 NewMark();
 
-  FlatMap<Node*> nodes_;
-  // Edges by key; a bucket holds a small chain in case two (from,to) pairs share a key.
-  FlatMap<Edge*> edges_;
+  PtrMap<Node, NodeKeyOf> nodes_;  // by lock id
+  // Edges by EdgeKey(from, to); a second pair with the same 64-bit key is not recorded.
+  PtrMap<Edge, EdgeKeyOf> edges_;
   u64 next_ord_ = 1;
   u32 mark_ = 0;
   size_t back_edges_ = 0;

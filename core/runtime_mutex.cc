@@ -31,16 +31,30 @@ void RuntimeMutex::LockSlow(int c) {
 
 void RuntimeMutex::Wake() { Futex(&state_, FUTEX_WAKE, 1); }
 
+namespace {
+std::atomic<bool> g_program_handlers{false};
+}  // namespace
+
+void NoteSignalHandler(uptr handler) {
+  // SIG_DFL 0, SIG_IGN 1, SIG_HOLD 2, SIG_ERR -1: no program code runs.
+  if (handler <= 2 || handler == ~uptr{0}) return;
+  if (!g_program_handlers.load(std::memory_order_relaxed))
+    g_program_handlers.store(true, std::memory_order_seq_cst);
+}
+
+bool ProgramHasSignalHandlers() { return g_program_handlers.load(std::memory_order_relaxed); }
+
 static_assert(sizeof(sigset_t) <= sizeof(unsigned long) * 16, "sigset_t fits");
 
-ScopedBlockSignals::ScopedBlockSignals() {
+ScopedBlockSignals::ScopedBlockSignals(bool active) : active_(active) {
+  if (!active_) return;
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, reinterpret_cast<sigset_t*>(old_));
 }
 
 ScopedBlockSignals::~ScopedBlockSignals() {
-  pthread_sigmask(SIG_SETMASK, reinterpret_cast<sigset_t*>(old_), nullptr);
+  if (active_) pthread_sigmask(SIG_SETMASK, reinterpret_cast<sigset_t*>(old_), nullptr);
 }
 
 }  // namespace locksan

@@ -37,18 +37,29 @@ class RuntimeMutex {
   std::atomic<int> state_{0};
 };
 
+// NoteSignalHandler — a signal disposition the program installs (sigaction, signal, ...): once it
+// has a handler of its own (not SIG_DFL/SIG_IGN), ProgramHasSignalHandlers() is true for good, and
+// the runtime blocks signals while it holds its graph lock (a handler that blocks on a program lock
+// there could deadlock against a thread waiting for the graph). Until then no program code can run
+// in a signal handler, and those sigprocmask calls are skipped. InitRuntime looks at the
+// dispositions present at start-up.
+void NoteSignalHandler(uptr handler);
+bool ProgramHasSignalHandlers();
+
 // ScopedBlockSignals — blocks every blockable signal for the scope. Held around the runtime's
 // longer critical sections: a program's signal handler that locks its own mutexes must never run on
 // a thread that holds a runtime lock another thread's handler may be waiting for.
 class ScopedBlockSignals {
  public:
-  ScopedBlockSignals();
+  // `active` false: does nothing.
+  explicit ScopedBlockSignals(bool active = true);
   ~ScopedBlockSignals();
   ScopedBlockSignals(const ScopedBlockSignals&) = delete;
   ScopedBlockSignals& operator=(const ScopedBlockSignals&) = delete;
 
  private:
   unsigned long old_[16];  // a sigset_t
+  bool active_;
 };
 
 class RuntimeLockGuard {

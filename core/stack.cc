@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <sched.h>
+#include <time.h>
 #include <unwind.h>
 
 #include <atomic>
@@ -35,6 +37,7 @@ using GetContextFn = int (*)(UnwContext*);
 using InitLocalFn = int (*)(UnwCursor*, UnwContext*);
 using StepFn = int (*)(UnwCursor*);
 using GetRegFn = int (*)(UnwCursor*, int, uptr*);
+using BacktraceFn = int (*)(void**, int);
 constexpr int kUnwRegIp = 16;  // UNW_X86_64_RIP
 constexpr int kUnwRegSp = 7;   // UNW_X86_64_RSP
 
@@ -43,6 +46,9 @@ struct LibUnwind {
   InitLocalFn init_local = nullptr;
   StepFn step = nullptr;
   GetRegFn get_reg = nullptr;
+  // unw_backtrace: libunwind's fast path (a per-thread cache of frame shapes, no system call per
+  // frame). unw_step costs two sigprocmask calls per frame in Debian's build (its global cache lock).
+  BacktraceFn backtrace = nullptr;
 };
 LibUnwind g_unw;
 std::atomic<int> g_unw_state{0};  // 0 = not tried, 1 = libunwind, 2 = libgcc
@@ -78,6 +84,7 @@ void TryLoadLibUnwind() {
     g_unw.init_local = reinterpret_cast<InitLocalFn>(dlsym(h, "_ULx86_64_init_local"));
     g_unw.step = reinterpret_cast<StepFn>(dlsym(h, "_ULx86_64_step"));
     g_unw.get_reg = reinterpret_cast<GetRegFn>(dlsym(h, "_ULx86_64_get_reg"));
+    g_unw.backtrace = reinterpret_cast<BacktraceFn>(dlsym(h, "unw_backtrace"));
     if (g_unw.getcontext && g_unw.init_local && g_unw.step && g_unw.get_reg) {
       // Per-thread caching: libunwind's global cache takes a lock that a fork() could leave held
       // in the child (another thread was unwinding), hanging the child's first unwind.
@@ -92,24 +99,55 @@ void TryLoadLibUnwind() {
   if (program_copy) dlclose(program_copy);
 }
 
+// libgcc's unwinder, looked up in libgcc_s itself: a program that links libunwind (perf) has
+// libunwind's _Unwind_* functions ahead of libgcc's in the global scope, and sharing the program's
+// libunwind is what locksan must never do (see TryLoadLibUnwind).
+struct DwarfEhBases {
+  void* tbase;
+  void* dbase;
+  void* func;
+};
+struct LibGcc {
+  _Unwind_Reason_Code (*backtrace)(_Unwind_Trace_Fn, void*) = nullptr;
+  uptr (*get_ip)(struct _Unwind_Context*) = nullptr;
+  uptr (*get_cfa)(struct _Unwind_Context*) = nullptr;
+  const void* (*find_fde)(void*, DwarfEhBases*) = nullptr;
+};
+LibGcc g_gcc;
+
+void LoadLibGcc() {
+  void* h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_NOLOAD);
+  if (!h) h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!h) return;
+  g_gcc.backtrace = reinterpret_cast<decltype(g_gcc.backtrace)>(dlsym(h, "_Unwind_Backtrace"));
+  g_gcc.get_ip = reinterpret_cast<decltype(g_gcc.get_ip)>(dlsym(h, "_Unwind_GetIP"));
+  g_gcc.get_cfa = reinterpret_cast<decltype(g_gcc.get_cfa)>(dlsym(h, "_Unwind_GetCFA"));
+  g_gcc.find_fde = reinterpret_cast<decltype(g_gcc.find_fde)>(dlsym(h, "_Unwind_Find_FDE"));
+  if (!g_gcc.backtrace || !g_gcc.get_ip || !g_gcc.get_cfa) g_gcc.backtrace = nullptr;
+}
+
 struct GccState {
   uptr* pcs;
   uptr* sps;
   int max;
   int skip;
   int n;
+  uptr inner_cfa;  // CFA of the frame seen last (the callee of the next one)
 };
 
 _Unwind_Reason_Code GccTrace(struct _Unwind_Context* ctx, void* arg) {
   GccState* s = static_cast<GccState*>(arg);
-  uptr pc = _Unwind_GetIP(ctx);
+  uptr pc = g_gcc.get_ip(ctx);
   if (!pc) return _URC_END_OF_STACK;
+  // A frame's stack pointer (as libunwind reports it) is its callee's CFA.
+  uptr inner = s->inner_cfa;
+  s->inner_cfa = g_gcc.get_cfa(ctx);
   if (s->skip > 0) {
     s->skip--;
     return _URC_NO_REASON;
   }
   if (s->n >= s->max) return _URC_END_OF_STACK;
-  if (s->sps) s->sps[s->n] = _Unwind_GetCFA(ctx);
+  if (s->sps) s->sps[s->n] = inner;
   s->pcs[s->n++] = pc;
   return _URC_NO_REASON;
 }
@@ -141,6 +179,7 @@ void InitUnwinder() {
   int expected = 0;
   if (!g_unw_state.compare_exchange_strong(expected, -1)) return;
   TryLoadLibUnwind();
+  LoadLibGcc();
   dl_iterate_phdr(FindSelfRange, nullptr);
   g_unw_state.store(g_unw.step ? 1 : 2, std::memory_order_release);
 }
@@ -151,7 +190,7 @@ bool InRuntime(uptr pc) { return pc >= g_self_lo && pc < g_self_hi; }
 int CaptureUserStack(uptr* pcs, uptr* sps, int depth) {
   uptr p[kMaxStackDepth + 16], s[kMaxStackDepth + 16];
   int want = depth + 16 < kMaxStackDepth + 16 ? depth + 16 : kMaxStackDepth + 16;
-  int n = CaptureStack(p, s, want, 0);
+  int n = CaptureStack(p, sps ? s : nullptr, want, 0);
   int first = 0;
   while (first < n && InRuntime(p[first])) first++;
   int k = 0;
@@ -164,34 +203,69 @@ int CaptureUserStack(uptr* pcs, uptr* sps, int depth) {
 
 const char* UnwinderName() { return g_unw_state.load() == 1 ? "libunwind" : "libgcc"; }
 
-// Unwinders take locks of their own (libunwind's memory pool, libgcc's object list): a fork() while
-// another thread unwinds would leave them held in the child. Every unwind holds g_unwind_mu, which
-// fork preparation takes too (StackDepotForkLock).
-RuntimeMutex g_unwind_mu;
+// Unwinders take locks of their own (libunwind's memory pool and caches, libgcc's object list): a
+// fork() while another thread unwinds would leave them held in the child. Unwinds therefore count
+// themselves in g_unwinders, and fork preparation (UnwindForkLock) waits until none is in progress
+// and holds new ones back until the fork is done. Unwinds do not exclude each other (both unwinders
+// are thread-safe) and take no lock another thread could wait for, so signals stay unblocked while
+// they run: libunwind blocks signals itself while it holds one of its own locks. A thread that is
+// interrupted by a signal in the middle of its own unwind does not unwind again in the handler
+// (t_unwinding). Fork preparation waits at most kForkWaitMs for unwinds to end (one could be stuck in
+// a signal handler that waits for the forking thread); the child of such a fork captures no stacks.
+namespace {
+std::atomic<int> g_unwinders{0};
+std::atomic<int> g_fork_pending{0};
+bool g_fork_unsafe = false;       // this fork started while an unwind was still in progress
+bool g_unwind_disabled = false;   // the child of such a fork: its unwinders' locks may be held
+__thread int t_unwinding __attribute__((tls_model("initial-exec")));
+__thread unsigned t_captures __attribute__((tls_model("initial-exec")));
+constexpr unsigned kColdCaptures = 16;
+constexpr int kForkWaitMs = 200;
 
-class UnwindLock {
+void SleepUs(long us) {
+  timespec ts{0, us * 1000};
+  nanosleep(&ts, nullptr);
+}
+
+class UnwindScope {
  public:
-  explicit UnwindLock(bool try_only) : held_(try_only ? g_unwind_mu.TryLock() : (g_unwind_mu.Lock(), true)) {}
-  ~UnwindLock() {
-    if (held_) g_unwind_mu.Unlock();
+  explicit UnwindScope(bool in_signal) {
+    if (t_unwinding || g_unwind_disabled) return;
+    for (;;) {
+      g_unwinders.fetch_add(1, std::memory_order_seq_cst);
+      if (LOCKSAN_LIKELY(!g_fork_pending.load(std::memory_order_seq_cst))) break;
+      g_unwinders.fetch_sub(1, std::memory_order_seq_cst);
+      if (in_signal) return;
+      while (g_fork_pending.load(std::memory_order_acquire)) sched_yield();
+    }
+    t_unwinding = 1;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    entered_ = true;
   }
-  bool held() const { return held_; }
+  ~UnwindScope() {
+    if (!entered_) return;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    t_unwinding = 0;
+    g_unwinders.fetch_sub(1, std::memory_order_release);
+  }
+  bool entered() const { return entered_; }
 
  private:
-  bool held_;
+  bool entered_ = false;
 };
+}  // namespace
 
 int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip);
 
 LOCKSAN_NOINLINE int CaptureStack(uptr* pcs, uptr* sps, int max, int skip) {
-  ScopedBlockSignals no_signals;
-  UnwindLock lock(false);
+  UnwindScope scope(false);
+  if (!scope.entered()) return 0;
   return CaptureStackLocked(pcs, sps, max, skip + 1);
 }
 
 LOCKSAN_NOINLINE int CaptureStackInSignal(uptr* pcs, uptr* sps, int max, int skip) {
-  UnwindLock lock(true);
-  if (!lock.held()) return 0;
+  UnwindScope scope(true);
+  if (!scope.entered()) return 0;
   return CaptureStackLocked(pcs, sps, max, skip + 1);
 }
 
@@ -199,31 +273,66 @@ LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip)
   if (max <= 0) return 0;
   if (g_unw_state.load(std::memory_order_acquire) == 0) InitUnwinder();
   skip++;  // this function
-  if (g_unw_state.load(std::memory_order_acquire) == 1) {
-    UnwContext uc;
-    UnwCursor cur;
-    if (g_unw.getcontext(&uc) == 0 && g_unw.init_local(&cur, &uc) == 0) {
-      int n = 0;
-      // The cursor starts at this function; skip it and `skip - 1` more.
+  // unw_backtrace keeps a per-thread cache of frame shapes: 256 KiB mapped at a thread's first call,
+  // and slow (unw_step) for every frame it has not seen. A thread's first captures use libgcc instead:
+  // a short-lived thread never pays for that cache.
+  bool warm = ++t_captures > kColdCaptures;
+  if (g_unw_state.load(std::memory_order_acquire) == 1 && (warm || sps)) {
+    if (!sps && g_unw.backtrace) {
+      // The first entry is this function's own frame (the return address of the call below).
+      void* buf[kMaxStackDepth + 32];
       int to_skip = skip - 1;
-      do {
-        uptr ip = 0, sp = 0;
-        g_unw.get_reg(&cur, kUnwRegIp, &ip);
-        if (!ip) break;
-        if (to_skip > 0) {
-          to_skip--;
-          continue;
-        }
-        g_unw.get_reg(&cur, kUnwRegSp, &sp);
-        if (sps) sps[n] = sp;
-        pcs[n++] = ip;
-      } while (n < max && g_unw.step(&cur) > 0);
-      if (n > 0 && to_skip == 0) return n;
+      int want = max + to_skip;
+      if (want > static_cast<int>(sizeof buf / sizeof buf[0])) want = sizeof buf / sizeof buf[0];
+      int n = g_unw.backtrace(buf, want);
+      if (n > to_skip) {
+        int k = 0;
+        for (int i = to_skip; i < n && k < max; i++) pcs[k++] = reinterpret_cast<uptr>(buf[i]);
+        return k;
+      }
+    } else {
+      UnwContext uc;
+      UnwCursor cur;
+      if (g_unw.getcontext(&uc) == 0 && g_unw.init_local(&cur, &uc) == 0) {
+        int n = 0;
+        // The cursor starts at this function; skip it and `skip - 1` more.
+        int to_skip = skip - 1;
+        do {
+          uptr ip = 0, sp = 0;
+          g_unw.get_reg(&cur, kUnwRegIp, &ip);
+          if (!ip) break;
+          if (to_skip > 0) {
+            to_skip--;
+            continue;
+          }
+          g_unw.get_reg(&cur, kUnwRegSp, &sp);
+          if (sps) sps[n] = sp;
+          pcs[n++] = ip;
+        } while (n < max && g_unw.step(&cur) > 0);
+        if (n > 0 && to_skip == 0) return n;
+      }
     }
   }
-  GccState s{pcs, sps, max, skip, 0};
-  _Unwind_Backtrace(GccTrace, &s);
+  // libgcc: its object list lock is taken through pthread_mutex_lock when a program registers
+  // frames (a JIT); a program's handler that throws while it is held would deadlock, so signals are
+  // blocked if the program has handlers.
+  ScopedBlockSignals no_signals(ProgramHasSignalHandlers());
+  if (!g_gcc.backtrace) return 0;
+  GccState s{pcs, sps, max, skip - 1, 0, 0};  // its first frame is this function, as above
+  g_gcc.backtrace(GccTrace, &s);
   return s.n;
+}
+
+// FunctionStart — via libgcc's FDE lookup (lock-free with glibc's _dl_find_object).
+uptr FunctionStart(uptr pc) {
+  if (!pc) return 0;
+  if (g_unw_state.load(std::memory_order_acquire) == 0) InitUnwinder();
+  if (g_unw_state.load(std::memory_order_acquire) <= 0 || !g_gcc.find_fde) return 0;
+  UnwindScope scope(false);
+  if (!scope.entered()) return 0;
+  DwarfEhBases bases{};
+  if (!g_gcc.find_fde(reinterpret_cast<void*>(pc), &bases)) return 0;
+  return reinterpret_cast<uptr>(bases.func);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -313,9 +422,33 @@ size_t StackDepotMemoryBytes() {
   Depot* d = GetDepot();
   return d->bytes.load(std::memory_order_relaxed) + d->by_hash.MemoryBytes();
 }
-void UnwindForkLock() { g_unwind_mu.Lock(); }
+void UnwindForkLock() {
+  g_fork_pending.fetch_add(1, std::memory_order_seq_cst);
+  // An unwind that began before the flag was set ends within microseconds, unless its thread is in
+  // a signal handler (or is this thread): then the fork goes ahead and the child captures no stacks.
+  for (int waited_us = 0; g_unwinders.load(std::memory_order_seq_cst) != 0;) {
+    if (t_unwinding || waited_us >= kForkWaitMs * 1000) {
+      g_fork_unsafe = true;
+      break;
+    }
+    if (waited_us < 1000) {
+      sched_yield();
+      waited_us += 10;
+    } else {
+      SleepUs(200);
+      waited_us += 200;
+    }
+  }
+}
 void UnwindForkUnlock(bool child) {
-  if (child) g_unwind_mu.ResetAfterFork(); else g_unwind_mu.Unlock();
+  if (child) {
+    if (g_fork_unsafe) g_unwind_disabled = true;
+    g_unwinders.store(t_unwinding ? 1 : 0, std::memory_order_relaxed);
+    g_fork_pending.store(0, std::memory_order_release);
+  } else {
+    g_fork_pending.fetch_sub(1, std::memory_order_release);
+  }
+  g_fork_unsafe = false;
 }
 void StackDepotForkLock() { GetDepot()->mu.Lock(); }
 void StackDepotForkUnlock(bool child) {

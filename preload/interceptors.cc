@@ -10,6 +10,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "core/detector.h"
 #include "core/gil.h"
 #include "core/output.h"
+#include "core/runtime_mutex.h"
 #include "cupti/cupti_tracker.h"
 #include "core/internal_alloc.h"
 #include "preload/real.h"
@@ -577,6 +579,58 @@ LOCKSAN_EXPORT void free(void* p) {
   }
   REAL(free)(p);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Signal dispositions: the detector blocks signals around its graph lock only once the program has
+// a handler of its own (see NoteSignalHandler in core/detector.h). Every way glibc offers to install
+// one is watched; the call itself is passed through unchanged.
+// ---------------------------------------------------------------------------------------------
+namespace {
+template <typename Fn>
+Fn RealSignalFn(Fn* cache, const char* name) {
+  Fn fn = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
+  if (!fn) {
+    fn = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+    __atomic_store_n(cache, fn, __ATOMIC_RELEASE);
+  }
+  return fn;
+}
+using SigactionFn = int (*)(int, const struct sigaction*, struct sigaction*);
+using SignalFn = sighandler_t (*)(int, sighandler_t);
+SigactionFn g_real_sigaction;
+SignalFn g_real_signal, g_real_bsd_signal, g_real_sysv_signal, g_real___sysv_signal, g_real_sigset;
+
+LOCKSAN_ALWAYS_INLINE void Note(sighandler_t h) {
+  if (!t_local.in_runtime) NoteSignalHandler(reinterpret_cast<uptr>(h));
+}
+}  // namespace
+
+LOCKSAN_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+  SigactionFn fn = RealSignalFn(&g_real_sigaction, "sigaction");
+  if (!fn) {
+    errno = ENOSYS;
+    return -1;
+  }
+  if (act) Note(act->sa_handler);  // sa_handler and sa_sigaction share a union
+  return fn(sig, act, old);
+}
+
+#define LOCKSAN_SIGNAL_INTERCEPTOR(name)                                   \
+  LOCKSAN_EXPORT sighandler_t name(int sig, sighandler_t handler) {        \
+    SignalFn fn = RealSignalFn(&g_real_##name, #name);                     \
+    if (!fn) {                                                             \
+      errno = ENOSYS;                                                      \
+      return SIG_ERR;                                                      \
+    }                                                                      \
+    Note(handler);                                                         \
+    return fn(sig, handler);                                               \
+  }
+LOCKSAN_SIGNAL_INTERCEPTOR(signal)
+LOCKSAN_SIGNAL_INTERCEPTOR(bsd_signal)
+LOCKSAN_SIGNAL_INTERCEPTOR(sysv_signal)
+LOCKSAN_SIGNAL_INTERCEPTOR(__sysv_signal)
+LOCKSAN_SIGNAL_INTERCEPTOR(sigset)
+#undef LOCKSAN_SIGNAL_INTERCEPTOR
 
 // ---------------------------------------------------------------------------------------------
 // Process

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <utility>
@@ -272,6 +273,44 @@ TEST_P(LockGraphRandom, MatchesBruteForce) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, LockGraphRandom, ::testing::Range(1, 21));
+
+// MergeIfKnown (the detector's first pass, which captures no stack) must say "known" exactly when
+// AddEdge would return kKnown for the same occurrence, and record a second thread as AddEdge does.
+TEST(LockGraph, MergeIfKnownAgreesWithAddEdge) {
+  std::mt19937_64 rng(7);
+  auto graph = std::make_unique<LockGraph>();
+  CycleResult c;
+  auto random_facts = [&] {
+    EdgeFacts f;
+    f.modes = static_cast<u8>((rng() % 2 ? kFromHeldRead : kFromHeldWrite) | (rng() % 2 ? kToWantRead : kToWantWrite));
+    f.thread = static_cast<u32>(rng() % 3);
+    f.ngates = static_cast<u8>(rng() % 3);
+    for (u8 i = 0; i < f.ngates; i++) f.gates[i] = 100 + rng() % 3;
+    return f;
+  };
+  int known = 0, unknown = 0;
+  for (int op = 0; op < 20000; op++) {
+    if (op % 100 == 0) graph = std::make_unique<LockGraph>();  // fresh edges change more often
+    LockGraph& g = *graph;
+    u64 a = 1 + rng() % 6, b = 1 + rng() % 6;
+    if (a == b) continue;
+    EdgeFacts f = random_facts();
+    Edge* before = g.FindEdge(a, b);
+    if (!before) {
+      EXPECT_FALSE(g.MergeIfKnown(a, b, f));
+      g.AddEdge(a, b, f, false, &c);
+      continue;
+    }
+    u32 first_thread = before->facts.thread;
+    bool m = g.MergeIfKnown(a, b, f);
+    if (m && f.thread != first_thread) EXPECT_TRUE(before->facts.multi_thread);
+    AddOutcome o = g.AddEdge(a, b, f, false, &c);
+    EXPECT_EQ(m, o == AddOutcome::kKnown) << "op " << op;
+    (m ? known : unknown)++;
+  }
+  EXPECT_GT(known, 100);
+  EXPECT_GT(unknown, 100);
+}
 
 }  // namespace
 }  // namespace locksan

@@ -36,6 +36,12 @@ struct LockInfo {
   bool shared = false;                // taken by more than one thread (only such a lock can be a gate)
   bool acquired = false;              // has been acquired at least once
   u32 init_thread = 0;                // 1 + number of the thread that initialised it (0: static init)
+  // Semaphores (Python locks): 1 + number of the first thread that took it while holding the GIL;
+  // whether a second such thread did; whether a cycle through it was left unreported for want of
+  // one (the confined-GIL-cycle rule, CheckAcquireSlow).
+  std::atomic<u32> gil_taker{0};
+  std::atomic<bool> gil_shared{false};
+  std::atomic<bool> gil_cycle_skipped{false};
   // Bumped when a thread that does not hold this lock unlocks it: the holder's entry is stale.
   std::atomic<u32> release_epoch{0};
   LockInfo* next_in_page = nullptr;   // registry: locks on the same 4 KiB page; free list

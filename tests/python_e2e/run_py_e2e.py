@@ -65,7 +65,8 @@ DEADLOCK_REPORT_WITHIN = 5.0
 CLEAN_PROGRAMS = [
     "clean_executor", "clean_queue", "clean_logging", "clean_sync", "clean_subprocess", "clean_mp_fork",
     "clean_mp_spawn", "clean_fork_after_threads", "clean_fork_from_thread",
-    "clean_fork_child_threading", "clean_faulthandler", "clean_gil_sem_one_thread", "clean_lock_order_io",
+    "clean_fork_child_threading", "clean_faulthandler", "clean_faulthandler_fork",
+    "clean_gil_sem_one_thread", "clean_lock_order_io",
 ]
 
 

@@ -233,6 +233,7 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind) {
   li->shared = false;
   li->acquired = false;
   li->init_thread = 0;
+  li->gil_state.store(0, std::memory_order_relaxed);
   g_rt.by_addr->Insert(li);
   g_rt.by_id->Insert(li);
   uptr page = addr >> kPageShift;
@@ -363,6 +364,94 @@ u64 CycleSignature(const CycleResult& c) {
     x ^= Mix64(k);
   }
   return Mix64(sum ^ Mix64(x)) | 1;
+}
+
+// NewInversionReport — the report of a reportable cycle, or nullptr when this cycle (its edge set)
+// was reported before (graph_mu held; takes registry_mu).
+ReportDesc* NewInversionReport(ThreadState* ts, const CycleResult& cycle) {
+  u64 sig = CycleSignature(cycle);
+  if (g_rt.reported->Find(sig)) return nullptr;
+  g_rt.reported->Insert(sig, 1);
+  ReportDesc* r = InternalNew<ReportDesc>();
+  r->kind = ReportKind::kLockOrderInversion;
+  r->signature = sig;
+  r->current_thread = ts->number;
+  bool single = true;
+  u32 t0 = cycle.edges[0]->facts.thread;
+  {
+    RuntimeLockGuard rlock(&g_rt.registry_mu);
+    for (Edge* e : cycle.edges) {
+      r->edges.push_back({e->from->id, e->to->id, e->facts});
+      if (e->facts.thread != t0 || e->facts.multi_thread) single = false;
+      FillLock(r, e->from->id);
+    }
+  }
+  r->single_thread = single;
+  // A shared lock held on every edge: the cycle is gated (reported only with report_gate_locks=1).
+  const EdgeFacts& f0 = cycle.edges[0]->facts;
+  for (u8 g = 0; g < f0.ngates && !r->common_gate; g++) {
+    bool common = true;
+    for (Edge* e : cycle.edges) {
+      bool has = false;
+      for (u8 k = 0; k < e->facts.ngates; k++) has |= e->facts.gates[k] == f0.gates[g];
+      common &= has;
+    }
+    if (common && GateIsShared(f0.gates[g], nullptr)) {
+      r->common_gate = f0.gates[g];
+      RuntimeLockGuard rlock(&g_rt.registry_mu);
+      FillLock(r, f0.gates[g]);
+    }
+  }
+  return r;
+}
+
+// CycleReportable — the confined-GIL-cycle rule (the graph's cycle predicate; graph_mu held, takes
+// registry_mu). A cycle that passes GIL -> S -> X, where S is a semaphore (a Python lock), both
+// edges were made by one thread T only, and no thread but T ever took S while holding the GIL, is
+// not reported. A deadlock on it needs a thread that holds the GIL and waits for S (it made
+// GIL -> S) and another that holds S and waits for X (it made S -> X): only T did either, T cannot
+// wait for S while it holds S, and no other Python thread touches S. CPython's own C code blocks on
+// such locks with the GIL held (faulthandler's cancel_event and `running`: the main thread holds
+// them while the watchdog is armed; the watchdog C thread, which never takes the GIL, is the only
+// other taker). Python code never makes GIL -> S (it probes, then blocks without the GIL).
+// A second GIL-holding taker of S, or a second thread on either edge, makes the cycle reportable
+// again (CheckAcquireSlow searches again; the graph re-checks an edge seen from a second thread).
+bool CycleReportable(Edge* const* edges, u32 n, void*) {
+  RuntimeLockGuard rlock(&g_rt.registry_mu);
+  for (u32 i = 0; i < n; i++) {
+    const Edge* in = edges[i];
+    const Edge* out = edges[i + 1 < n ? i + 1 : 0];
+    if (in->facts.multi_thread || out->facts.multi_thread || in->facts.thread != out->facts.thread)
+      continue;
+    LockInfo* from = g_rt.by_id->Find(in->from->id);
+    if (!from || from->kind != LockKind::kGil) continue;
+    LockInfo* li = g_rt.by_id->Find(in->to->id);
+    if (!li || li->kind != LockKind::kSemaphore) continue;
+    // Marked before the shared bit is looked at (one atomic word): a thread that makes S shared either sees
+    // this mark and searches again, or is seen here.
+    u32 st = li->gil_state.fetch_or(kGilCycleSkipped);
+    bool said = st & kGilCycleSkipped;
+    if ((st & kGilShared) || (st & kGilTakerMask) != in->facts.thread + 1) continue;
+    if (!said && g_rt.flags.verbosity >= 2)
+      OutputPrintf("==%d==locksan: cycle through GIL -> SEM%llu not reported: only T%u takes it with "
+                   "the GIL held and made both edges\n",
+                   getpid(), static_cast<unsigned long long>(li->id), in->facts.thread);
+    return false;
+  }
+  return true;
+}
+
+// NoteGilTaker — `li` (a semaphore) is being taken by `ts` while it holds the GIL. Returns true when
+// this makes it shared between GIL-holding threads after a cycle through it went unreported.
+bool NoteGilTaker(ThreadState* ts, LockInfo* li) {
+  u32 me = ts->number + 1;
+  u32 cur = li->gil_state.load(std::memory_order_relaxed);
+  for (;;) {
+    if ((cur & kGilShared) || (cur & kGilTakerMask) == me) return false;
+    if ((cur & kGilTakerMask) != 0 || me > kGilTakerMask) break;
+    if (li->gil_state.compare_exchange_weak(cur, cur | me)) return false;
+  }
+  return li->gil_state.fetch_or(kGilShared) & kGilCycleSkipped;
 }
 
 u32 EmitReport(ReportDesc* r) {
@@ -610,6 +699,9 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     *cache_slot = a->chain;
     ValidatedInsert(ValidatedKey(ts, a->chain));
   };
+  // Python locks taken with the GIL held: by which threads (the confined-GIL-cycle rule). Every
+  // thread's first acquisition of a lock under a given held chain passes here.
+  bool gil_recheck = ts->holds_gil && li->kind == LockKind::kSemaphore && NoteGilTaker(ts, li);
   // 1. Re-entry and double lock.
   for (u32 i = ts->nheld; i-- > 0;) {
     HeldLock& h = ts->held[i];
@@ -661,13 +753,16 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     return;
   }
   // 3. Edges from the most recent held lock not taken by trylock, and from trylock-taken locks above
-  // it (as lockdep does); longer orders follow transitively.
+  // it (as lockdep does); longer orders follow transitively. The GIL is transparent here: a thread
+  // that lets the GIL go while it holds A (I/O, a forced switch) re-takes it on top of A, and CPython
+  // takes the next threading.Lock B by a probe that makes no GIL -> B edge (below), so A -> B must
+  // come from A itself.
   u32 top = ts->nheld;
   u32 first = top;
   while (first > 0) {
     first--;
     const HeldLock& h = ts->held[first];
-    if (!(h.flags & kHeldReentry) && !(h.flags & kHeldTry)) break;
+    if (!(h.flags & kHeldReentry) && !(h.flags & kHeldTry) && h.kind != LockKind::kGil) break;
   }
   // Sources: entries [first, top), and the GIL wherever it is in the stack: edges out of the GIL
   // into CPython's probe-acquired locks are not recorded, so GIL -> X cannot follow transitively.
@@ -776,40 +871,18 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
                      static_cast<unsigned long long>(h.id), LockKindName(h.kind),
                      static_cast<unsigned long long>(li->id), LockKindName(li->kind), static_cast<int>(o));
       if (o != AddOutcome::kCycle) continue;
-      u64 sig = CycleSignature(cycle);
-      if (g_rt.reported->Find(sig)) continue;
-      g_rt.reported->Insert(sig, 1);
-      ReportDesc* r = InternalNew<ReportDesc>();
-      r->kind = ReportKind::kLockOrderInversion;
-      r->signature = sig;
-      r->current_thread = ts->number;
-      bool single = true;
-      u32 t0 = cycle.edges[0]->facts.thread;
-      {
-        RuntimeLockGuard rlock(&g_rt.registry_mu);
-        for (Edge* e : cycle.edges) {
-          r->edges.push_back({e->from->id, e->to->id, e->facts});
-          if (e->facts.thread != t0 || e->facts.multi_thread) single = false;
-          FillLock(r, e->from->id);
-        }
+      if (ReportDesc* r = NewInversionReport(ts, cycle)) reports.push_back(r);
+    }
+    if (gil_recheck) {
+      // A cycle through this lock went unreported while one thread alone took it with the GIL: it
+      // may be reportable now (after the edges above: a report then shows this thread's evidence).
+      for (u32 i = 0; i < top; i++) {
+        if (ts->held[i].kind != LockKind::kGil) continue;
+        CycleResult cycle;
+        if (g_rt.graph->Recheck(ts->held[i].id, li->id, g_rt.flags.report_gate_locks, &cycle))
+          if (ReportDesc* r = NewInversionReport(ts, cycle)) reports.push_back(r);
+        break;
       }
-      r->single_thread = single;
-      // A shared lock held on every edge: the cycle is gated (reported only with report_gate_locks=1).
-      const EdgeFacts& f0 = cycle.edges[0]->facts;
-      for (u8 g = 0; g < f0.ngates && !r->common_gate; g++) {
-        bool common = true;
-        for (Edge* e : cycle.edges) {
-          bool has = false;
-          for (u8 k = 0; k < e->facts.ngates; k++) has |= e->facts.gates[k] == f0.gates[g];
-          common &= has;
-        }
-        if (common && GateIsShared(f0.gates[g], nullptr)) {
-          r->common_gate = f0.gates[g];
-          RuntimeLockGuard rlock(&g_rt.registry_mu);
-          FillLock(r, f0.gates[g]);
-        }
-      }
-      reports.push_back(r);
     }
     validated();
   }
@@ -1233,6 +1306,7 @@ void InitRuntime() {
   g_rt.graph->SetGatePredicate(GateIsShared, nullptr);
   g_rt.by_addr = InternalNew<PtrMap<LockInfo, AddrOf>>();
   g_rt.by_id = InternalNew<PtrMap<LockInfo, IdOf>>();
+  g_rt.graph->SetCyclePredicate(CycleReportable, nullptr);
   g_rt.by_page = InternalNew<FlatMap<LockInfo*>>();
   g_validated = static_cast<std::atomic<u64>*>(InternalAlloc(sizeof(u64) << kValidatedLog));
   g_rt.reported = InternalNew<FlatMap<u8>>();

@@ -42,8 +42,14 @@ struct LockInfo {
   bool in_libcuda = false;            // first taken by code in libcuda
   bool shared = false;                // taken by more than one thread (only such a lock can be a gate)
   bool acquired = false;              // has been acquired at least once
+  // Semaphores (Python locks), the confined-GIL-cycle rule (CheckAcquireSlow): bits 0-29: 1 + number
+  // of the first thread that took it while holding the GIL (kGilTakerMask); kGilShared: a second such
+  // thread did (also when a thread number does not fit); kGilCycleSkipped: a cycle through it was
+  // left unreported for want of one.
+  std::atomic<u32> gil_state{0};
 };
-static_assert(sizeof(LockInfo) == 64, "LockInfo is one cache line");
+static_assert(sizeof(LockInfo) <= 80, "LockInfo fits the allocator's 80-byte class");
+constexpr u32 kGilTakerMask = (1u << 30) - 1, kGilShared = 1u << 30, kGilCycleSkipped = 1u << 31;
 
 // The record returned for addresses that are known not to be tracked locks (see ResolveLock).
 extern LockInfo g_untracked __attribute__((visibility("hidden")));

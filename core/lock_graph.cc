@@ -43,14 +43,18 @@ Edge* LockGraph::FindEdge(u64 from, u64 to) { return LookupEdge(from, to); }
 namespace {
 
 // Merge — folds one occurrence into the stored facts. Returns true if the merge weakened the edge in a
-// way that can make a cycle reportable (new modes, fewer common gates).
-bool Merge(EdgeFacts* f, const EdgeFacts& n) {
+// way that can make a cycle reportable (new modes, fewer common gates; a second thread when
+// `threads_matter`, i.e. a cycle predicate looks at it).
+bool Merge(EdgeFacts* f, const EdgeFacts& n, bool threads_matter) {
   bool changed = false;
   if ((f->modes | n.modes) != f->modes) {
     f->modes |= n.modes;
     changed = true;
   }
-  if (n.thread != f->thread) f->multi_thread = true;
+  if (n.thread != f->thread && !f->multi_thread) {
+    f->multi_thread = true;
+    changed |= threads_matter;
+  }
   // Intersect gates.
   u8 k = 0;
   for (u8 i = 0; i < f->ngates; i++) {
@@ -87,7 +91,7 @@ AddOutcome LockGraph::AddEdge(u64 from, u64 to, const EdgeFacts& facts, bool rep
                               CycleResult* cycle) {
   if (from == to) return AddOutcome::kKnown;
   if (Edge* e = LookupEdge(from, to)) {
-    if (!Merge(&e->facts, facts)) return AddOutcome::kKnown;
+    if (!Merge(&e->facts, facts, cycle_ok_ != nullptr)) return AddOutcome::kKnown;
     // This occurrence weakened the edge (fewer common gates, a new write mode): it is the one that
     // can make a cycle real, so its evidence is what a report must show.
     e->facts.thread = facts.thread;
@@ -245,6 +249,10 @@ bool LockGraph::FindRealCycle(Edge* e, bool report_gates, CycleResult* out) {
         out->edges.clear();
         out->edges.push_back(e);
         for (u32 i = rev.size(); i-- > 0;) out->edges.push_back(rev[i]);
+        if (cycle_ok_ && !cycle_ok_(out->edges.begin(), out->edges.size(), cycle_ctx_)) {
+          out->edges.clear();
+          continue;
+        }
         return true;
       }
       u64 k = key(t, w, mask);
@@ -255,6 +263,12 @@ bool LockGraph::FindRealCycle(Edge* e, bool report_gates, CycleResult* out) {
   }
   out->gated_cycle_skipped = found_any;
   return false;
+}
+
+bool LockGraph::Recheck(u64 from, u64 to, bool report_gates, CycleResult* cycle) {
+  Edge* e = LookupEdge(from, to);
+  if (!e || (!e->back && back_edges_ == 0)) return false;
+  return FindRealCycle(e, report_gates, cycle);
 }
 
 void LockGraph::Unlink(Edge* e) {

@@ -106,6 +106,19 @@ class LockGraph {
     gate_ctx_ = ctx;
   }
 
+  // SetCyclePredicate — a last word on a cycle that passed the rwlock and gate rules: returning
+  // false drops it and the search goes on for another cycle through the same edge. While one is
+  // set, an edge seen from a second thread for the first time counts as changed (the predicate may
+  // look at EdgeFacts::multi_thread).
+  void SetCyclePredicate(bool (*fn)(Edge* const* edges, u32 n, void* ctx), void* ctx) {
+    cycle_ok_ = fn;
+    cycle_ctx_ = ctx;
+  }
+
+  // Recheck — searches again for a reportable cycle through the existing edge from->to (something
+  // the cycle predicate looks at has changed). False when there is none, or no such edge.
+  bool Recheck(u64 from, u64 to, bool report_gates, CycleResult* cycle);
+
   // RemoveNode — forgets a lock and all its edges (the lock was destroyed or its memory freed).
   void RemoveNode(u64 id);
 
@@ -148,6 +161,8 @@ class LockGraph {
   size_t node_bytes_ = 0;
   bool (*gate_ok_)(u64, void*) = nullptr;
   void* gate_ctx_ = nullptr;
+  bool (*cycle_ok_)(Edge* const*, u32, void*) = nullptr;
+  void* cycle_ctx_ = nullptr;
 };
 
 }  // namespace locksan

@@ -9,7 +9,9 @@
 //   (error 39) or a later one (the cuptiSubscribe interposer below) all mean "step aside".
 #include "cupti/cupti_tracker.h"
 
+#if defined(__GNUC__) && !defined(__clang__)  // clang has no -Wformat-truncation
 #pragma GCC diagnostic ignored "-Wformat-truncation"  // status lines are cut on purpose
+#endif
 
 #include <dirent.h>
 #include <dlfcn.h>

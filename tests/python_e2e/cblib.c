@@ -52,3 +52,13 @@ int lib_b_then_a(void) {
   pthread_mutex_unlock(&lib_b);
   return 0;
 }
+
+// A binary semaphore of the library (a lock to locksan, like a PyThread lock), taken by a blocking
+// sem_wait: called through ctypes.PyDLL, the thread blocks on it with the GIL held -- GIL -> lib_sem;
+// a Python thread that holds it and lets the GIL go (time.sleep) takes the GIL again -- lib_sem -> GIL.
+#include <semaphore.h>
+static sem_t lib_sem;
+
+int lib_sem_init(void) { return sem_init(&lib_sem, 0, 1); }
+int lib_sem_take(void) { return sem_wait(&lib_sem); }
+int lib_sem_give(void) { return sem_post(&lib_sem); }

@@ -208,6 +208,62 @@ TEST(LockGraph, RemoveNodeForgetsEdges) {
   EXPECT_EQ(g.AddEdge(2, 1, Plain(), false, &c), AddOutcome::kAdded);  // 2 is a new lock now
 }
 
+// The cycle predicate: a rejected cycle is not the end of the search.
+bool g_reject_short = true;
+bool RejectTwoLockCycles(Edge* const*, u32 n, void*) { return !(g_reject_short && n == 2); }
+
+TEST(LockGraph, CyclePredicateRejectedCycleSearchGoesOn) {
+  g_reject_short = true;
+  LockGraph g;
+  g.SetCyclePredicate(RejectTwoLockCycles, nullptr);
+  CycleResult c;
+  EXPECT_EQ(g.AddEdge(2, 1, Plain(), false, &c), AddOutcome::kAdded);
+  EXPECT_EQ(g.AddEdge(2, 3, Plain(), false, &c), AddOutcome::kAdded);
+  EXPECT_EQ(g.AddEdge(3, 1, Plain(), false, &c), AddOutcome::kAdded);
+  // 1->2 closes 1->2->1 (rejected) and 1->2->3->1 (kept).
+  ASSERT_EQ(g.AddEdge(1, 2, Plain(), false, &c), AddOutcome::kCycle);
+  ExpectValidCycle(c, 1, 2, false);
+  EXPECT_EQ(c.edges.size(), 3u);
+}
+
+TEST(LockGraph, CyclePredicateOnlyRejected) {
+  g_reject_short = true;
+  LockGraph g;
+  g.SetCyclePredicate(RejectTwoLockCycles, nullptr);
+  CycleResult c;
+  g.AddEdge(1, 2, Plain(), false, &c);
+  EXPECT_EQ(g.AddEdge(2, 1, Plain(), false, &c), AddOutcome::kAdded);
+  EXPECT_FALSE(g.Recheck(2, 1, false, &c));
+  g_reject_short = false;  // what the predicate looks at changed
+  ASSERT_TRUE(g.Recheck(2, 1, false, &c));
+  ExpectValidCycle(c, 2, 1, false);
+  EXPECT_FALSE(g.Recheck(5, 6, false, &c));  // no such edge
+}
+
+bool RejectSingleThread(Edge* const* edges, u32 n, void*) {
+  for (u32 i = 0; i < n; i++)
+    if (edges[i]->facts.multi_thread || edges[i]->facts.thread != edges[0]->facts.thread) return true;
+  return false;
+}
+
+TEST(LockGraph, SecondThreadOnAnEdgeIsAChangeWithACyclePredicate) {
+  CycleResult c;
+  {
+    LockGraph g;  // without a predicate, a second thread changes nothing
+    g.AddEdge(1, 2, Plain(1), false, &c);
+    EXPECT_EQ(g.AddEdge(2, 1, Plain(1), false, &c), AddOutcome::kCycle);
+    EXPECT_EQ(g.AddEdge(2, 1, Plain(2), false, &c), AddOutcome::kKnown);
+  }
+  LockGraph g;
+  g.SetCyclePredicate(RejectSingleThread, nullptr);
+  g.AddEdge(1, 2, Plain(1), false, &c);
+  EXPECT_EQ(g.AddEdge(2, 1, Plain(1), false, &c), AddOutcome::kAdded);
+  EXPECT_EQ(g.AddEdge(2, 1, Plain(1), false, &c), AddOutcome::kKnown);
+  ASSERT_EQ(g.AddEdge(2, 1, Plain(2), false, &c), AddOutcome::kCycle);
+  EXPECT_TRUE(g.FindEdge(2, 1)->facts.multi_thread);
+  EXPECT_EQ(g.AddEdge(2, 1, Plain(3), false, &c), AddOutcome::kKnown);  // only the first flip counts
+}
+
 // Random sequences against the brute-force model.
 class LockGraphRandom : public ::testing::TestWithParam<int> {};
 

@@ -83,7 +83,11 @@ bool LockGraph::MergeIfKnown(u64 from, u64 to, const EdgeFacts& n) {
     for (u8 j = 0; j < n.ngates; j++) keep |= (f->gates[i] == n.gates[j]);
     if (!keep) return false;
   }
-  if (n.thread != f->thread) f->multi_thread = true;
+  if (n.thread != f->thread && !f->multi_thread) {
+    // A second thread weakens the edge when a cycle predicate looks at threads: AddEdge must see it.
+    if (cycle_ok_) return false;
+    f->multi_thread = true;
+  }
   return true;
 }
 

@@ -1,5 +1,6 @@
 #include "core/runtime_mutex.h"
 
+#include <dlfcn.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -35,11 +36,26 @@ namespace {
 std::atomic<bool> g_program_handlers{false};
 }  // namespace
 
+// InCpythonRuntime — whether `handler` is code of the CPython runtime (libpython, or a statically
+// linked interpreter's executable). CPython's C-level handlers take no lock: signalmodule's handler
+// (behind every signal.signal(), Python's SIGINT) sets flags and writes to the wakeup fd;
+// faulthandler's write() a traceback. Python-level handlers run later, in the eval loop, not in the
+// signal's context. (dladdr and dlsym take the loader lock: this runs only until the first other
+// handler is seen.)
+bool InCpythonRuntime(uptr handler) {
+  void* probe = dlsym(RTLD_DEFAULT, "Py_IsInitialized");
+  if (!probe) return false;
+  Dl_info a, b;
+  if (!dladdr(reinterpret_cast<void*>(handler), &a) || !dladdr(probe, &b)) return false;
+  return a.dli_fbase && a.dli_fbase == b.dli_fbase;
+}
+
 void NoteSignalHandler(uptr handler) {
   // SIG_DFL 0, SIG_IGN 1, SIG_HOLD 2, SIG_ERR -1: no program code runs.
   if (handler <= 2 || handler == ~uptr{0}) return;
-  if (!g_program_handlers.load(std::memory_order_relaxed))
-    g_program_handlers.store(true, std::memory_order_seq_cst);
+  if (g_program_handlers.load(std::memory_order_relaxed)) return;
+  if (InCpythonRuntime(handler)) return;
+  g_program_handlers.store(true, std::memory_order_seq_cst);
 }
 
 bool ProgramHasSignalHandlers() { return g_program_handlers.load(std::memory_order_relaxed); }

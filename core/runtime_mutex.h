@@ -42,7 +42,7 @@ class RuntimeMutex {
 // the runtime blocks signals while it holds its graph lock (a handler that blocks on a program lock
 // there could deadlock against a thread waiting for the graph). Until then no program code can run
 // in a signal handler, and those sigprocmask calls are skipped. InitRuntime looks at the
-// dispositions present at start-up.
+// dispositions present at start-up. CPython's own C handlers do not count (they take no lock).
 void NoteSignalHandler(uptr handler);
 bool ProgramHasSignalHandlers();
 

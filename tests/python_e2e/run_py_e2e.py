@@ -28,6 +28,8 @@ Scenarios (the programs are in programs/, the C library they load is cblib.c, bu
     gil_sem_inversion  two Python threads each block on a library semaphore with the GIL held and hold it
                    across a GIL release (sequential): one lock-order-inversion GIL <-> global 'lib_sem'
                    with both Python stacks (one thread alone doing it is clean_gil_sem_one_thread).
+    signal_handlers  verbosity=1: CPython's own handlers (signal.signal, faulthandler) leave locksan's
+                   signals unblocked around its lock graph; a C handler installed through ctypes does not.
     clean          programs/clean_*.py, each run without and with locksan: ThreadPoolExecutor, queue,
                    logging, Condition/Event/Semaphore/Barrier (zero timeouts too), subprocess,
                    multiprocessing fork and spawn, fork right after the other threads ended, fork from a
@@ -218,13 +220,13 @@ class Context:
     def program(self, name):
         return os.path.join(PROGRAMS, name + ".py")
 
-    def run(self, name, preload=True, options=None, timeout=120):
+    def run(self, name, preload=True, options=None, timeout=120, args=()):
         """Runs programs/NAME.py to its end; retries while the library cannot be preloaded (someone is
         rebuilding it)."""
         for attempt in range(6):
             t0 = time.time()
             try:
-                p = subprocess.run([self.path, self.program(name)], stdout=subprocess.PIPE,
+                p = subprocess.run([self.path, self.program(name)] + list(args), stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, env=self.env(preload, options), timeout=timeout,
                                    cwd=self.args.workdir, start_new_session=True)
             except subprocess.TimeoutExpired as e:
@@ -535,6 +537,18 @@ def scenario_long_wait(ctx):
     expect_py_frame(ctx, r, rep, "main_waits", "long_wait", "WAIT")
 
 
+def scenario_signal_handlers(ctx):
+    for variant, want in (("python", "none (signals left unblocked around the lock graph)"),
+                          ("c", "yes (signals blocked around the lock graph)")):
+        r = ctx.run("signal_handlers", options="verbosity=1", args=[variant])
+        expect(r.rc == 0 and r.stdout == "done\n", "%s: the program did not run to its end" % variant, r)
+        expect("WARNING: locksan" not in r.stderr, "%s: a report" % variant, r)
+        line = re.search(r"^==\d+==locksan: program signal handlers: (.*)$", r.stderr, re.M)
+        expect(line is not None, "%s: no 'program signal handlers' line at exit" % variant, r)
+        expect(line.group(1) == want, "%s: 'program signal handlers: %s', expected '%s'" % (
+            variant, line.group(1), want), r)
+
+
 def scenario_gil_sem_inversion(ctx):
     r = ctx.run("gil_sem_inversion")
     expect(r.rc >= 0, "killed by signal %d (a crash)" % -r.rc, r)
@@ -602,6 +616,7 @@ SCENARIOS = {
     "c_inversion": scenario_c_inversion,
     "long_wait": scenario_long_wait,
     "gil_sem_inversion": scenario_gil_sem_inversion,
+    "signal_handlers": scenario_signal_handlers,
     "clean": scenario_clean,
 }
 

@@ -557,6 +557,7 @@ u32 CaptureAcquireStack() {
 
 LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
   ScopedInRuntime guard;
+  ScopedBlockSignals no_signals(ProgramHasSignalHandlers());  // registry, capture and depot at once
   LockInfo* li;
   bool is_new = false;
   if (kind != LockKind::kGil && kind != LockKind::kSemaphore && GilIsInternal(addr)) {
@@ -688,6 +689,10 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     *cache_slot = a->chain;
     return;
   }
+  // Signals stay blocked while runtime locks are held or waited for and while the stack is captured
+  // (see ScopedBlockSignals), once the program has a signal handler of its own; one mask change
+  // covers the allocations, both graph passes and the capture between them.
+  ScopedBlockSignals no_signals(ProgramHasSignalHandlers());
   g_rt.slow_checks.fetch_add(1, std::memory_order_relaxed);
   if (PurgeStaleHeld(ts)) {
     u64 prev = ts->nheld ? ts->held[ts->nheld - 1].chain : kChainSeed;
@@ -809,10 +814,6 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     }
     edges.push_back(src);
   }
-  // Signals stay blocked while a graph lock is held (a handler that blocks on a program lock there
-  // could deadlock against another thread waiting for the graph), once the program has a signal
-  // handler of its own; one mask change covers both passes and the capture between them.
-  ScopedBlockSignals no_signals(ProgramHasSignalHandlers());
   // Pass 1: edges the graph knows already need no evidence: no stack is captured for them.
   {
     RuntimeLockGuard glock(&g_rt.graph_mu);
@@ -1329,8 +1330,29 @@ void InitRuntime() {
     OutputPrintf("==%d==locksan: started; reports go to %s\n", getpid(), OutputDescribe());
 }
 
+// Signals are blocked from fork preparation until the runtime locks are released again (the forking
+// thread holds all of them meanwhile; see ScopedBlockSignals).
+namespace {
+__thread sigset_t t_fork_old_mask;
+__thread bool t_fork_masked;
+
+void ForkMaskSignals() {
+  if (!ProgramHasSignalHandlers()) return;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &t_fork_old_mask);
+  t_fork_masked = true;
+}
+void ForkRestoreSignals() {
+  if (!t_fork_masked) return;
+  t_fork_masked = false;
+  pthread_sigmask(SIG_SETMASK, &t_fork_old_mask, nullptr);
+}
+}  // namespace
+
 void ForkBefore() {
   if (g_rt.state.load(std::memory_order_acquire) != 2) return;
+  ForkMaskSignals();
   UnwindForkLock();  // first: unwinding happens with no other runtime lock held
   CudaForkLock();    // taken alone (before a report is emitted)
   GilForkLock();     // leaves: Python stacks are stored with no other runtime lock held
@@ -1353,6 +1375,7 @@ void ForkAfterParent() {
   GilForkUnlock(false);
   CudaForkUnlock(false);
   UnwindForkUnlock(false);
+  ForkRestoreSignals();
 }
 
 void ForkAfterChild() {
@@ -1380,6 +1403,7 @@ void ForkAfterChild() {
   }
   g_rt.reports.store(0);
   WatchdogAfterForkChild();
+  ForkRestoreSignals();
 }
 
 void Finalize() {

@@ -131,6 +131,16 @@ bool BloomTest(uptr page) {
   return g_rt.bloom[i / 64].load(std::memory_order_relaxed) & (u64{1} << (i % 64));
 }
 
+// Live locks per page, counted in 2^16 hashed slots (registry_mu held to change; read without it):
+// a page whose slot is 0 holds no registered lock now. The bloom filter above only says a page ever
+// held one, so in a long run it says yes for most of the heap. free() and destroy look here first and
+// take no runtime lock (and, with program signal handlers, make no sigprocmask call) for memory with
+// no live lock.
+constexpr u32 kLivePageSlots = 1u << 16;
+std::atomic<u32> g_live_pages[kLivePageSlots];
+std::atomic<u32>& LiveSlot(uptr page) { return g_live_pages[(Mix64(page) >> 20) & (kLivePageSlots - 1)]; }
+bool LiveTest(uptr page) { return LiveSlot(page).load(std::memory_order_relaxed) != 0; }
+
 // ---------------------------------------------------------------------------------------------
 // Threads
 // ---------------------------------------------------------------------------------------------
@@ -241,6 +251,7 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind) {
   li->next_in_page = head ? *head : nullptr;
   g_rt.by_page->Insert(page + 1, li);
   BloomSet(addr);
+  LiveSlot(page).fetch_add(1, std::memory_order_relaxed);
   g_rt.locks_live++;
   g_rt.locks_total++;
   return li;
@@ -264,6 +275,7 @@ void ForgetLocked(LockInfo* li) {
     if (*pp) *pp = li->next_in_page;
     if (!*head) g_rt.by_page->Erase(page + 1);
   }
+  LiveSlot(page).fetch_sub(1, std::memory_order_relaxed);
   li->gen.fetch_add(1, std::memory_order_release);
   li->addr.store(0, std::memory_order_relaxed);
   li->next_in_page = g_rt.free_infos;
@@ -1104,7 +1116,7 @@ void OnLockInit(uptr addr, LockKind kind) {
 }
 
 void OnLockDestroy(uptr addr) {
-  if (!BloomTest(addr >> kPageShift)) return;
+  if (!LiveTest(addr >> kPageShift)) return;
   if (g_rt.state.load(std::memory_order_acquire) != 2) return;
   ScopedInRuntime guard;
   RuntimeLockGuard glock(&g_rt.graph_mu);
@@ -1124,7 +1136,7 @@ bool MayHoldLocks(uptr lo, uptr hi) {
   uptr first = lo >> kPageShift, last = (hi - 1) >> kPageShift;
   if (last - first > 64) return true;
   for (uptr p = first; p <= last; p++)
-    if (BloomTest(p)) return true;
+    if (LiveTest(p)) return true;
   return false;
 }
 

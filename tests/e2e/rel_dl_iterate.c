@@ -5,6 +5,9 @@
 //  - abba: a real ABBA whose first half runs inside a callback (locksan's unwinder needs the loader
 //    lock: an unwind lock held by the other thread while it waited for the loader lock made locksan
 //    hang before the report). The inversion is reported; the program then hangs for real.
+// locksan interposes dl_iterate_phdr and, while a program thread is inside it, captures stacks with
+// libgcc (_dl_find_object, no loader lock), defers the libcuda look-up and symbolises with dladdr
+// (docs/design.md, "dl_iterate_phdr").
 //
 // ARGS: create
 // EXPECT-REPORTS: lock-order-inversion=0

@@ -110,6 +110,10 @@ void CudaForkUnlock(bool child) {
 
 void RefreshLibcuda() {
   if (g_cuda_hi.load(std::memory_order_acquire)) return;
+  // Not while a program thread is inside dl_iterate_phdr: its callback may wait for this thread
+  // (libcuda is looked for again next time).
+  LoaderLockScope loader;
+  if (!loader.ok()) return;
   dl_iterate_phdr(FindLibcuda, nullptr);
 }
 

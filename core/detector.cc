@@ -131,6 +131,16 @@ bool BloomTest(uptr page) {
   return g_rt.bloom[i / 64].load(std::memory_order_relaxed) & (u64{1} << (i % 64));
 }
 
+// Live locks per page, counted in 2^16 hashed slots (registry_mu held to change; read without it):
+// a page whose slot is 0 holds no registered lock now. The bloom filter above only says a page ever
+// held one, so in a long run it says yes for most of the heap. free() and destroy look here first and
+// take no runtime lock (and, with program signal handlers, make no sigprocmask call) for memory with
+// no live lock.
+constexpr u32 kLivePageSlots = 1u << 16;
+std::atomic<u32> g_live_pages[kLivePageSlots];
+std::atomic<u32>& LiveSlot(uptr page) { return g_live_pages[(Mix64(page) >> 20) & (kLivePageSlots - 1)]; }
+bool LiveTest(uptr page) { return LiveSlot(page).load(std::memory_order_relaxed) != 0; }
+
 // ---------------------------------------------------------------------------------------------
 // Threads
 // ---------------------------------------------------------------------------------------------
@@ -241,6 +251,7 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind) {
   li->next_in_page = head ? *head : nullptr;
   g_rt.by_page->Insert(page + 1, li);
   BloomSet(addr);
+  LiveSlot(page).fetch_add(1, std::memory_order_relaxed);
   g_rt.locks_live++;
   g_rt.locks_total++;
   return li;
@@ -264,6 +275,7 @@ void ForgetLocked(LockInfo* li) {
     if (*pp) *pp = li->next_in_page;
     if (!*head) g_rt.by_page->Erase(page + 1);
   }
+  LiveSlot(page).fetch_sub(1, std::memory_order_relaxed);
   li->gen.fetch_add(1, std::memory_order_release);
   li->addr.store(0, std::memory_order_relaxed);
   li->next_in_page = g_rt.free_infos;
@@ -557,6 +569,7 @@ u32 CaptureAcquireStack() {
 
 LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
   ScopedInRuntime guard;
+  ScopedBlockSignals no_signals(ProgramHasSignalHandlers());  // registry, capture and depot at once
   LockInfo* li;
   bool is_new = false;
   if (kind != LockKind::kGil && kind != LockKind::kSemaphore && GilIsInternal(addr)) {
@@ -688,6 +701,10 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     *cache_slot = a->chain;
     return;
   }
+  // Signals stay blocked while runtime locks are held or waited for and while the stack is captured
+  // (see ScopedBlockSignals), once the program has a signal handler of its own; one mask change
+  // covers the allocations, both graph passes and the capture between them.
+  ScopedBlockSignals no_signals(ProgramHasSignalHandlers());
   g_rt.slow_checks.fetch_add(1, std::memory_order_relaxed);
   if (PurgeStaleHeld(ts)) {
     u64 prev = ts->nheld ? ts->held[ts->nheld - 1].chain : kChainSeed;
@@ -809,10 +826,6 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     }
     edges.push_back(src);
   }
-  // Signals stay blocked while a graph lock is held (a handler that blocks on a program lock there
-  // could deadlock against another thread waiting for the graph), once the program has a signal
-  // handler of its own; one mask change covers both passes and the capture between them.
-  ScopedBlockSignals no_signals(ProgramHasSignalHandlers());
   // Pass 1: edges the graph knows already need no evidence: no stack is captured for them.
   {
     RuntimeLockGuard glock(&g_rt.graph_mu);
@@ -1103,7 +1116,7 @@ void OnLockInit(uptr addr, LockKind kind) {
 }
 
 void OnLockDestroy(uptr addr) {
-  if (!BloomTest(addr >> kPageShift)) return;
+  if (!LiveTest(addr >> kPageShift)) return;
   if (g_rt.state.load(std::memory_order_acquire) != 2) return;
   ScopedInRuntime guard;
   RuntimeLockGuard glock(&g_rt.graph_mu);
@@ -1123,7 +1136,7 @@ bool MayHoldLocks(uptr lo, uptr hi) {
   uptr first = lo >> kPageShift, last = (hi - 1) >> kPageShift;
   if (last - first > 64) return true;
   for (uptr p = first; p <= last; p++)
-    if (BloomTest(p)) return true;
+    if (LiveTest(p)) return true;
   return false;
 }
 
@@ -1329,8 +1342,29 @@ void InitRuntime() {
     OutputPrintf("==%d==locksan: started; reports go to %s\n", getpid(), OutputDescribe());
 }
 
+// Signals are blocked from fork preparation until the runtime locks are released again (the forking
+// thread holds all of them meanwhile; see ScopedBlockSignals).
+namespace {
+__thread sigset_t t_fork_old_mask;
+__thread bool t_fork_masked;
+
+void ForkMaskSignals() {
+  if (!ProgramHasSignalHandlers()) return;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &t_fork_old_mask);
+  t_fork_masked = true;
+}
+void ForkRestoreSignals() {
+  if (!t_fork_masked) return;
+  t_fork_masked = false;
+  pthread_sigmask(SIG_SETMASK, &t_fork_old_mask, nullptr);
+}
+}  // namespace
+
 void ForkBefore() {
   if (g_rt.state.load(std::memory_order_acquire) != 2) return;
+  ForkMaskSignals();
   UnwindForkLock();  // first: unwinding happens with no other runtime lock held
   CudaForkLock();    // taken alone (before a report is emitted)
   GilForkLock();     // leaves: Python stacks are stored with no other runtime lock held
@@ -1353,6 +1387,7 @@ void ForkAfterParent() {
   GilForkUnlock(false);
   CudaForkUnlock(false);
   UnwindForkUnlock(false);
+  ForkRestoreSignals();
 }
 
 void ForkAfterChild() {
@@ -1380,6 +1415,7 @@ void ForkAfterChild() {
   }
   g_rt.reports.store(0);
   WatchdogAfterForkChild();
+  ForkRestoreSignals();
 }
 
 void Finalize() {

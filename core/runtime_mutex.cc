@@ -1,5 +1,7 @@
 #include "core/runtime_mutex.h"
 
+#include "core/stack.h"
+
 #include <dlfcn.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -41,8 +43,10 @@ std::atomic<bool> g_program_handlers{false};
 // (behind every signal.signal(), Python's SIGINT) sets flags and writes to the wakeup fd;
 // faulthandler's write() a traceback. Python-level handlers run later, in the eval loop, not in the
 // signal's context. (dladdr and dlsym take the loader lock: this runs only until the first other
-// handler is seen.)
+// handler is seen, and not while a program thread is inside dl_iterate_phdr.)
 bool InCpythonRuntime(uptr handler) {
+  LoaderLockScope loader;  // backs off while a program thread is inside dl_iterate_phdr
+  if (!loader.ok()) return false;  // then the handler counts: signals are blocked (the safe side)
   void* probe = dlsym(RTLD_DEFAULT, "Py_IsInitialized");
   if (!probe) return false;
   Dl_info a, b;
@@ -62,15 +66,33 @@ bool ProgramHasSignalHandlers() { return g_program_handlers.load(std::memory_ord
 
 static_assert(sizeof(sigset_t) <= sizeof(unsigned long) * 16, "sigset_t fits");
 
-ScopedBlockSignals::ScopedBlockSignals(bool active) : active_(active) {
-  if (!active_) return;
+namespace {
+// Nesting depth of this thread's active ScopedBlockSignals scopes. Written only with every signal
+// blocked (or by a handler that restores it before it returns).
+__thread int t_block_depth __attribute__((tls_model("initial-exec")));
+}  // namespace
+
+ScopedBlockSignals::ScopedBlockSignals(bool active) : counted_(active), masked_(false) {
+  if (!active) return;
+  if (t_block_depth > 0) {
+    t_block_depth++;
+    return;
+  }
+  // Mask first, then count: a handler that runs in between sees depth 0 and masks for itself.
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, reinterpret_cast<sigset_t*>(old_));
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  t_block_depth = 1;
+  masked_ = true;
 }
 
 ScopedBlockSignals::~ScopedBlockSignals() {
-  if (active_) pthread_sigmask(SIG_SETMASK, reinterpret_cast<sigset_t*>(old_), nullptr);
+  if (!counted_) return;
+  // Uncount first, then unmask (signals are still blocked while the depth changes).
+  t_block_depth--;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if (masked_) pthread_sigmask(SIG_SETMASK, reinterpret_cast<sigset_t*>(old_), nullptr);
 }
 
 }  // namespace locksan

@@ -39,16 +39,21 @@ class RuntimeMutex {
 
 // NoteSignalHandler — a signal disposition the program installs (sigaction, signal, ...): once it
 // has a handler of its own (not SIG_DFL/SIG_IGN), ProgramHasSignalHandlers() is true for good, and
-// the runtime blocks signals while it holds its graph lock (a handler that blocks on a program lock
-// there could deadlock against a thread waiting for the graph). Until then no program code can run
-// in a signal handler, and those sigprocmask calls are skipped. InitRuntime looks at the
+// the runtime blocks signals while it waits for or holds any of its locks, and while it unwinds
+// (ScopedBlockSignals). Until then no program code can run in a signal handler, and those
+// sigprocmask calls are skipped. InitRuntime looks at the
 // dispositions present at start-up. CPython's own C handlers do not count (they take no lock).
 void NoteSignalHandler(uptr handler);
 bool ProgramHasSignalHandlers();
 
-// ScopedBlockSignals — blocks every blockable signal for the scope. Held around the runtime's
-// longer critical sections: a program's signal handler that locks its own mutexes must never run on
-// a thread that holds a runtime lock another thread's handler may be waiting for.
+// ScopedBlockSignals — blocks every blockable signal for the scope. A program's signal handler that
+// locks its own mutexes must never run on a thread that holds or waits for a runtime lock (or the
+// dynamic loader's lock, inside an unwind): another thread's handler, or plain code, may hold that
+// program mutex and wait for the runtime lock (a deadlock that cannot happen natively). A thread
+// woken to take a RuntimeMutex must not be stopped in a handler either: the wake-up was handed to
+// it, and the other waiters sleep until it takes and releases the lock. Scopes nest (a thread-local
+// depth): only the outermost changes the mask, so a slow path that holds several runtime locks
+// pays for one pair of sigprocmask calls.
 class ScopedBlockSignals {
  public:
   // `active` false: does nothing.
@@ -59,17 +64,24 @@ class ScopedBlockSignals {
 
  private:
   unsigned long old_[16];  // a sigset_t
-  bool active_;
+  bool counted_;           // this scope counts in the thread's depth
+  bool masked_;            // this scope (the outermost) changed the mask
 };
 
+// RuntimeLockGuard — holds a RuntimeMutex, with signals blocked from before it starts waiting until
+// after it is released once the program has signal handlers of its own (ProgramHasSignalHandlers).
+// Threads that never run program handlers (the watchdog blocks every signal) use Lock()/Unlock().
 class RuntimeLockGuard {
  public:
-  explicit RuntimeLockGuard(RuntimeMutex* m) : m_(m) { m_->Lock(); }
+  explicit RuntimeLockGuard(RuntimeMutex* m) : no_signals_(ProgramHasSignalHandlers()), m_(m) {
+    m_->Lock();
+  }
   ~RuntimeLockGuard() { m_->Unlock(); }
   RuntimeLockGuard(const RuntimeLockGuard&) = delete;
   RuntimeLockGuard& operator=(const RuntimeLockGuard&) = delete;
 
  private:
+  ScopedBlockSignals no_signals_;  // constructed first, destroyed last
   RuntimeMutex* m_;
 };
 

@@ -154,6 +154,63 @@ _Unwind_Reason_Code GccTrace(struct _Unwind_Context* ctx, void* arg) {
 
 }  // namespace
 
+// ---------------------------------------------------------------------------------------------
+// The loader lock (dl_iterate_phdr)
+// ---------------------------------------------------------------------------------------------
+// A Dekker pair: a runtime user announces itself, then looks for program iterations; a program
+// thread announces its iteration, then waits for the runtime users already announced. Either the
+// runtime user sees the iteration (and does without), or the program thread sees the user (and waits
+// for it to end before it takes the loader lock).
+namespace {
+std::atomic<int> g_program_iterating{0};  // program threads inside (or entering) dl_iterate_phdr
+std::atomic<int> g_runtime_loader_users{0};
+__thread int t_loader_scopes __attribute__((tls_model("initial-exec")));
+__thread int t_program_iterating __attribute__((tls_model("initial-exec")));
+bool g_have_dl_find_object = false;  // libgcc's FDE lookup takes no loader lock (glibc >= 2.35)
+constexpr int kIterateWaitMs = 100;
+}  // namespace
+
+LoaderLockScope::LoaderLockScope(bool wanted)
+    : no_signals_(wanted && ProgramHasSignalHandlers()), ok_(false) {
+  if (!wanted) return;
+  g_runtime_loader_users.fetch_add(1, std::memory_order_seq_cst);
+  if (g_program_iterating.load(std::memory_order_seq_cst) != 0) {
+    g_runtime_loader_users.fetch_sub(1, std::memory_order_release);
+    return;
+  }
+  t_loader_scopes++;
+  ok_ = true;
+}
+
+LoaderLockScope::~LoaderLockScope() {
+  if (!ok_) return;
+  t_loader_scopes--;
+  g_runtime_loader_users.fetch_sub(1, std::memory_order_release);
+}
+
+bool ProgramIterateBegin() {
+  if (t_loader_scopes) return false;  // the runtime's own call (libunwind bound to the interceptor)
+  t_program_iterating++;
+  g_program_iterating.fetch_add(1, std::memory_order_seq_cst);
+  for (int waited_us = 0; g_runtime_loader_users.load(std::memory_order_seq_cst) != 0;) {
+    if (waited_us >= kIterateWaitMs * 1000) break;  // see LoaderLockScope in stack.h
+    if (waited_us < 1000) {
+      sched_yield();
+      waited_us += 10;
+    } else {
+      timespec ts{0, 100 * 1000};
+      nanosleep(&ts, nullptr);
+      waited_us += 100;
+    }
+  }
+  return true;
+}
+
+void ProgramIterateEnd() {
+  g_program_iterating.fetch_sub(1, std::memory_order_release);
+  t_program_iterating--;
+}
+
 namespace {
 uptr g_self_lo = 0, g_self_hi = 0;
 int FindSelfRange(struct dl_phdr_info* info, size_t, void*) {
@@ -180,6 +237,7 @@ void InitUnwinder() {
   if (!g_unw_state.compare_exchange_strong(expected, -1)) return;
   TryLoadLibUnwind();
   LoadLibGcc();
+  g_have_dl_find_object = dlsym(RTLD_DEFAULT, "_dl_find_object") != nullptr;
   dl_iterate_phdr(FindSelfRange, nullptr);
   g_unw_state.store(g_unw.step ? 1 : 2, std::memory_order_release);
 }
@@ -207,8 +265,9 @@ const char* UnwinderName() { return g_unw_state.load() == 1 ? "libunwind" : "lib
 // fork() while another thread unwinds would leave them held in the child. Unwinds therefore count
 // themselves in g_unwinders, and fork preparation (UnwindForkLock) waits until none is in progress
 // and holds new ones back until the fork is done. Unwinds do not exclude each other (both unwinders
-// are thread-safe) and take no lock another thread could wait for, so signals stay unblocked while
-// they run: libunwind blocks signals itself while it holds one of its own locks. A thread that is
+// are thread-safe), but they take the dynamic loader's lock (dl_iterate_phdr), which another thread's
+// unwind waits for: once the program has signal handlers of its own, CaptureStack blocks signals
+// (a handler that blocked on a program lock there could hang every other unwinder). A thread that is
 // interrupted by a signal in the middle of its own unwind does not unwind again in the handler
 // (t_unwinding). Fork preparation waits at most kForkWaitMs for unwinds to end (one could be stuck in
 // a signal handler that waits for the forking thread); the child of such a fork captures no stacks.
@@ -258,12 +317,17 @@ class UnwindScope {
 int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip);
 
 LOCKSAN_NOINLINE int CaptureStack(uptr* pcs, uptr* sps, int max, int skip) {
+  // The unwinders take the dynamic loader's lock (dl_iterate_phdr) and locks of their own: a program
+  // handler that ran meanwhile and blocked on a program lock could deadlock against a thread that
+  // holds that lock and unwinds (see ScopedBlockSignals).
+  ScopedBlockSignals no_signals(ProgramHasSignalHandlers());
   UnwindScope scope(false);
   if (!scope.entered()) return 0;
   return CaptureStackLocked(pcs, sps, max, skip + 1);
 }
 
 LOCKSAN_NOINLINE int CaptureStackInSignal(uptr* pcs, uptr* sps, int max, int skip) {
+  if (g_unw_state.load(std::memory_order_acquire) <= 0) return 0;  // never dlopen in a handler
   UnwindScope scope(true);
   if (!scope.entered()) return 0;
   return CaptureStackLocked(pcs, sps, max, skip + 1);
@@ -271,13 +335,20 @@ LOCKSAN_NOINLINE int CaptureStackInSignal(uptr* pcs, uptr* sps, int max, int ski
 
 LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip) {
   if (max <= 0) return 0;
-  if (g_unw_state.load(std::memory_order_acquire) == 0) InitUnwinder();
+  if (g_unw_state.load(std::memory_order_acquire) == 0) {
+    LoaderLockScope loader;  // dlopen and dl_iterate_phdr
+    if (!loader.ok()) return 0;
+    InitUnwinder();
+  }
   skip++;  // this function
   // unw_backtrace keeps a per-thread cache of frame shapes: 256 KiB mapped at a thread's first call,
   // and slow (unw_step) for every frame it has not seen. A thread's first captures use libgcc instead:
-  // a short-lived thread never pays for that cache.
+  // a short-lived thread never pays for that cache. libunwind looks up unwind tables with
+  // dl_iterate_phdr: not while a program thread is inside it (LoaderLockScope); libgcc then.
   bool warm = ++t_captures > kColdCaptures;
-  if (g_unw_state.load(std::memory_order_acquire) == 1 && (warm || sps)) {
+  bool want_libunwind = g_unw_state.load(std::memory_order_acquire) == 1 && (warm || sps);
+  LoaderLockScope loader(want_libunwind || !g_have_dl_find_object);
+  if (want_libunwind && loader.ok()) {
     if (!sps && g_unw.backtrace) {
       // The first entry is this function's own frame (the return address of the call below).
       void* buf[kMaxStackDepth + 32];
@@ -318,6 +389,8 @@ LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip)
   // blocked if the program has handlers.
   ScopedBlockSignals no_signals(ProgramHasSignalHandlers());
   if (!g_gcc.backtrace) return 0;
+  // Without _dl_find_object (glibc < 2.35) libgcc finds FDEs with dl_iterate_phdr too.
+  if (!g_have_dl_find_object && !loader.ok()) return 0;
   GccState s{pcs, sps, max, skip - 1, 0, 0};  // its first frame is this function, as above
   g_gcc.backtrace(GccTrace, &s);
   return s.n;
@@ -326,10 +399,16 @@ LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip)
 // FunctionStart — via libgcc's FDE lookup (lock-free with glibc's _dl_find_object).
 uptr FunctionStart(uptr pc) {
   if (!pc) return 0;
-  if (g_unw_state.load(std::memory_order_acquire) == 0) InitUnwinder();
+  if (g_unw_state.load(std::memory_order_acquire) == 0) {
+    LoaderLockScope loader;
+    if (!loader.ok()) return 0;
+    InitUnwinder();
+  }
   if (g_unw_state.load(std::memory_order_acquire) <= 0 || !g_gcc.find_fde) return 0;
   UnwindScope scope(false);
   if (!scope.entered()) return 0;
+  LoaderLockScope loader(!g_have_dl_find_object);  // see CaptureStackLocked
+  if (!g_have_dl_find_object && !loader.ok()) return 0;
   DwarfEhBases bases{};
   if (!g_gcc.find_fde(reinterpret_cast<void*>(pc), &bases)) return 0;
   return reinterpret_cast<uptr>(bases.func);
@@ -444,6 +523,9 @@ void UnwindForkUnlock(bool child) {
   if (child) {
     if (g_fork_unsafe) g_unwind_disabled = true;
     g_unwinders.store(t_unwinding ? 1 : 0, std::memory_order_relaxed);
+    // Only this thread exists in the child: the others' iterations and loader scopes are gone.
+    g_runtime_loader_users.store(t_loader_scopes, std::memory_order_relaxed);
+    g_program_iterating.store(t_program_iterating, std::memory_order_relaxed);
     g_fork_pending.store(0, std::memory_order_release);
   } else {
     g_fork_pending.fetch_sub(1, std::memory_order_release);

@@ -5,11 +5,14 @@
 // calls it when it learns something new (a new lock, a new edge). A thread's first 16 captures use
 // libgcc (~0.2 us a frame); later ones libunwind's unw_backtrace (a per-thread cache of frame shapes,
 // ~15 ns a frame); neither makes a system call per frame. Asking for stack pointers (`sps`) takes
-// unw_step, which is ~100 times slower. It takes no lock and leaves signals unblocked (see
-// stack.cc for fork). StackDepot deduplicates stacks and hands out 32-bit ids (0 = no stack). Both
+// unw_step, which is ~100 times slower. libunwind takes the dynamic loader's lock (dl_iterate_phdr):
+// while a program thread is inside dl_iterate_phdr (and may wait for us in its callback, holding that
+// lock), captures use libgcc, whose FDE lookup is lock-free with glibc's _dl_find_object (see
+// LoaderLockScope). Signals are blocked during a capture once the program has handlers of its own. StackDepot deduplicates stacks and hands out 32-bit ids (0 = no stack). Both
 // are thread-safe.
 #pragma once
 #include "core/common.h"
+#include "core/runtime_mutex.h"
 
 namespace locksan {
 
@@ -31,6 +34,33 @@ int CaptureUserStack(uptr* pcs, uptr* sps, int depth);
 uptr FunctionStart(uptr pc);
 // InRuntime — pc lies in liblocksan.so itself.
 bool InRuntime(uptr pc);
+
+// LoaderLockScope — the runtime is about to call dl_iterate_phdr (directly, or through libunwind):
+// ok() is false while a program thread is inside dl_iterate_phdr (or entering it), whose callback
+// holds the loader lock and may be waiting for this thread; then the caller must do without. A
+// program thread entering dl_iterate_phdr (ProgramIterateBegin, from the interceptor) first waits
+// for the scopes already granted to end (microseconds: an unwind, one short iteration), so a granted
+// scope never meets a program callback holding the loader lock. That wait is bounded (100 ms): a
+// granted scope could itself be waiting for a loader lock the entering thread holds (a library
+// constructor that iterates inside dlopen while the runtime dlopens). Signals are blocked in a scope
+// once the program has handlers (a handler stuck there would hold up every program iteration). Nests
+// on a thread. `wanted` false: an empty scope (ok() false).
+class LoaderLockScope {
+ public:
+  explicit LoaderLockScope(bool wanted = true);
+  ~LoaderLockScope();
+  LoaderLockScope(const LoaderLockScope&) = delete;
+  LoaderLockScope& operator=(const LoaderLockScope&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  ScopedBlockSignals no_signals_;  // constructed first, destroyed last
+  bool ok_;
+};
+// For the dl_iterate_phdr interceptor: a program thread enters / leaves dl_iterate_phdr. Begin returns
+// false (and End must not be called) for the runtime's own calls (inside a LoaderLockScope).
+bool ProgramIterateBegin();
+void ProgramIterateEnd();
 
 // DeepBindFlag — RTLD_DEEPBIND for locksan's private libraries, 0 under ASan/TSan/MSan.
 int DeepBindFlag();

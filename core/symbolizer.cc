@@ -57,10 +57,15 @@ bool Load(void* h, const char* name, T* fn) {
 
 void Init() {
   if (g_state) return;
-  g_state = 2;
   Dl_info info;
-  if (dladdr(reinterpret_cast<void*>(&Init), &info) && info.dli_fname)
+  if (!g_self_path[0] && dladdr(reinterpret_cast<void*>(&Init), &info) && info.dli_fname)
     snprintf(g_self_path, sizeof g_self_path, "%s", info.dli_fname);
+  // dlopen adds to the loader's object list under the lock that dl_iterate_phdr holds around its
+  // callbacks: while a program thread is inside one (it may be waiting for this thread), this report
+  // makes do with dladdr, and libdw is loaded for a later one.
+  LoaderLockScope loader;
+  if (!loader.ok()) return;
+  g_state = 2;
   char path[4200];
   void* h = nullptr;
   const char* slash = strrchr(g_self_path, '/');

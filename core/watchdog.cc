@@ -642,8 +642,15 @@ void* WatchdogMain(void* arg) {
 void StartLocked() {
   if (g_running.load(std::memory_order_relaxed)) return;
   const Flags& f = GetFlags();
-  InitUnwinder();  // never dlopen from a signal handler
-  if (!g_self_lo) dl_iterate_phdr(FindSelf, nullptr);
+  {
+    // Not while a program thread's dl_iterate_phdr callback may hold the loader lock and wait for
+    // this one: then the first capture initialises the unwinder (and the dump shows our own frames).
+    LoaderLockScope loader;
+    if (loader.ok()) {
+      InitUnwinder();  // never dlopen from a signal handler
+      if (!g_self_lo) dl_iterate_phdr(FindSelf, nullptr);
+    }
+  }
   if (f.stack_signal != 0 && !g_stack_signal) {
     int sig = f.stack_signal < 0 ? SIGRTMAX - 2 : f.stack_signal;
     if (InstallIfDefault(sig, StackSignalHandler, nullptr)) g_stack_signal = sig;

@@ -22,6 +22,7 @@
 #include "core/gil.h"
 #include "core/output.h"
 #include "core/runtime_mutex.h"
+#include "core/stack.h"
 #include "cupti/cupti_tracker.h"
 #include "core/internal_alloc.h"
 #include "preload/real.h"
@@ -446,6 +447,8 @@ int ReadAdds(struct dl_phdr_info* info, size_t, void* arg) {
 bool LoadedObjectsChanged() {
   static std::atomic<unsigned long long> last{~0ull};
   unsigned long long adds = 0;
+  LoaderLockScope loader;  // not while a program callback may hold the loader lock and wait for us
+  if (!loader.ok()) return false;
   dl_iterate_phdr(ReadAdds, &adds);
   return last.exchange(adds) != adds;
 }
@@ -539,7 +542,34 @@ int FindLibRange(struct dl_phdr_info* info, size_t, void* arg) {
 using DlcloseFn = int (*)(void*);
 DlcloseFn g_real_dlclose;
 
+using DlIterateCallback = int (*)(struct dl_phdr_info*, size_t, void*);
+using DlIterateFn = int (*)(DlIterateCallback, void*);
+DlIterateFn g_real_dl_iterate_phdr;
+
+struct ProgramIteration {
+  bool counted = ProgramIterateBegin();
+  ~ProgramIteration() {
+    if (counted) ProgramIterateEnd();
+  }
+};
+
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// dl_iterate_phdr holds the loader's lock while its callback runs, and a callback may wait for
+// another thread. Meanwhile the runtime must not wait for that lock (libunwind, the libcuda
+// look-up): the interceptor makes the program's iterations known (core/stack.h, LoaderLockScope).
+// ---------------------------------------------------------------------------------------------
+LOCKSAN_EXPORT int dl_iterate_phdr(DlIterateCallback callback, void* data) {
+  DlIterateFn real = __atomic_load_n(&g_real_dl_iterate_phdr, __ATOMIC_ACQUIRE);
+  if (LOCKSAN_UNLIKELY(!real)) {
+    real = reinterpret_cast<DlIterateFn>(dlsym(RTLD_NEXT, "dl_iterate_phdr"));
+    if (!real) return 0;
+    __atomic_store_n(&g_real_dl_iterate_phdr, real, __ATOMIC_RELEASE);
+  }
+  ProgramIteration iteration;
+  return real(callback, data);
+}
 
 LOCKSAN_EXPORT int dlclose(void* handle) {
   if (!g_real_dlclose) g_real_dlclose = reinterpret_cast<DlcloseFn>(dlsym(RTLD_NEXT, "dlclose"));

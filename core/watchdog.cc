@@ -263,6 +263,17 @@ class Watchdog {
 };
 
 // Holders of (addr, id) that block a waiter wanting `mode`: threads whose held list has it.
+// AppendHeld — the locks `t` holds (re-entries left out) as report entries of thread `number`. The
+// caller holds the thread-list lock; the bound guards against a torn count.
+void AppendHeld(const ThreadState* t, u32 number, PtrVec<ReportHeld>* out) {
+  u32 n = t->nheld;
+  for (u32 i = 0; i < n && i < 4096; i++) {
+    const HeldLock& h = t->held[i];
+    if (h.flags & kHeldReentry) continue;
+    out->push_back({number, h.id, h.addr, h.kind, h.mode, h.pc});
+  }
+}
+
 void FindHolders(ThreadState* list, ThreadState* self, uptr addr, u64 id, u8 mode,
                  PtrVec<ThreadState*>* out) {
   for (ThreadState* t = list; t; t = t->next_all) {
@@ -393,12 +404,7 @@ void Watchdog::Scan() {
     mu.Lock();
     for (Blocked& b : blocked) {
       if (!b.in_knot) continue;
-      u32 n = b.ts->nheld;
-      for (u32 i = 0; i < n && i < 4096; i++) {
-        const HeldLock& h = b.ts->held[i];
-        if (h.flags & kHeldReentry) continue;
-        r.held.push_back({b.number, h.id, h.addr, h.kind, h.mode, h.pc});
-      }
+      AppendHeld(b.ts, b.number, &r.held);
     }
     mu.Unlock();
     for (const ReportHeld& h : r.held) internal::FillLockById(&r, h.lock_id);
@@ -450,12 +456,7 @@ void Watchdog::Scan() {
       ThreadState* holder = holders.empty() ? nullptr : holders[0];
       if (holder) {
         w.holder = holder->number;
-        u32 n = holder->nheld;
-        for (u32 i = 0; i < n && i < 4096; i++) {
-          const HeldLock& h = holder->held[i];
-          if (h.flags & kHeldReentry) continue;
-          r.held.push_back({holder->number, h.id, h.addr, h.kind, h.mode, h.pc});
-        }
+        AppendHeld(holder, holder->number, &r.held);
       }
       mu.Unlock();
       if (!holder) {
@@ -540,12 +541,7 @@ void Watchdog::Dump() {
         w.waited_ms = o && o->seq == seq && o->addr == addr ? static_cast<u32>(now - o->first_seen_ms) : ~0u;
         d.waits.push_back(w);
       }
-      u32 n = t->nheld;
-      for (u32 i = 0; i < n && i < 4096; i++) {
-        const HeldLock& h = t->held[i];
-        if (h.flags & kHeldReentry) continue;
-        d.held.push_back({t->number, h.id, h.addr, h.kind, h.mode, h.pc});
-      }
+      AppendHeld(t, t->number, &d.held);
     }
     mu.Unlock();
     if (!alive) continue;

@@ -399,20 +399,12 @@ ReportDesc* NewInversionReport(ThreadState* ts, const CycleResult& cycle) {
     }
   }
   r->single_thread = single;
-  // A shared lock held on every edge: the cycle is gated (reported only with report_gate_locks=1).
-  const EdgeFacts& f0 = cycle.edges[0]->facts;
-  for (u8 g = 0; g < f0.ngates && !r->common_gate; g++) {
-    bool common = true;
-    for (Edge* e : cycle.edges) {
-      bool has = false;
-      for (u8 k = 0; k < e->facts.ngates; k++) has |= e->facts.gates[k] == f0.gates[g];
-      common &= has;
-    }
-    if (common && GateIsShared(f0.gates[g], nullptr)) {
-      r->common_gate = f0.gates[g];
-      RuntimeLockGuard rlock(&g_rt.registry_mu);
-      FillLock(r, f0.gates[g]);
-    }
+  // A shared lock held on every edge (the graph's search knows it): the cycle is gated (reported only
+  // with report_gate_locks=1).
+  if (cycle.common_gate) {
+    r->common_gate = cycle.common_gate;
+    RuntimeLockGuard rlock(&g_rt.registry_mu);
+    FillLock(r, cycle.common_gate);
   }
   return r;
 }

@@ -257,6 +257,7 @@ bool LockGraph::FindRealCycle(Edge* e, bool report_gates, CycleResult* out) {
           out->edges.clear();
           continue;
         }
+        out->common_gate = mask ? f0.gates[__builtin_ctz(mask)] : 0;
         return true;
       }
       u64 k = key(t, w, mask);

@@ -80,6 +80,9 @@ struct CycleResult {
   // The cycle as edges: edges[0] is the new edge A->B, then B->...->A.
   PtrVec<Edge*> edges;
   bool gated_cycle_skipped = false;  // a cycle exists but every one found is gated or read-only
+  // A gate lock (allowed by the gate predicate) held on every edge of `edges`, the first one in the
+  // new edge's gate order; 0 when none (such a cycle is returned only with report_gates).
+  u64 common_gate = 0;
 };
 
 class LockGraph {

@@ -417,9 +417,9 @@ def scenario_gil_inversion(ctx):
                             "gil_inversion")
 
 
-def scenario_gil_deadlock(ctx):
-    require_gil(ctx, "a deadlock through the GIL (the program would just hang)")
-    r = ctx.run_hanging("gil_deadlock", "deadlock")
+def expect_inversion_then_deadlock(ctx, r):
+    """A program run until it hangs: it did hang, the lock-order-inversion came first, the deadlock
+    report within DEADLOCK_REPORT_WITHIN of it, one of each."""
     expect(not r.exited_early, "the program exited (status %s) instead of hanging" % r.rc, r)
     ctx.log("TIMING: inversion report at %.2f s, deadlock report at %.2f s after start" % (
         r.events.get("headline:lock-order-inversion", -1), r.events.get("headline:deadlock", -1)))
@@ -431,6 +431,12 @@ def scenario_gil_deadlock(ctx):
     expect(delay <= DEADLOCK_REPORT_WITHIN, "the deadlock report came %.1f s after the hang began (the "
            "inversion report), more than %.0f s" % (delay, DEADLOCK_REPORT_WITHIN), r)
     expect_counts(r, {"lock-order-inversion": 1, "deadlock": 1})
+
+
+def scenario_gil_deadlock(ctx):
+    require_gil(ctx, "a deadlock through the GIL (the program would just hang)")
+    r = ctx.run_hanging("gil_deadlock", "deadlock")
+    expect_inversion_then_deadlock(ctx, r)
     check_gil_lib_inversion(ctx, r, report_of(r, "lock-order-inversion"), "callback_loop", "touch_loop",
                             "gil_deadlock")
     d = report_of(r, "deadlock")
@@ -474,17 +480,7 @@ def scenario_lock_abba_io(ctx):
 
 def scenario_lock_deadlock(ctx):
     r = ctx.run_hanging("lock_deadlock", "deadlock")
-    expect(not r.exited_early, "the program exited (status %s) instead of hanging" % r.rc, r)
-    ctx.log("TIMING: inversion report at %.2f s, deadlock report at %.2f s after start" % (
-        r.events.get("headline:lock-order-inversion", -1), r.events.get("headline:deadlock", -1)))
-    expect("headline:deadlock" in r.events,
-           "no deadlock report within %.0f s (the program hung: killed)" % HANG_KILL_AFTER, r)
-    expect(r.events.get("headline:lock-order-inversion", 1e9) < r.events["headline:deadlock"],
-           "the lock-order-inversion was not reported before the deadlock", r)
-    delay = r.events["headline:deadlock"] - r.events["headline:lock-order-inversion"]
-    expect(delay <= DEADLOCK_REPORT_WITHIN, "the deadlock report came %.1f s after the hang began (the "
-           "inversion report), more than %.0f s" % (delay, DEADLOCK_REPORT_WITHIN), r)
-    expect_counts(r, {"lock-order-inversion": 1, "deadlock": 1})
+    expect_inversion_then_deadlock(ctx, r)
     inv = report_of(r, "lock-order-inversion")
     d = report_of(r, "deadlock")
     tids = dict(re.findall(r"^tid (\w+) (\d+)$", r.stdout, re.M))

@@ -4,14 +4,15 @@
 #
 # usage: bench/run.sh [--quick] [--rounds N] [--out FILE] [--lib PATH] [--no-lib-build]
 #                     [--skip-tsan] [--skip-dyndd] [--skip-helgrind] [--skip-python]
-#                     [--skip-scale] [--skip-pytests] [--skip-callgrind]
+#                     [--skip-scale] [--skip-real] [--skip-pytests] [--skip-callgrind]
 #   --quick         2 rounds of the C benches, 1 of the slow ones (scale, CPython tests, Helgrind)
 #   --rounds N      rounds of the fast benches (default 5); slow ones get min(N, 3)
 #   --out FILE      where the markdown goes (default docs/bench.md); '-' = stdout only
 #   --lib PATH      liblocksan.so to preload (default build/liblocksan.so)
 #   --no-lib-build  do not run cmake; use the library as it is
 #   --skip-X        leave out a tool (tsan, dyndd, helgrind) or a part (python, pytests: the CPython
-#                   test suite, scale, callgrind: instruction counts)
+#                   test suite, scale, real: SQLite's locking in bench/sqlite_bench.c, callgrind:
+#                   instruction counts)
 # Environment: LOCKSAN_OPTIONS is passed through to the preloaded runs and recorded.
 # Work files (binaries, every run's stdout/stderr, results.tsv) go to build/bench/
 # (or $BENCH_WORK_DIR).
@@ -25,7 +26,7 @@ die() { echo "run.sh: $*" >&2; exit 1; }
 note() { echo "run.sh: $*" >&2; }
 
 QUICK=0; ROUNDS=""; OUT="docs/bench.md"; LIB="build/liblocksan.so"; BUILD_LIB=1
-SKIP_TSAN=0; SKIP_DYNDD=0; SKIP_HELGRIND=0; SKIP_PYTHON=0; SKIP_SCALE=0; SKIP_PYTESTS=0; SKIP_CALLGRIND=0
+SKIP_TSAN=0; SKIP_DYNDD=0; SKIP_HELGRIND=0; SKIP_PYTHON=0; SKIP_SCALE=0; SKIP_REAL=0; SKIP_PYTESTS=0; SKIP_CALLGRIND=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -38,6 +39,7 @@ while [[ $# -gt 0 ]]; do
     --skip-helgrind) SKIP_HELGRIND=1 ;;
     --skip-python) SKIP_PYTHON=1 ;;
     --skip-scale) SKIP_SCALE=1 ;;
+    --skip-real) SKIP_REAL=1 ;;
     --skip-pytests) SKIP_PYTESTS=1 ;;
     --skip-callgrind) SKIP_CALLGRIND=1 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
@@ -85,6 +87,16 @@ CFLAGS_BENCH=(-O2 -g -Wall -Wextra -pthread)
 note "building benches in $W"
 gcc "${CFLAGS_BENCH[@]}" -o "$W/pair_bench" bench/pair_bench.c || die "gcc failed on bench/pair_bench.c"
 gcc "${CFLAGS_BENCH[@]}" -o "$W/scale_bench" bench/scale_bench.c || die "gcc failed on bench/scale_bench.c"
+# SQLite's own locking (someone else's lock-heavy C code): needs libsqlite3-dev
+HAVE_SQLITE=0
+if [[ $SKIP_REAL == 0 ]]; then
+  if [[ -f /usr/include/sqlite3.h ]] && gcc "${CFLAGS_BENCH[@]}" -o "$W/sqlite_bench" bench/sqlite_bench.c -lsqlite3 2> "$W/logs/sqlite-build.log"; then
+    HAVE_SQLITE=1; meta sqlite "$(dpkg-query -W -f='libsqlite3-0 ${Version}' libsqlite3-0 2>/dev/null || echo 'libsqlite3')"
+  else
+    note "bench/sqlite_bench.c not built (apt-get install libsqlite3-dev): its rows are skipped"
+    meta real_status "skipped: bench/sqlite_bench.c not built (no /usr/include/sqlite3.h: apt-get install libsqlite3-dev)"
+  fi
+fi
 
 # tool name -> status ("ok" or why not), command prefix
 declare -A TOOL_STATUS
@@ -136,7 +148,8 @@ elif ! command -v clang >/dev/null; then
   TOOL_STATUS[tsan]="not measured: clang not found (apt-get install clang)"
 else
   if ! clang -O2 -fsanitize=thread -g -pthread -o "$W/pair_bench_tsan" bench/pair_bench.c 2> "$W/logs/tsan-build.log" ||
-     ! clang -O2 -fsanitize=thread -g -pthread -o "$W/scale_bench_tsan" bench/scale_bench.c 2>> "$W/logs/tsan-build.log"; then
+     ! clang -O2 -fsanitize=thread -g -pthread -o "$W/scale_bench_tsan" bench/scale_bench.c 2>> "$W/logs/tsan-build.log" ||
+     { [[ $HAVE_SQLITE == 1 ]] && ! clang -O2 -fsanitize=thread -g -pthread -o "$W/sqlite_bench_tsan" bench/sqlite_bench.c -lsqlite3 2>> "$W/logs/tsan-build.log"; }; then
     TOOL_STATUS[tsan]="not measured: clang -fsanitize=thread failed (build/bench/logs/tsan-build.log)"
   elif TSAN_OPTIONS=detect_deadlocks=1 timeout 60 "$W/pair_bench_tsan" single -n 1000 -w 0 > "$W/logs/tsan-smoke.out" 2>&1; then
     TOOL_STATUS[tsan]=ok
@@ -335,6 +348,27 @@ if [[ $SKIP_SCALE == 0 ]]; then
           esac
         fi
         run_one scale "$part" "$tool" "$r" 120 "${CMD_PREFIX[@]}" "$W/scale_bench$BIN_SUFFIX" "$part" "${extra[@]}"
+      done
+    done
+  done
+fi
+
+# ---- someone else's locking: SQLite (bench/sqlite_bench.c) -------------------------------
+# The TSan binary is instrumented, libsqlite3 is not: TSan's interceptors still see every pthread
+# call SQLite makes, which is all its deadlock detector needs. Helgrind runs 1/20 of the operations.
+if [[ $HAVE_SQLITE == 1 ]]; then
+  SQ_OPS=60000
+  note "sqlite_bench: $ROUNDS rounds"
+  for ((r = 1; r <= ROUNDS; r++)); do
+    mapfile -t order < <(rotate $((r - 1)) "${TOOLS[@]}")
+    for cfg in "sqlite-own4|own -t 4" "sqlite-shared4|shared -t 4"; do
+      name=${cfg%%|*}; args=${cfg#*|}
+      for tool in "${order[@]}"; do
+        [[ $tool == helgrind && $r -gt $SLOW_ROUNDS ]] && continue
+        tool_cmd "$tool"
+        ops=$SQ_OPS; [[ $tool == helgrind ]] && ops=$((SQ_OPS / 20))
+        # shellcheck disable=SC2086
+        run_one real "$name" "$tool" "$r" 300 "${CMD_PREFIX[@]}" "$W/sqlite_bench$BIN_SUFFIX" $args -n "$ops"
       done
     done
   done

@@ -281,6 +281,37 @@ class Table:
         out.append("\n")
         return "".join(out)
 
+    def real_section(self):
+        cfgs = [c for c in ("sqlite-own4", "sqlite-shared4") if any(k[0] == c for k in self.by)]
+        skipped = self.meta.get("real_status")
+        if not cfgs and not skipped:
+            return ""
+        out = ["### Someone else's locking: SQLite — `bench/sqlite_bench.c`\n\n"]
+        if skipped:
+            out.append("%s\n\n" % skipped)
+            return "".join(out)
+        out.append("In-memory databases, prepared INSERT / SELECT / UPDATE, no file I/O; %s (serialized: "
+                   "the connection mutex around every call, the memory-statistics and page-cache mutexes "
+                   "nested under it). TSan: the bench compiled with `-fsanitize=thread` against the same "
+                   "uninstrumented libsqlite3 (its interceptors see SQLite's pthread calls); Helgrind runs "
+                   "1/20 of the operations. The cell is time per statement step.\n\n"
+                   % self.meta.get("sqlite", "libsqlite3"))
+        out.append(self.header())
+        titles = {"sqlite-own4": "4 threads, a database each (uncontended mutexes, nested)",
+                  "sqlite-shared4": "4 threads, one shared connection (contended connection mutex)"}
+        for c in cfgs:
+            _, base = self.cell(c, "native", "ns_per_op")
+            cells, meds = [], {}
+            for t in self.present:
+                txt, med = self.cell(c, t, "ns_per_op", base=base)
+                meds[t] = med
+                cells.append(txt)
+            ratio = meds.get("locksan") / base if meds.get("locksan") and base else None
+            out.append("| %s | ns/step | %s | ≤ 1.3× | %s |\n" % (
+                titles[c], " | ".join(cells), self.verdict(ratio, 1.3, meds.get("locksan"), c)))
+        out.append("\n")
+        return "".join(out)
+
     def callgrind_section(self):
         cfgs = [c for c in ("cg-single1", "cg-pair1", "cg-pair1s") if any(k[0] == c for k in self.by)]
         if not cfgs:
@@ -444,6 +475,7 @@ build/bench/pair_bench pair            # RESULT mode=pair threads=1 ... ns_per_o
 build/bench/pair_bench pair -t 2       # own pair of locks per thread
 build/bench/pair_bench contended -t 8 -n 6000000
 build/bench/scale_bench                # all four parts, ~1 s natively
+build/bench/sqlite_bench own -t 4 -n 60000      # needs libsqlite3-dev; also `shared`
 LD_PRELOAD=build/liblocksan.so build/bench/scale_bench edges
 python3 bench/gil_bench.py
 ```
@@ -554,6 +586,7 @@ def main():
     res.append("- command: `%s`\n\n" % meta.get("command", "bench/run.sh"))
     res.append(t.pair_section())
     res.append(t.callgrind_section())
+    res.append(t.real_section())
     res.append(t.python_section())
     res.append(t.scale_section())
     if t.notes:

@@ -1,0 +1,107 @@
+// core/pycallback.cc — CapturePyCallback(): see pycallback.h.
+#include "core/pycallback.h"
+
+#include <dlfcn.h>
+#include <link.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "core/gil.h"
+#include "core/python/callback.h"
+#include "core/python/layout.h"
+#include "core/stack.h"
+
+namespace locksan {
+namespace {
+
+// glibc >= 2.35's lock-free _dl_find_object (struct dl_find_object, <dlfcn.h>), looked up at run time.
+struct DlFindObject {
+  unsigned long long flags;
+  void* map_start;
+  void* map_end;
+  struct link_map* link_map;
+  void* eh_frame;
+  unsigned long long reserved[7];
+};
+using FindObjectFn = int (*)(void*, DlFindObject*);
+std::atomic<int> g_find_state{0};  // 0 not looked up, 1 found, 2 absent
+FindObjectFn g_find_object;
+
+// ModuleOf — the loaded object that contains `addr` (its link_map; nullptr if none or unknown now).
+const link_map* ModuleOf(uptr addr) {
+  int st = g_find_state.load(std::memory_order_acquire);
+  if (st == 0) {
+    LoaderLockScope loader;  // dlsym
+    if (!loader.ok()) return nullptr;
+    g_find_object = reinterpret_cast<FindObjectFn>(dlsym(RTLD_DEFAULT, "_dl_find_object"));
+    st = g_find_object ? 1 : 2;
+    g_find_state.store(st, std::memory_order_release);
+  }
+  if (st == 1) {
+    DlFindObject r;
+    if (g_find_object(reinterpret_cast<void*>(addr), &r) != 0) return nullptr;
+    return r.link_map;
+  }
+  LoaderLockScope loader;  // dladdr takes the loader lock (glibc < 2.35)
+  if (!loader.ok()) return nullptr;
+  Dl_info info;
+  void* extra = nullptr;
+  if (!dladdr1(reinterpret_cast<void*>(addr), &info, &extra, RTLD_DL_LINKMAP)) return nullptr;
+  return static_cast<const link_map*>(extra);
+}
+
+// A module that enters Python callbacks from libffi closures: ctypes or cffi.
+bool IsCallbackModule(const link_map* m) {
+  if (!m || !m->l_name) return false;
+  const char* base = strrchr(m->l_name, '/');
+  base = base ? base + 1 : m->l_name;
+  return !strncmp(base, "_ctypes.", 8) || !strncmp(base, "_ctypes_", 8) || !strncmp(base, "_cffi_backend", 13);
+}
+
+constexpr int kMaxFrames = 14;
+constexpr int kInterpreterFrames = 8;  // take_gil, PyEval_RestoreThread, PyGILState_Ensure, ...
+constexpr int kCallbackFrames = 4;     // closure_fcn/_CallPythonObject or invoke_callback, libffi's two
+constexpr int kSlotsPerFrame = 64;
+
+}  // namespace
+
+u32 CapturePyCallback() {
+  if (!GilLocated()) return 0;
+  const python::internal::ProcessPython* pp = python::internal::Published();
+  if (!pp || !pp->function_type || !pp->tuple_type || !pp->type_type) return 0;
+  FrameRegs fr[kMaxFrames];
+  int n = CaptureFrameRegs(fr, kMaxFrames);
+  const link_map* interp = ModuleOf(reinterpret_cast<uptr>(pp->runtime));
+  if (!interp) return 0;
+  // Frame 0 is the GIL-taking code of the interpreter; skip the interpreter's frames.
+  int i = 0;
+  while (i < n && i < kInterpreterFrames && ModuleOf(fr[i].pc - 1) == interp) i++;
+  if (i == 0 || i >= n || i == kInterpreterFrames) return 0;
+  if (!IsCallbackModule(ModuleOf(fr[i].pc - 1))) return 0;
+  // Candidates, in order: each callback frame's callee-saved registers, then its stack slots. Up to
+  // libffi's frames (where the closure's user data is kept), not into the interpreter again (a
+  // ctypes call returning inside a callback that already runs is not an entry).
+  uptr words[kCallbackFrames * (kFrameRegsSaved + kSlotsPerFrame)];
+  int nw = 0;
+  const uptr here = reinterpret_cast<uptr>(__builtin_frame_address(0));
+  for (int j = i; j < n && j < i + kCallbackFrames; j++) {
+    if (j > i && ModuleOf(fr[j].pc - 1) == interp) break;
+    for (int r = 0; r < kFrameRegsSaved; r++) words[nw++] = fr[j].regs[r];
+    uptr lo = fr[j].sp, hi = fr[j].cfa;
+    if (lo <= here || hi <= lo || (lo & 7)) continue;  // this thread's live stack only, above this frame
+    if (hi - lo > kSlotsPerFrame * sizeof(uptr)) hi = lo + kSlotsPerFrame * sizeof(uptr);
+    int k = static_cast<int>((hi - lo) / sizeof(uptr));
+    if (python::SafeRead(lo, words + nw, k * sizeof(uptr))) nw += k;
+  }
+  python::CallbackTypes types;
+  types.function_type = pp->function_type;
+  types.method_type = pp->method_type;
+  types.tuple_type = pp->tuple_type;
+  types.type_type = pp->type_type;
+  python::PyFrameRec rec;
+  if (python::DescribeCallback(words, nw, types, &rec) == python::CallbackVia::kNone) return 0;
+  return PyStackDepotPut(&rec, 1);
+}
+
+}  // namespace locksan

@@ -86,7 +86,7 @@ void ReportCallbackInDriverCall(ThreadState* ts) {
   r.current_thread = ts->number;
   r.current_stack = stack;
   r.current_py_stack = CapturePyStack();
-  r.current_py_callback = CapturePyCallback();
+  r.current_py_callback = CapturePyCallback(pcs, n);
   r.current_driver_call = call;
   for (u32 i = 0; i < ts->nheld; i++) {
     const HeldLock& h = ts->held[i];

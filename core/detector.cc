@@ -848,7 +848,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   u32 stack_to = StackDepotPut(cur.pcs, cur.n);
   u32 py_to = CapturePyStack();
   // Into the GIL: is this thread entering a ctypes/cffi callback? (Its function is known only here.)
-  u32 callback_to = li->kind == LockKind::kGil ? CapturePyCallback() : 0;
+  u32 callback_to = li->kind == LockKind::kGil ? CapturePyCallback(cur.pcs, cur.n) : 0;
   const char* driver_now = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
   for (Source& src : edges) {
     if (src.known) continue;

@@ -64,21 +64,36 @@ constexpr int kInterpreterFrames = 8;  // take_gil, PyEval_RestoreThread, PyGILS
 constexpr int kCallbackFrames = 4;     // closure_fcn/_CallPythonObject or invoke_callback, libffi's two
 constexpr int kSlotsPerFrame = 64;
 
+// CallbackFrame — the index in pcs (the user stack, innermost first) of the frame right outside the
+// interpreter's GIL-taking frames when that frame belongs to _ctypes or _cffi_backend; -1 otherwise.
+int CallbackFrame(const link_map* interp, const uptr* pcs, int n) {
+  int i = 0;
+  while (i < n && i < kInterpreterFrames && ModuleOf(pcs[i] - 1) == interp) i++;
+  if (i == 0 || i >= n || i == kInterpreterFrames) return -1;
+  return IsCallbackModule(ModuleOf(pcs[i] - 1)) ? i : -1;
+}
+
 }  // namespace
 
-u32 CapturePyCallback() {
+u32 CapturePyCallback(const uptr* pcs, int npcs) {
   if (!GilLocated()) return 0;
   const python::internal::ProcessPython* pp = python::internal::Published();
   if (!pp || !pp->function_type || !pp->tuple_type || !pp->type_type) return 0;
+  static std::atomic<const link_map*> interp_cache{nullptr};  // the interpreter's object (it stays)
+  const link_map* interp = interp_cache.load(std::memory_order_relaxed);
+  if (!interp) {
+    interp = ModuleOf(reinterpret_cast<uptr>(pp->runtime));
+    if (!interp) return 0;
+    interp_cache.store(interp, std::memory_order_relaxed);
+  }
+  // Decided on the stack already captured (a few module look-ups): most GIL takes with a lock held
+  // are Python code taking the GIL back, and pay nothing more.
+  const int i = CallbackFrame(interp, pcs, npcs);
+  if (i < 0) return 0;
   FrameRegs fr[kMaxFrames];
-  int n = CaptureFrameRegs(fr, kMaxFrames);
-  const link_map* interp = ModuleOf(reinterpret_cast<uptr>(pp->runtime));
-  if (!interp) return 0;
-  // Frame 0 is the GIL-taking code of the interpreter; skip the interpreter's frames.
-  int i = 0;
-  while (i < n && i < kInterpreterFrames && ModuleOf(fr[i].pc - 1) == interp) i++;
-  if (i == 0 || i >= n || i == kInterpreterFrames) return 0;
-  if (!IsCallbackModule(ModuleOf(fr[i].pc - 1))) return 0;
+  const int n = CaptureFrameRegs(fr, kMaxFrames);
+  for (int k = 0; k <= i; k++)
+    if (k >= n || fr[k].pc != pcs[k]) return 0;  // not the same frames (cannot happen; be sure)
   // Candidates, in order: each callback frame's callee-saved registers, then its stack slots. Up to
   // libffi's frames (where the closure's user data is kept), not into the interpreter again (a
   // ctypes call returning inside a callback that already runs is not an entry).

@@ -19,6 +19,9 @@ namespace locksan {
 // CapturePyCallback — the callback's Python function as a one-frame Python stack (core/gil.h depot:
 // function = qualname, file:line = its code's file and first line), or 0 when the calling thread is
 // not entering a ctypes/cffi callback (or it cannot be told: no GIL located, not x86-64, ...).
-u32 CapturePyCallback();
+// `pcs` is the calling thread's user stack just captured (CaptureUserStack: innermost first, frame 0
+// the interpreter's GIL-taking code); it decides, with a few module look-ups, whether the thread
+// enters a callback at all: only then is the thread unwound again, with its registers.
+u32 CapturePyCallback(const uptr* pcs, int npcs);
 
 }  // namespace locksan

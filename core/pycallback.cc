@@ -62,7 +62,7 @@ bool IsCallbackModule(const link_map* m) {
 constexpr int kMaxFrames = 14;
 constexpr int kInterpreterFrames = 8;  // take_gil, PyEval_RestoreThread, PyGILState_Ensure, ...
 constexpr int kCallbackFrames = 4;     // closure_fcn/_CallPythonObject or invoke_callback, libffi's two
-constexpr int kSlotsPerFrame = 64;
+constexpr int kSlotsPerFrame = 128;  // the words nearest the frame's CFA (its locals and saved registers)
 
 // CallbackFrame — the index in pcs (the user stack, innermost first) of the frame right outside the
 // interpreter's GIL-taking frames when that frame belongs to _ctypes or _cffi_backend; -1 otherwise.
@@ -105,7 +105,7 @@ u32 CapturePyCallback(const uptr* pcs, int npcs) {
     for (int r = 0; r < kFrameRegsSaved; r++) words[nw++] = fr[j].regs[r];
     uptr lo = fr[j].sp, hi = fr[j].cfa;
     if (lo <= here || hi <= lo || (lo & 7)) continue;  // this thread's live stack only, above this frame
-    if (hi - lo > kSlotsPerFrame * sizeof(uptr)) hi = lo + kSlotsPerFrame * sizeof(uptr);
+    if (hi - lo > kSlotsPerFrame * sizeof(uptr)) lo = hi - kSlotsPerFrame * sizeof(uptr);  // not alloca's
     int k = static_cast<int>((hi - lo) / sizeof(uptr));
     if (python::SafeRead(lo, words + nw, k * sizeof(uptr))) nw += k;
   }

@@ -99,7 +99,7 @@ u32 CapturePyCallback(const uptr* pcs, int npcs) {
   // ctypes call returning inside a callback that already runs is not an entry).
   uptr words[kCallbackFrames * (kFrameRegsSaved + kSlotsPerFrame)];
   int nw = 0;
-  const uptr here = reinterpret_cast<uptr>(__builtin_frame_address(0));
+  const uptr here = reinterpret_cast<uptr>(&fr[kMaxFrames]);  // this frame: the callers' lie above
   for (int j = i; j < n && j < i + kCallbackFrames; j++) {
     if (j > i && ModuleOf(fr[j].pc - 1) == interp) break;
     for (int r = 0; r < kFrameRegsSaved; r++) words[nw++] = fr[j].regs[r];

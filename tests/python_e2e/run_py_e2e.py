@@ -34,6 +34,10 @@ Scenarios (the programs are in programs/, the C library they load is cblib.c, bu
                    names it (qualname, file, first line; a partial by its type) and the C function that
                    called it; the JSON form (report_format=json) has it in edges[].python_callback.
                    Without GIL tracking (3.6): exit 0, no report.
+    callback_in_driver  the seed pattern of issue #4 without a GPU: a stand-in driver (fakecuda.c, built
+                   as libcuda.so.1) holds its mutex while it calls a ctypes callback: exit 66, one
+                   python-callback-in-driver-call naming the callback (b2d at its def line, called by
+                   cuFakeOccupancy), the held driver mutex and the Python caller. 3.6: exit 0, no report.
     gil_sem_inversion  two Python threads each block on a library semaphore with the GIL held and hold it
                    across a GIL release (sequential): one lock-order-inversion GIL <-> global 'lib_sem'
                    with both Python stacks (one thread alone doing it is clean_gil_sem_one_thread).
@@ -209,6 +213,7 @@ class Context:
     def __init__(self, args, pid, path, version, log):
         self.args, self.pid, self.path, self.version, self.log = args, pid, path, version, log
         self.cblib = None
+        self.fakecuda = None
 
     @property
     def gil(self):
@@ -220,6 +225,7 @@ class Context:
     def env(self, preload, options=None):
         env = clean_env()
         env["PYE2E_CBLIB"] = self.cblib or ""
+        env["PYE2E_FAKECUDA"] = self.fakecuda or ""
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         if preload:
             env["LD_PRELOAD"] = self.args.lib
@@ -655,6 +661,24 @@ def scenario_callback_names(ctx):
            "found %s" % (want_file, line_of(want_file, "ON_EVENT"), found), r)
 
 
+def scenario_callback_in_driver(ctx):
+    prog = "callback_in_fake_driver"
+    r = ctx.run(prog)
+    expect(r.rc >= 0, "killed by signal %d (a crash)" % -r.rc, r)
+    expect(r.stdout == "done 128\n", "the program did not run to its end", r)
+    if not ctx.gil:
+        expect(r.rc == 0 and not r.reports(), "expected exit 0 and no report without GIL tracking", r)
+        require_gil(ctx, "python-callback-in-driver-call (the program ran to its end, exit 0, no report)")
+    expect(r.rc == 66, "exit status %d, expected 66" % r.rc, r)
+    expect_counts(r, {"python-callback-in-driver-call": 1})
+    rep = report_of(r, "python-callback-in-driver-call")
+    expect("holds a lock taken inside libcuda" in rep, "the report does not say the thread holds a libcuda lock", r)
+    expect(re.search(r"^\s+mutex M\d+ \(0x[0-9a-f]+\) for writing, acquired at cuFakeOccupancy ", rep, re.M),
+           "the driver's mutex is not among the held locks", r)
+    expect_py_frame(ctx, r, rep, "occupancy", prog, "OCCUPANCY")
+    expect_callback(ctx, r, rep, "b2d", prog, "B2D", "cuFakeOccupancy")
+
+
 def scenario_clean(ctx):
     failures = []
     for name in CLEAN_PROGRAMS:
@@ -696,6 +720,7 @@ SCENARIOS = {
     "c_inversion": scenario_c_inversion,
     "long_wait": scenario_long_wait,
     "callback_names": scenario_callback_names,
+    "callback_in_driver": scenario_callback_in_driver,
     "gil_sem_inversion": scenario_gil_sem_inversion,
     "signal_handlers": scenario_signal_handlers,
     "clean": scenario_clean,
@@ -704,15 +729,20 @@ SCENARIOS = {
 
 # ---------------------------------------------------------------------------------------------------
 def build_cblib(args):
-    src = os.path.join(HERE, "cblib.c")
-    out = os.path.join(args.workdir, "libpye2e_cblib.so")
+    return build_c_library(args, "cblib.c", "libpye2e_cblib.so")
+
+
+def build_c_library(args, source, name):
+    src = os.path.join(HERE, source)
+    out = os.path.join(args.workdir, name)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
     if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
         return out
     tmp = "%s.%d.tmp" % (out, os.getpid())
     p = subprocess.run([args.cc, "-g", "-O0", "-shared", "-fPIC", "-pthread", src, "-o", tmp],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     if p.returncode != 0:
-        raise SystemExit("building cblib.c failed:\n" + p.stdout)
+        raise SystemExit("building %s failed:\n%s" % (source, p.stdout))
     os.replace(tmp, out)  # atomic: parallel tests may build it at the same time
     return out
 
@@ -747,6 +777,7 @@ def main():
     args.workdir = os.path.abspath(args.workdir or os.path.join("/tmp", "locksan-python-e2e"))
     os.makedirs(args.workdir, exist_ok=True)
     cblib = build_cblib(args)
+    fakecuda = build_c_library(args, "fakecuda.c", os.path.join("fakecuda", "libcuda.so.1"))
 
     if args.python:
         pythons = []
@@ -767,6 +798,7 @@ def main():
         for pid, path, version in pythons:
             ctx = Context(args, pid, path, version, lambda m: print(m, flush=True))
             ctx.cblib = cblib
+            ctx.fakecuda = fakecuda
             title = "%s [%s, CPython %s]" % (scenario, path, ctx.vstr())
             known = None if args.strict else known_failure(scenario, version)
             t0 = time.time()

@@ -3,11 +3,14 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstring>
 
+#include "core/detector.h"
 #include "core/gil.h"
+#include "core/output.h"
 #include "core/python/callback.h"
 #include "core/python/layout.h"
 #include "core/stack.h"
@@ -59,18 +62,40 @@ bool IsCallbackModule(const link_map* m) {
   return !strncmp(base, "_ctypes.", 8) || !strncmp(base, "_ctypes_", 8) || !strncmp(base, "_cffi_backend", 13);
 }
 
-constexpr int kMaxFrames = 14;
+bool IsLibffi(const link_map* m) {
+  if (!m || !m->l_name) return false;
+  const char* base = strrchr(m->l_name, '/');
+  base = base ? base + 1 : m->l_name;
+  return !strncmp(base, "libffi", 6);
+}
+
+constexpr int kMaxFrames = 16;
 constexpr int kInterpreterFrames = 8;  // take_gil, PyEval_RestoreThread, PyGILState_Ensure, ...
-constexpr int kCallbackFrames = 4;     // closure_fcn/_CallPythonObject or invoke_callback, libffi's two
+// ctypes: _CallPythonObject, closure_fcn, libffi's ffi_closure_unix64_inner and ffi_closure_unix64;
+// cffi: gil_ensure, invoke_callback and libffi's two (linked into _cffi_backend by its wheels).
+constexpr int kCallbackFrames = 6;
 constexpr int kSlotsPerFrame = 128;  // the words nearest the frame's CFA (its locals and saved registers)
 
-// CallbackFrame — the index in pcs (the user stack, innermost first) of the frame right outside the
-// interpreter's GIL-taking frames when that frame belongs to _ctypes or _cffi_backend; -1 otherwise.
-int CallbackFrame(const link_map* interp, const uptr* pcs, int n) {
+// CallbackFrames — in pcs (the user stack, innermost first), the frames [*first, *end) of a ctypes/cffi
+// callback's entry: right outside the interpreter's GIL-taking frames, frames of _ctypes or
+// _cffi_backend and then of libffi, and after them the C code that called the callback — not the
+// interpreter: a ctypes/cffi call that returns to Python code also takes the GIL back from those
+// modules' frames (_ctypes_callproc, cdata_call), but its next frame is the interpreter's.
+bool CallbackFrames(const link_map* interp, const uptr* pcs, int n, int* first, int* end) {
   int i = 0;
   while (i < n && i < kInterpreterFrames && ModuleOf(pcs[i] - 1) == interp) i++;
-  if (i == 0 || i >= n || i == kInterpreterFrames) return -1;
-  return IsCallbackModule(ModuleOf(pcs[i] - 1)) ? i : -1;
+  if (i == 0 || i >= n || i == kInterpreterFrames) return false;
+  const link_map* handler = ModuleOf(pcs[i] - 1);
+  if (!IsCallbackModule(handler)) return false;
+  int j = i + 1;
+  for (; j < n && j < i + kCallbackFrames; j++) {
+    const link_map* m = ModuleOf(pcs[j] - 1);
+    if (m != handler && !IsLibffi(m)) break;
+  }
+  if (j >= n || j == i + kCallbackFrames || ModuleOf(pcs[j] - 1) == interp) return false;
+  *first = i;
+  *end = j;
+  return true;
 }
 
 }  // namespace
@@ -88,20 +113,19 @@ u32 CapturePyCallback(const uptr* pcs, int npcs) {
   }
   // Decided on the stack already captured (a few module look-ups): most GIL takes with a lock held
   // are Python code taking the GIL back, and pay nothing more.
-  const int i = CallbackFrame(interp, pcs, npcs);
-  if (i < 0) return 0;
+  int first, end;
+  if (!CallbackFrames(interp, pcs, npcs, &first, &end)) return 0;
   FrameRegs fr[kMaxFrames];
   const int n = CaptureFrameRegs(fr, kMaxFrames);
-  for (int k = 0; k <= i; k++)
-    if (k >= n || fr[k].pc != pcs[k]) return 0;  // not the same frames (cannot happen; be sure)
-  // Candidates, in order: each callback frame's callee-saved registers, then its stack slots. Up to
-  // libffi's frames (where the closure's user data is kept), not into the interpreter again (a
-  // ctypes call returning inside a callback that already runs is not an entry).
+  if (n < end) return 0;
+  for (int k = 0; k < end; k++)
+    if (fr[k].pc != pcs[k]) return 0;  // not the same frames (cannot happen; be sure)
+  // Candidates, in order: each callback frame's callee-saved registers, then its stack slots (the
+  // closure's user data and its cif are kept there by libffi: DescribeCallback wants both).
   uptr words[kCallbackFrames * (kFrameRegsSaved + kSlotsPerFrame)];
   int nw = 0;
   const uptr here = reinterpret_cast<uptr>(&fr[kMaxFrames]);  // this frame: the callers' lie above
-  for (int j = i; j < n && j < i + kCallbackFrames; j++) {
-    if (j > i && ModuleOf(fr[j].pc - 1) == interp) break;
+  for (int j = first; j < end; j++) {
     for (int r = 0; r < kFrameRegsSaved; r++) words[nw++] = fr[j].regs[r];
     uptr lo = fr[j].sp, hi = fr[j].cfa;
     if (lo <= here || hi <= lo || (lo & 7)) continue;  // this thread's live stack only, above this frame
@@ -115,7 +139,15 @@ u32 CapturePyCallback(const uptr* pcs, int npcs) {
   types.tuple_type = pp->tuple_type;
   types.type_type = pp->type_type;
   python::PyFrameRec rec;
-  if (python::DescribeCallback(words, nw, types, &rec) == python::CallbackVia::kNone) return 0;
+  if (python::DescribeCallback(words, nw, types, &rec) == python::CallbackVia::kNone) {
+    // Said once (verbosity=1): an entry through _ctypes/_cffi_backend whose callable was not found.
+    static std::atomic<bool> said{false};
+    if (GetFlags().verbosity >= 1 && !said.exchange(true))
+      OutputPrintf("==%d==locksan: Python: a ctypes/cffi callback is entered but its function was not found "
+                   "in its C frames (%d candidate words): reports show no 'Python callback:' line\n",
+                   getpid(), nw);
+    return 0;
+  }
   return PyStackDepotPut(&rec, 1);
 }
 

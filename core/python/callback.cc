@@ -25,6 +25,10 @@ using internal::PyLayout;
 // pyenv build here).
 constexpr unsigned kThunkBasicSize = 128;
 constexpr unsigned kThunkCallable = 88;
+constexpr unsigned kThunkCif = 40;  // ffi_cif cif, whose address libffi passes to closure_fcn
+// cffi's CTypeDescrObject: PyObject_VAR_HEAD, ct_itemdescr, ct_stuff, ct_extra (function types: the
+// cif_description_t, whose first member is the ffi_cif the closure was prepared with).
+constexpr unsigned kCTypeExtra = 40;
 // PyTypeObject: ob_refcnt, ob_type, ob_size, tp_name, tp_basicsize.
 constexpr unsigned kTpName = 24, kTpBasicSize = 32;
 // PyMethodObject: im_func after the object header (3.6–3.13).
@@ -35,6 +39,12 @@ constexpr unsigned kTupleSize = 16, kTupleItems = 24;
 std::atomic<int> g_safe_read_broken{0};  // process_vm_readv not allowed here (seccomp, ...)
 
 bool Plausible(uintptr_t v) { return v >= 4096 && v < (uintptr_t{1} << 47) && (v & 7) == 0; }
+
+bool Contains(const uintptr_t* words, int n, uintptr_t v) {
+  for (int i = 0; i < n; i++)
+    if (words[i] == v) return true;
+  return false;
+}
 
 uintptr_t Word(const unsigned char* p, unsigned off) {
   uintptr_t v;
@@ -223,13 +233,15 @@ CallbackVia DescribeCallback(const uintptr_t* words, int n, const CallbackTypes&
       // cffi: (ctype, callable, error, onerror); the ctype's type is _cffi_backend.CType(Descr).
       if (!SafeRead(w, hdr, sizeof hdr) || Word(hdr, kTupleSize) != 4) continue;
       const uintptr_t ct = Word(hdr, kTupleItems), callable = Word(hdr, kTupleItems + 8);
-      unsigned char cthdr[16];
+      unsigned char cthdr[kCTypeExtra + 8];
       if (!Plausible(ct) || !SafeRead(ct, cthdr, sizeof cthdr)) continue;
       const uintptr_t cttype = Word(cthdr, 8);
       if (cttype != cffi_ctype_type.load(std::memory_order_relaxed)) {
         if (!TypeNameIs(t, cttype, "_cffi_backend.CType", nullptr)) continue;
         cffi_ctype_type.store(cttype, std::memory_order_relaxed);
       }
+      // The closure being called: its cif is live in the same frames (not a stale tuple pointer).
+      if (!Contains(words, n, Word(cthdr, kCTypeExtra))) continue;
       if (DescribeCallable(*pp, t, callable, out)) return CallbackVia::kCffi;
       continue;
     }
@@ -241,6 +253,9 @@ CallbackVia DescribeCallback(const uintptr_t* words, int n, const CallbackTypes&
       }
       thunk_type.store(type, std::memory_order_relaxed);
     }
+    // The thunk being called: libffi passed &thunk->cif along with it (a stale thunk pointer left in
+    // an unused stack slot does not come with its cif).
+    if (!Contains(words, n, w + kThunkCif)) continue;
     uintptr_t callable;
     if (SafeRead(w + kThunkCallable, &callable, sizeof callable) && DescribeCallable(*pp, t, callable, out))
       return CallbackVia::kCtypes;

@@ -6,7 +6,9 @@
 // CThunkObject (its `callable` field is the Python callable) or cffi's info tuple (ctype, callable,
 // error value, onerror). Both are live in those frames (a register or a stack slot) while the thread
 // takes the GIL, before the callable runs. Given such candidate words, this finds the first that is
-// one of these two objects and describes its callable.
+// one of these two objects — and is the closure being called: the cif that libffi passes along with
+// it (&thunk->cif; cffi: the ctype's cif_description) must be among the words too — and describes
+// its callable.
 //
 // Every read of a candidate goes through SafeRead (process_vm_readv on this process: an unmapped
 // address fails with EFAULT, never faults). Objects are recognised by their exact types: the

@@ -32,8 +32,12 @@ Scenarios (the programs are in programs/, the C library they load is cblib.c, bu
                    on a thread the C library created, cffi's ffi.callback (interpreters with cffi) and
                    _cffi_backend's callback (interpreters with it): the report's "Python callback:" line
                    names it (qualname, file, first line; a partial by its type) and the C function that
-                   called it; the JSON form (report_format=json) has it in edges[].python_callback.
+                   called it; the JSON form (report_format=json) has it in edges[].python_callback;
+                   with verbosity=1 no "callback ... not found" line (a ctypes call returning to Python,
+                   which re-takes the GIL from _ctypes' frames, is no callback entry).
                    Without GIL tracking (3.6): exit 0, no report.
+    callback_not_entry  GIL takes that are no callback entry (a ctypes call returning while a library
+                   semaphore is held), next to real callbacks: the GIL <-> lib_sem report names no callback.
     callback_in_driver  the seed pattern of issue #4 without a GPU: a stand-in driver (fakecuda.c, built
                    as libcuda.so.1) holds its mutex while it calls a ctypes callback: exit 66, one
                    python-callback-in-driver-call naming the callback (b2d at its def line, called by
@@ -645,6 +649,12 @@ def scenario_callback_names(ctx):
         expect_callback(ctx, r, rep, function, prog, marker)
         ctx.log("  %s: %s" % (variant, rep[rep.index("Python callback:"):].splitlines()[0]))
     require_gil(ctx, "naming ctypes callbacks (every variant ran to its end, exit 0, no report)")
+    # Every GIL take recognised as a callback entry had its callback found: a ctypes call returning to
+    # Python code (Py_END_ALLOW_THREADS in _ctypes_callproc) is not taken for one.
+    r = ctx.run(prog, options="verbosity=1", args=["function"])
+    expect(r.rc == 66 and r.stdout == "done 42\n", "verbosity=1: exit %d" % r.rc, r)
+    expect("callback is entered but its function was not found" not in r.stderr,
+           "a GIL take was taken for a callback entry whose callback was not found", r)
     # The JSON form: the edge lib_mu -> GIL carries the callback.
     r = ctx.run(prog, options="report_format=json", args=["function"])
     expect(r.rc == 66 and r.stdout == "done 42\n", "report_format=json: exit %d" % r.rc, r)
@@ -659,6 +669,24 @@ def scenario_callback_names(ctx):
            and (found[0]["called_by"] or {}).get("function") == "lib_call_with_callback",
            "JSON: expected one edge with python_callback on_event at %s:%d called by lib_call_with_callback; "
            "found %s" % (want_file, line_of(want_file, "ON_EVENT"), found), r)
+
+
+def scenario_callback_not_entry(ctx):
+    prog = "callback_not_entry"
+    r = ctx.run(prog)
+    expect(r.rc >= 0, "killed by signal %d (a crash)" % -r.rc, r)
+    expect(r.stdout == "done\n", "the program did not run to its end", r)
+    if not ctx.gil:
+        expect(r.rc == 0 and not r.reports(), "expected exit 0 and no report without GIL tracking", r)
+        require_gil(ctx, "the GIL <-> lib_sem report (the program ran to its end, exit 0, no report)")
+    expect(r.rc == 66, "exit status %d, expected 66" % r.rc, r)
+    expect_counts(r, {"lock-order-inversion": 1})
+    rep = report_of(r, "lock-order-inversion")
+    sem = lock_name(rep, "global 'lib_sem'")
+    expect(sem is not None and re.search(r"\b%s\b" % sem, cycle_line(rep)) and "GIL" in cycle_line(rep),
+           "the cycle is not GIL <-> lib_sem: '%s'" % cycle_line(rep), r)
+    expect_py_frame(ctx, r, rep, "worker", prog, "RETURN")
+    expect("Python callback:" not in rep, "a callback is named on an edge no callback made", r)
 
 
 def scenario_callback_in_driver(ctx):
@@ -721,6 +749,7 @@ SCENARIOS = {
     "long_wait": scenario_long_wait,
     "callback_names": scenario_callback_names,
     "callback_in_driver": scenario_callback_in_driver,
+    "callback_not_entry": scenario_callback_not_entry,
     "gil_sem_inversion": scenario_gil_sem_inversion,
     "signal_handlers": scenario_signal_handlers,
     "clean": scenario_clean,

@@ -2,7 +2,8 @@
 // (report/symbolized.h CallbackCaller), without an interpreter: fake CPython objects with the 3.12
 // layout are built in memory and published as the process's Python. Garbage among the candidates —
 // unmapped and PROT_NONE addresses, wrong types, a str whose data runs into an inaccessible page —
-// must give no name and never fault (a fault kills this test).
+// must give no name and never fault (a fault kills this test); so must a stale callback object whose
+// cif is not among the words (not the closure being called).
 #include <errno.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -171,7 +172,8 @@ TEST(PyCallback, NamesTheCtypesCallbackAfterGarbage) {
                              Addr(random),
                              Addr(bad_type),
                              Addr(f->unicode_type),
-                             Addr(thunk)};
+                             Addr(thunk),
+                             Addr(thunk) + 40};  // &thunk->cif, which libffi passes along
   PyFrameRec rec;
   ASSERT_EQ(DescribeCallback(words, sizeof words / sizeof words[0], f->types, &rec), CallbackVia::kCtypes);
   EXPECT_STREQ(rec.function, "Handler.on_event");
@@ -185,9 +187,9 @@ TEST(PyCallback, BoundMethodIsNamedByItsFunction) {
   Put(method, 16, Function(f, "Worker.done", "/srv/w.py", 7));
   Obj* thunk = New(Type(f, "_ctypes.CThunkObject", 128));
   Put(thunk, 88, method);
-  const uintptr_t words[] = {Addr(thunk)};
+  const uintptr_t words[] = {Addr(thunk), Addr(thunk) + 40};
   PyFrameRec rec;
-  ASSERT_EQ(DescribeCallback(words, 1, f->types, &rec), CallbackVia::kCtypes);
+  ASSERT_EQ(DescribeCallback(words, 2, f->types, &rec), CallbackVia::kCtypes);
   EXPECT_STREQ(rec.function, "Worker.done");
   EXPECT_EQ(rec.line, 7);
 }
@@ -197,9 +199,9 @@ TEST(PyCallback, OtherCallablesAreNamedByTheirType) {
   Obj* partial = New(Type(f, "functools.partial", 64));
   Obj* thunk = New(Type(f, "_ctypes.CThunkObject", 128));
   Put(thunk, 88, partial);
-  const uintptr_t words[] = {Addr(thunk)};
+  const uintptr_t words[] = {Addr(thunk) + 40, Addr(thunk)};
   PyFrameRec rec;
-  ASSERT_EQ(DescribeCallback(words, 1, f->types, &rec), CallbackVia::kCtypes);
+  ASSERT_EQ(DescribeCallback(words, 2, f->types, &rec), CallbackVia::kCtypes);
   EXPECT_STREQ(rec.function, "<functools.partial object>");
   EXPECT_STREQ(rec.file, "");
   EXPECT_EQ(rec.line, -1);
@@ -208,15 +210,19 @@ TEST(PyCallback, OtherCallablesAreNamedByTheirType) {
 TEST(PyCallback, NamesTheCffiCallback) {
   Fake* f = FakePython();
   Obj* ctype = New(Type(f, "_cffi_backend.CType", 96));
+  static char cif_description[64];
+  Put(ctype, 40, cif_description);  // ct_extra: the cif the closure was prepared with
   Obj* info = New(f->tuple_type);
   info->w[2] = 4;  // ob_size
   Put(info, 24, ctype);
   Put(info, 32, Function(f, "on_data", "/srv/cb.py", 3));
   Obj* other_tuple = New(f->tuple_type);  // a tuple that is not cffi's: (1-tuple)
   other_tuple->w[2] = 1;
-  const uintptr_t words[] = {Addr(other_tuple), Addr(info)};
   PyFrameRec rec;
-  ASSERT_EQ(DescribeCallback(words, 2, f->types, &rec), CallbackVia::kCffi);
+  const uintptr_t without_cif[] = {Addr(other_tuple), Addr(info)};  // a stale tuple pointer
+  EXPECT_EQ(DescribeCallback(without_cif, 2, f->types, &rec), CallbackVia::kNone);
+  const uintptr_t words[] = {Addr(other_tuple), Addr(info), Addr(cif_description)};
+  ASSERT_EQ(DescribeCallback(words, 3, f->types, &rec), CallbackVia::kCffi);
   EXPECT_STREQ(rec.function, "on_data");
   EXPECT_STREQ(rec.file, "/srv/cb.py");
 }
@@ -257,8 +263,14 @@ TEST(PyCallback, LookalikesAreNotNamed) {
   not_cffi->w[2] = 4;
   Put(not_cffi, 24, Str(f, "ctype?"));
   Put(not_cffi, 32, Function(f, "nope", "/x.py", 1));
-  const uintptr_t words[] = {Addr(wrong_size), Addr(wrong_meta), Addr(thunk_bad_fn), Addr(thunk_bad_name),
-                             Addr(not_cffi)};
+  // A real thunk with a good callable whose cif is not among the words: a stale pointer, not the
+  // closure being called.
+  Obj* stale = New(Type(f, "_ctypes.CThunkObject", 128));
+  Put(stale, 88, Function(f, "stale", "/x.py", 1));
+  const uintptr_t words[] = {Addr(wrong_size),     Addr(wrong_size) + 40, Addr(wrong_meta),
+                             Addr(wrong_meta) + 40, Addr(thunk_bad_fn),  Addr(thunk_bad_fn) + 40,
+                             Addr(thunk_bad_name), Addr(thunk_bad_name) + 40, Addr(not_cffi),
+                             Addr(stale),          Addr(stale) + 48};
   PyFrameRec rec;
   EXPECT_EQ(DescribeCallback(words, sizeof words / sizeof words[0], f->types, &rec), CallbackVia::kNone);
 }

@@ -9,6 +9,7 @@
 #include "core/gil.h"
 #include "core/hooks.h"
 #include "core/output.h"
+#include "core/pycallback.h"
 #include "core/runtime_internal.h"
 #include "core/stack.h"
 
@@ -85,6 +86,7 @@ void ReportCallbackInDriverCall(ThreadState* ts) {
   r.current_thread = ts->number;
   r.current_stack = stack;
   r.current_py_stack = CapturePyStack();
+  r.current_py_callback = CapturePyCallback(pcs, n);
   r.current_driver_call = call;
   for (u32 i = 0; i < ts->nheld; i++) {
     const HeldLock& h = ts->held[i];

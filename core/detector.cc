@@ -22,6 +22,7 @@
 #include "core/lock_graph.h"
 #include "core/output.h"
 #include "core/ptr_map.h"
+#include "core/pycallback.h"
 #include "core/runtime_mutex.h"
 #include "core/runtime_internal.h"
 #include "core/stack.h"
@@ -846,6 +847,8 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   cur.n = CaptureUserStack(cur.pcs, nullptr, g_rt.flags.stack_depth);
   u32 stack_to = StackDepotPut(cur.pcs, cur.n);
   u32 py_to = CapturePyStack();
+  // Into the GIL: is this thread entering a ctypes/cffi callback? (Its function is known only here.)
+  u32 callback_to = li->kind == LockKind::kGil ? CapturePyCallback(cur.pcs, cur.n) : 0;
   const char* driver_now = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
   for (Source& src : edges) {
     if (src.known) continue;
@@ -855,6 +858,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     f.stack_from = PreviousStack(h, &cur);
     f.stack_from_exact = h.stack != 0;
     f.aux_to = py_to;
+    f.py_callback = callback_to;
     f.driver_to = driver_now;
     f.driver_from = h.lock->gen.load(std::memory_order_relaxed) == h.gen ? h.lock->driver_call : nullptr;
   }

@@ -104,6 +104,7 @@ AddOutcome LockGraph::AddEdge(u64 from, u64 to, const EdgeFacts& facts, bool rep
     e->facts.stack_from_exact = facts.stack_from_exact;
     e->facts.aux_to = facts.aux_to;
     e->facts.aux_from = facts.aux_from;
+    e->facts.py_callback = facts.py_callback;
     e->facts.driver_to = facts.driver_to;
     e->facts.driver_from = facts.driver_from;
     if (!e->back && back_edges_ == 0) return AddOutcome::kAdded;  // no cycle in the plain graph

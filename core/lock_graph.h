@@ -37,6 +37,8 @@ struct EdgeFacts {
   bool multi_thread = false;
   bool stack_from_exact = false;  // stack_from was recorded at that acquisition (acquire_stacks=1)
   u32 thread = 0;         // thread number of the first occurrence
+  u32 py_callback = 0;    // an edge into the GIL made to enter a Python callback: its function
+                          // (core/pycallback.h; a one-frame Python stack id), 0 if none
   u64 gates[kMaxGates] = {};
   // Evidence of the first occurrence, opaque to the graph.
   u32 stack_to = 0;       // stack acquiring `to`

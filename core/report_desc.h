@@ -98,6 +98,7 @@ struct ReportDesc {
   u32 current_thread = 0;
   u32 current_stack = 0;
   u32 current_py_stack = 0;
+  u32 current_py_callback = 0;   // python-callback-in-driver-call: the callback (core/pycallback.h)
   u32 previous_stack = 0;
   const char* current_driver_call = nullptr;
   u64 signature = 0;             // deduplication key

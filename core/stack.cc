@@ -112,6 +112,7 @@ struct LibGcc {
   uptr (*get_ip)(struct _Unwind_Context*) = nullptr;
   uptr (*get_cfa)(struct _Unwind_Context*) = nullptr;
   const void* (*find_fde)(void*, DwarfEhBases*) = nullptr;
+  uptr (*get_gr)(struct _Unwind_Context*, int) = nullptr;  // CaptureFrameRegs only
 };
 LibGcc g_gcc;
 
@@ -123,6 +124,7 @@ void LoadLibGcc() {
   g_gcc.get_ip = reinterpret_cast<decltype(g_gcc.get_ip)>(dlsym(h, "_Unwind_GetIP"));
   g_gcc.get_cfa = reinterpret_cast<decltype(g_gcc.get_cfa)>(dlsym(h, "_Unwind_GetCFA"));
   g_gcc.find_fde = reinterpret_cast<decltype(g_gcc.find_fde)>(dlsym(h, "_Unwind_Find_FDE"));
+  g_gcc.get_gr = reinterpret_cast<decltype(g_gcc.get_gr)>(dlsym(h, "_Unwind_GetGR"));
   if (!g_gcc.backtrace || !g_gcc.get_ip || !g_gcc.get_cfa) g_gcc.backtrace = nullptr;
 }
 
@@ -412,6 +414,61 @@ uptr FunctionStart(uptr pc) {
   DwarfEhBases bases{};
   if (!g_gcc.find_fde(reinterpret_cast<void*>(pc), &bases)) return 0;
   return reinterpret_cast<uptr>(bases.func);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Frames with their callee-saved registers (CaptureFrameRegs)
+// ---------------------------------------------------------------------------------------------
+namespace {
+#if defined(__x86_64__)
+// DWARF numbers of rbx, rbp, r12, r13, r14, r15 (the order of FrameRegs::regs).
+constexpr int kDwarfCalleeSaved[kFrameRegsSaved] = {3, 6, 12, 13, 14, 15};
+#endif
+
+struct RegsState {
+  FrameRegs* out;
+  int max;
+  int n;
+  uptr inner_cfa;
+};
+
+_Unwind_Reason_Code RegsTrace(struct _Unwind_Context* ctx, void* arg) {
+  RegsState* s = static_cast<RegsState*>(arg);
+  uptr pc = g_gcc.get_ip(ctx);
+  if (!pc) return _URC_END_OF_STACK;
+  uptr inner = s->inner_cfa;
+  uptr cfa = g_gcc.get_cfa(ctx);
+  s->inner_cfa = cfa;
+  if (InRuntime(pc)) return _URC_NO_REASON;  // the runtime's own frames (only the innermost ones)
+  if (s->n >= s->max) return _URC_END_OF_STACK;
+  FrameRegs& f = s->out[s->n++];
+  f.pc = pc;
+  f.sp = inner;
+  f.cfa = cfa;
+#if defined(__x86_64__)
+  for (int i = 0; i < kFrameRegsSaved; i++) f.regs[i] = g_gcc.get_gr(ctx, kDwarfCalleeSaved[i]);
+#endif
+  return _URC_NO_REASON;
+}
+}  // namespace
+
+LOCKSAN_NOINLINE int CaptureFrameRegs(FrameRegs* out, int max) {
+#if !defined(__x86_64__)
+  (void)out;
+  (void)max;
+  return 0;
+#else
+  if (max <= 0 || g_unw_state.load(std::memory_order_acquire) <= 0) return 0;
+  if (!g_gcc.backtrace || !g_gcc.get_gr) return 0;
+  ScopedBlockSignals no_signals(ProgramHasSignalHandlers());  // see CaptureStackLocked
+  UnwindScope scope(false);
+  if (!scope.entered()) return 0;
+  LoaderLockScope loader(!g_have_dl_find_object);
+  if (!g_have_dl_find_object && !loader.ok()) return 0;
+  RegsState s{out, max, 0, 0};
+  g_gcc.backtrace(RegsTrace, &s);
+  return s.n;
+#endif
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -32,6 +32,21 @@ int CaptureUserStack(uptr* pcs, uptr* sps, int depth);
 // FunctionStart — the entry address of the function that contains `pc` (from its unwind info: lock-free
 // with glibc 2.35's _dl_find_object); 0 if unknown. Pass a return address minus one.
 uptr FunctionStart(uptr pc);
+// FrameRegs — one frame of CaptureFrameRegs: its return address, the stack it occupies
+// ([sp, cfa): its callee's CFA up to its own), and the values its callee-saved registers had when it
+// made its call (x86-64: rbx, rbp, r12-r15), as the unwinder restores them.
+constexpr int kFrameRegsSaved = 6;
+struct FrameRegs {
+  uptr pc;
+  uptr sp;
+  uptr cfa;
+  uptr regs[kFrameRegsSaved];
+};
+// CaptureFrameRegs — the caller's frames, innermost first, without the runtime's own, with their
+// callee-saved registers (libgcc's unwinder: no loader lock with glibc >= 2.35). Slow (µs per
+// frame): for rare paths only (core/pycallback.cc). 0 on other architectures than x86-64, before the
+// unwinder is initialised, or where a stack cannot be captured now (see CaptureStack).
+int CaptureFrameRegs(FrameRegs* out, int max);
 // InRuntime — pc lies in liblocksan.so itself.
 bool InRuntime(uptr pc);
 

@@ -497,6 +497,28 @@ void LockJson(TextBuffer* out, const ReportDesc& r, const ReportLock& l) {
   out->AppendRaw("}", 1);
 }
 
+// PyCallbackJson — the ctypes/cffi callback a thread takes the GIL to run (core/pycallback.h):
+// {"function", "file", "line", "called_by": frame or null}, or null; `stack` is that thread's stack.
+void PyCallbackJson(TextBuffer* out, StackCache* cache, u32 id, u32 stack) {
+  PyStack p = id ? PyStackDepotGet(id) : PyStack{0, nullptr};
+  if (!p.size) {
+    out->AppendRaw("null", 4);
+    return;
+  }
+  const python::PyFrameRec& f = p.frames[0];
+  out->Append("{\"function\":");
+  JsonOptString(out, f.function);
+  out->Append(",\"file\":");
+  JsonOptString(out, f.file);
+  if (f.line > 0) out->Append(",\"line\":%d", f.line);
+  else out->Append(",\"line\":null");
+  out->Append(",\"called_by\":");
+  const FrameInfo* c = CallbackCaller(stack ? cache->Get(stack) : nullptr);
+  if (c) FrameJson(out, c);
+  else out->AppendRaw("null", 4);
+  out->AppendRaw("}", 1);
+}
+
 void EdgeJson(TextBuffer* out, StackCache* cache, const ReportEdge& e) {
   const EdgeFacts& f = e.facts;
   out->Append("{\"from\":%llu,\"to\":%llu,\"thread\":%u,\"multi_thread\":",
@@ -521,6 +543,8 @@ void EdgeJson(TextBuffer* out, StackCache* cache, const ReportEdge& e) {
   StackJson(out, cache, f.stack_from, f.aux_from);
   out->Append(",\"stack_from_exact\":");
   Bool(out, f.stack_from_exact);
+  out->Append(",\"python_callback\":");
+  PyCallbackJson(out, cache, f.py_callback, f.stack_to);
   out->AppendRaw("}", 1);
 }
 
@@ -717,6 +741,8 @@ void FormatJsonFinding(const ReportDesc& r, StackCache* cache, const char* finge
     StackJson(out, cache, r.previous_stack);
     out->Append(",\"driver_call\":");
     JsonString(out, r.current_driver_call);
+    out->Append(",\"python_callback\":");
+    PyCallbackJson(out, cache, r.current_py_callback, r.current_stack);
     out->AppendRaw("}", 1);
   } else {
     out->Append("null");

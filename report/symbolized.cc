@@ -61,4 +61,17 @@ const FrameInfo* FirstUserFrame(const SymStack* s) {
   return s->size ? &s->frames[0] : nullptr;
 }
 
+const FrameInfo* CallbackCaller(const SymStack* s) {
+  if (!s || !s->size) return nullptr;
+  u32 i = 0;
+  const char* interpreter = s->frames[0].module;
+  while (i < s->size && !strcmp(s->frames[i].module, interpreter)) i++;
+  if (i == s->size) return nullptr;
+  const char* handler = s->frames[i].module;  // _ctypes, _cffi_backend
+  while (i < s->size && (!strcmp(s->frames[i].module, handler) ||
+                         !strncmp(ModuleBaseName(s->frames[i].module), "libffi", 6)))
+    i++;
+  return i < s->size ? &s->frames[i] : nullptr;
+}
+
 }  // namespace locksan

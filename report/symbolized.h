@@ -33,5 +33,10 @@ bool IsSystemModule(const char* module_path);
 bool IsSystemSource(const FrameInfo& f);
 // FirstUserFrame — the first frame outside the runtime and the C/C++ runtime libraries.
 const FrameInfo* FirstUserFrame(const SymStack* s);
+// CallbackCaller — in the stack of a thread that takes the GIL to enter a ctypes/cffi callback
+// (innermost first: the interpreter's GIL-taking frames, the callback's module, libffi's closure),
+// the C function that called the callback: the first frame outside the first frame's module, the
+// module after it and any libffi; nullptr if there is none.
+const FrameInfo* CallbackCaller(const SymStack* s);
 
 }  // namespace locksan

@@ -81,6 +81,22 @@ void PrintPyStack(TextBuffer* out, u32 id) {
   }
 }
 
+// PrintPyCallback — "Python callback: F at FILE:LINE, called by C function X": the Python function
+// of the ctypes/cffi callback a thread takes the GIL to run (core/pycallback.h), and the C function
+// that called it, from that thread's stack `s`.
+void PrintPyCallback(TextBuffer* out, u32 id, const SymStack* s) {
+  PyStack p = PyStackDepotGet(id);
+  if (!p.size) return;
+  const python::PyFrameRec& f = p.frames[0];
+  out->Append("    Python callback: %s", f.function);
+  if (f.file[0]) out->Append(" at %s:%d", f.file, f.line);
+  if (const FrameInfo* c = CallbackCaller(s)) {
+    out->Append(", called by C function ");
+    FrameText(out, *c);
+  }
+  out->Append("\n");
+}
+
 void PrintStack(TextBuffer* out, const SymStack* s) {
   if (!s || !s->size) {
     out->Append("    <empty stack>\n");
@@ -317,6 +333,7 @@ void InversionReport(TextBuffer* out, const ReportDesc& r, StackCache* cache, co
     out->Append(":\n");
     PrintStack(out, cache->Get(e.facts.stack_to));
     PrintPyStack(out, e.facts.aux_to);
+    PrintPyCallback(out, e.facts.py_callback, cache->Get(e.facts.stack_to));
     out->Append("\n  %s %s%s%s previously acquired by the same thread here%s:\n", KindWord(from, true),
                 c.bold, fn, c.end,
                 e.facts.stack_from_exact ? ""
@@ -523,6 +540,7 @@ void CallbackInDriverCallReport(TextBuffer* out, const ReportDesc& r, StackCache
                 "to take the GIL to run a Python callback:\n");
   PrintStack(out, cache->Get(r.current_stack));
   PrintPyStack(out, r.current_py_stack);
+  PrintPyCallback(out, r.current_py_callback, cache->Get(r.current_stack));
   out->Append("\n");
   if (r.held.size()) {
     out->Append("  Locks this thread holds now (the driver's among them):\n");

@@ -260,6 +260,10 @@ bool LocateGil(GilInfo* out, const char** why) {
   pp.bytes_type = Sym("PyBytes_Type");
   pp.frame_type = Sym("PyFrame_Type");
   const void* type_type = Sym("PyType_Type");
+  pp.function_type = Sym("PyFunction_Type");
+  pp.method_type = Sym("PyMethod_Type");
+  pp.tuple_type = Sym("PyTuple_Type");
+  pp.type_type = type_type;
   if (pp.code_type == nullptr || pp.unicode_type == nullptr || pp.bytes_type == nullptr ||
       pp.frame_type == nullptr || type_type == nullptr) {
     return Fail(w, "CPython type objects not found by dlsym");

@@ -92,6 +92,11 @@ struct ProcessPython {
   const void* unicode_type; // &PyUnicode_Type
   const void* bytes_type;   // &PyBytes_Type
   const void* frame_type;   // &PyFrame_Type (3.7–3.10 frame chain check)
+  // For naming ctypes/cffi callbacks (callback.h); nullptr when not found (no names then).
+  const void* function_type;  // &PyFunction_Type
+  const void* method_type;    // &PyMethod_Type
+  const void* tuple_type;     // &PyTuple_Type
+  const void* type_type;      // &PyType_Type
 };
 
 // Publish — records `pp` if nothing is published yet (the first successful LocateGil wins; later

@@ -11,7 +11,8 @@
 #     cudart_smoke (if nvcc is found).
 # Rows "…@locksan" run the Python programs under the full build/liblocksan.so when it exists.
 # Expected outcomes: pass | hang (deadlock: watchdog or timeout) | fail (a documented failure) |
-#   report (stderr has "WARNING: locksan:") | clean (pass and no locksan warning) | info (exit 0).
+#   report (stderr has "WARNING: locksan:") | report:KIND... (each kind reported; "report:KINDS|TEXT":
+#   and the log has TEXT) | clean (pass and no locksan warning) | info (exit 0).
 # Environment: PYTHON (default python3), LOCKSAN_GPU_BUILD, LOCKSAN_LIB (default build/liblocksan.so),
 #   LOCKSAN_GPU_NO_CMAKE=1 (do not try the cmake build; the GPU machine lacks libdw-dev, so build here
 #   and carry build/ instead).
@@ -123,11 +124,14 @@ run_case() {
     report) [ $warned -eq 1 ] && verdict=PASS || verdict=FAIL ;;
     says:*)  # exit 0 and the log has this text
       [ $rc -eq 0 ] && grep -q -- "${expect#says:}" "$log" && verdict=PASS || verdict=FAIL ;;
-    report:*)  # every listed kind must have been reported
+    report:*)  # every listed kind must have been reported; after a '|', a text the log must have
       verdict=PASS
-      for k in ${expect#report:}; do
+      local kinds=${expect#report:} text=""
+      if [[ $kinds == *"|"* ]]; then text=${kinds#*|}; kinds=${kinds%%|*}; fi
+      for k in $kinds; do
         grep -q "WARNING: locksan: ${k} " "$log" || verdict=FAIL
-      done ;;
+      done
+      if [ -n "$text" ] && ! grep -qF -- "$text" "$log"; then verdict=FAIL; fi ;;
     clean)  [[ $result == pass ]] && verdict=PASS || verdict=FAIL ;;
     info)   [ $rc -eq 0 ] && verdict=PASS || verdict=FAIL ;;
   esac
@@ -196,8 +200,9 @@ fi
 # ---- under the full runtime
 if [ -f "$LOCKSAN_LIB" ]; then
   L=$LOCKSAN_LIB
-  run_case seed_single@locksan     "report:python-callback-in-driver-call" 120 LD_PRELOAD="$L" -- "$PY" seed_single.py
-  run_case seed_hang@locksan       "report:python-callback-in-driver-call deadlock" 120 LD_PRELOAD="$L" -- "$PY" seed_hang.py --seconds 30 --watchdog 10
+  # The report names the Python callback (b2d) that the driver calls back (docs/python.md).
+  run_case seed_single@locksan     "report:python-callback-in-driver-call|Python callback: b2d at " 120 LD_PRELOAD="$L" -- "$PY" seed_single.py
+  run_case seed_hang@locksan       "report:python-callback-in-driver-call deadlock|Python callback: b2d at " 120 LD_PRELOAD="$L" -- "$PY" seed_hang.py --seconds 30 --watchdog 10
   run_case hostfunc_gil@locksan    "report:lock-order-inversion deadlock" 90  LD_PRELOAD="$L" -- "$PY" hostfunc_gil.py --sync pydll --watchdog 10
   run_case hostfunc_ok@locksan     clean 90   LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" -- "$PY" hostfunc_gil.py --sync cdll
   run_case clean_torch@locksan     clean 300  LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" -- "$PY" clean_torch.py

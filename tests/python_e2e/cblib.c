@@ -25,6 +25,27 @@ int lib_call_with_callback_slow(cb_t cb, int x, unsigned usec) {
   return r;
 }
 
+// The same from a thread the library creates (no Python thread state: the callback makes one), joined
+// before it returns.
+struct cb_call {
+  cb_t cb;
+  int x, r;
+};
+
+static void* cb_thread(void* arg) {
+  struct cb_call* c = (struct cb_call*)arg;
+  c->r = lib_call_with_callback(c->cb, c->x);
+  return 0;
+}
+
+int lib_call_in_new_thread(cb_t cb, int x) {
+  struct cb_call c = {cb, x, -1};
+  pthread_t t;
+  if (pthread_create(&t, 0, cb_thread, &c) != 0) return -1;
+  pthread_join(t, 0);
+  return c.r;
+}
+
 // Takes lib_mu; called through ctypes.PyDLL, the GIL stays held -- GIL -> lib_mu.
 int lib_touch(void) {
   pthread_mutex_lock(&lib_mu);

@@ -13,7 +13,9 @@ paths in $LOCKSAN_PYTHONS (colon-separated). A scenario whose expectations do no
 
 Scenarios (the programs are in programs/, the C library they load is cblib.c, built here):
     gil_inversion  GIL <-> library mutex inversion, sequential: exit 66, exactly one lock-order-inversion
-                   naming the GIL and global 'lib_mu', with both Python stacks (function, file:line).
+                   naming the GIL and global 'lib_mu', with both Python stacks (function, file:line) and
+                   the ctypes callback ("Python callback: on_event at FILE:LINE, called by C function
+                   lib_call_with_callback ...").
     gil_deadlock   the same looping in two threads until it hangs: the inversion first, then a deadlock
                    report naming the GIL, lib_mu and both threads; killed after the report (or 8 s).
     lock_abba      threading.Lock ABBA in two Python threads, sequential: one lock-order-inversion with
@@ -25,6 +27,21 @@ Scenarios (the programs are in programs/, the C library they load is cblib.c, bu
     long_wait      long_wait_ms=300: a threading.Lock held 1.5 s while main waits is one long-wait report
                    (holder T1, main's Python frame); the join, Condition, Event, Queue, sleep and pipe waits
                    that follow are not reported.
+    callback_names the gil_inversion pattern with the callback made in different ways
+                   (programs/callback_names.py): a function, a bound method, functools.partial, a callback
+                   on a thread the C library created, cffi's ffi.callback (interpreters with cffi) and
+                   _cffi_backend's callback (interpreters with it): the report's "Python callback:" line
+                   names it (qualname, file, first line; a partial by its type) and the C function that
+                   called it; the JSON form (report_format=json) has it in edges[].python_callback;
+                   with verbosity=1 no "callback ... not found" line (a ctypes call returning to Python,
+                   which re-takes the GIL from _ctypes' frames, is no callback entry).
+                   Without GIL tracking (3.6): exit 0, no report.
+    callback_not_entry  GIL takes that are no callback entry (a ctypes call returning while a library
+                   semaphore is held), next to real callbacks: the GIL <-> lib_sem report names no callback.
+    callback_in_driver  the seed pattern of issue #4 without a GPU: a stand-in driver (fakecuda.c, built
+                   as libcuda.so.1) holds its mutex while it calls a ctypes callback: exit 66, one
+                   python-callback-in-driver-call naming the callback (b2d at its def line, called by
+                   cuFakeOccupancy), the held driver mutex and the Python caller. 3.6: exit 0, no report.
     gil_sem_inversion  two Python threads each block on a library semaphore with the GIL held and hold it
                    across a GIL release (sequential): one lock-order-inversion GIL <-> global 'lib_sem'
                    with both Python stacks (one thread alone doing it is clean_gil_sem_one_thread).
@@ -45,6 +62,7 @@ was skipped (ctest SKIP_RETURN_CODE). Lines "TIMING: ..." give the measured dela
 """
 import argparse
 import glob
+import json
 import os
 import re
 import signal
@@ -199,6 +217,7 @@ class Context:
     def __init__(self, args, pid, path, version, log):
         self.args, self.pid, self.path, self.version, self.log = args, pid, path, version, log
         self.cblib = None
+        self.fakecuda = None
 
     @property
     def gil(self):
@@ -210,6 +229,7 @@ class Context:
     def env(self, preload, options=None):
         env = clean_env()
         env["PYE2E_CBLIB"] = self.cblib or ""
+        env["PYE2E_FAKECUDA"] = self.fakecuda or ""
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         if preload:
             env["LD_PRELOAD"] = self.args.lib
@@ -392,7 +412,29 @@ def require_gil(ctx, what):
 # ---------------------------------------------------------------------------------------------------
 # Scenarios
 # ---------------------------------------------------------------------------------------------------
-def check_gil_lib_inversion(ctx, run, report, callback_fn, touch_fn, program):
+CALLBACK_LINE = re.compile(r"^\s+Python callback: (\S.*?)(?: at (\S+):(-?\d+))?, called by C function (\S+) ", re.M)
+
+
+def callback_lines(report):
+    """[(function, file or None, line or None, C caller)] of the report's "Python callback:" lines."""
+    return [(m.group(1), m.group(2), int(m.group(3)) if m.group(3) else None, m.group(4))
+            for m in CALLBACK_LINE.finditer(report)]
+
+
+def expect_callback(ctx, run, report, function, program, marker, caller="lib_call_with_callback"):
+    """The report names the Python callback `function`, defined at the line of `marker` in `program`
+    (or, marker None, a callable without code: no file), called by the C function `caller`."""
+    if marker is None:
+        want = (function, None, None, caller)
+    else:
+        want = (function, ctx.program(program), line_of(ctx.program(program), marker), caller)
+    have = callback_lines(report)
+    expect(have == [want], "expected exactly one 'Python callback: %s%s, called by C function %s' line; "
+           "found %s" % (function, "" if marker is None else " at %s:%d" % (want[1], want[2]), caller,
+                         have or "none"), run)
+
+
+def check_gil_lib_inversion(ctx, run, report, callback_fn, touch_fn, program, c_caller="lib_call_with_callback"):
     cyc = cycle_line(report)
     mu = lock_name(report, "global 'lib_mu'")
     expect(mu is not None, "the report does not describe the library mutex as global 'lib_mu'", run)
@@ -401,6 +443,7 @@ def check_gil_lib_inversion(ctx, run, report, callback_fn, touch_fn, program):
     expect("GIL: the Python interpreter's global interpreter lock" in report, "the GIL is not described", run)
     expect_py_frame(ctx, run, report, callback_fn, program, "CALLBACK")
     expect_py_frame(ctx, run, report, touch_fn, program, "TOUCH")
+    expect_callback(ctx, run, report, "on_event", program, "ON_EVENT", c_caller)
 
 
 def scenario_gil_inversion(ctx):
@@ -438,7 +481,7 @@ def scenario_gil_deadlock(ctx):
     r = ctx.run_hanging("gil_deadlock", "deadlock")
     expect_inversion_then_deadlock(ctx, r)
     check_gil_lib_inversion(ctx, r, report_of(r, "lock-order-inversion"), "callback_loop", "touch_loop",
-                            "gil_deadlock")
+                            "gil_deadlock", "lib_call_with_callback_slow")
     d = report_of(r, "deadlock")
     tids = dict(re.findall(r"^tid (\w+) (\d+)$", r.stdout, re.M))
     expect(set(tids) == {"callback_loop", "touch_loop"}, "the program did not print its threads' ids", r)
@@ -561,6 +604,9 @@ def scenario_gil_sem_inversion(ctx):
     expect(re.search(r"\bGIL\b", cyc) and re.search(r"\b%s\b" % sem, cyc) and cyc.count("=>") == 2,
            "the cycle is not GIL <-> %s: '%s'" % (sem, cyc), r)
     expect("one thread" not in rep, "the report calls a two-thread cycle single-threaded", r)
+    # lib_sem -> GIL is made by Python code taking the GIL back (time.sleep), not by a callback: no
+    # callback may be named (a Python function found in those frames would be a wrong name).
+    expect("Python callback:" not in rep, "a callback is named where there is none", r)
     # GIL -> lib_sem as the second thread made it, lib_sem -> GIL as the first one did (where it let the
     # GIL go while holding lib_sem: in time.sleep, or -- seen on 3.13 -- right after taking it).
     expect_py_frame(ctx, r, rep, "hold_sem_second", "gil_sem_inversion", "TAKE2")
@@ -569,6 +615,96 @@ def scenario_gil_sem_inversion(ctx):
     expect(first and first[0][2] in (line_of(prog, "TAKE1"), line_of(prog, "SLEEP1")),
            "no innermost Python frame of hold_sem_first at its TAKE1 or SLEEP1 line; found %s"
            % innermost_py_frames(rep), r)
+
+
+def can_import(ctx, module):
+    return subprocess.run([ctx.path, "-c", "import " + module], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, env=ctx.env(False)).returncode == 0
+
+
+def scenario_callback_names(ctx):
+    prog = "callback_names"
+    variants = [("function", "on_event", "ON_EVENT", "done 42"),
+                ("method", "Handler.on_event", "METHOD", "done 43"),
+                ("partial", "<functools.partial object>", None, "done 44"),
+                ("native_thread", "on_event", "ON_EVENT", "done 42")]
+    missing = []
+    for module, variant in (("cffi", "cffi"), ("_cffi_backend", "cffi_backend")):
+        if can_import(ctx, module):
+            variants.append((variant, "on_event", "ON_EVENT", "done 42"))
+        else:
+            missing.append(module)
+    if missing:
+        ctx.log("  (no %s for this interpreter: those variants not run)" % " or ".join(missing))
+    for variant, function, marker, out in variants:
+        r = ctx.run(prog, args=[variant])
+        expect(r.rc >= 0, "%s: killed by signal %d (a crash)" % (variant, -r.rc), r)
+        expect(r.stdout == out + "\n", "%s: the program did not run to its end" % variant, r)
+        if not ctx.gil:
+            expect(r.rc == 0 and not r.reports(), "expected exit 0 and no report without GIL tracking", r)
+            continue
+        expect(r.rc == 66, "%s: exit status %d, expected 66" % (variant, r.rc), r)
+        expect_counts(r, {"lock-order-inversion": 1})
+        rep = report_of(r, "lock-order-inversion")
+        expect_callback(ctx, r, rep, function, prog, marker)
+        ctx.log("  %s: %s" % (variant, rep[rep.index("Python callback:"):].splitlines()[0]))
+    require_gil(ctx, "naming ctypes callbacks (every variant ran to its end, exit 0, no report)")
+    # Every GIL take recognised as a callback entry had its callback found: a ctypes call returning to
+    # Python code (Py_END_ALLOW_THREADS in _ctypes_callproc) is not taken for one.
+    r = ctx.run(prog, options="verbosity=1", args=["function"])
+    expect(r.rc == 66 and r.stdout == "done 42\n", "verbosity=1: exit %d" % r.rc, r)
+    expect("callback is entered but its function was not found" not in r.stderr,
+           "a GIL take was taken for a callback entry whose callback was not found", r)
+    # The JSON form: the edge lib_mu -> GIL carries the callback.
+    r = ctx.run(prog, options="report_format=json", args=["function"])
+    expect(r.rc == 66 and r.stdout == "done 42\n", "report_format=json: exit %d" % r.rc, r)
+    found = []
+    for line in r.stderr.splitlines():
+        if line.startswith("{"):
+            for finding in json.loads(line)["findings"]:
+                found += [e["python_callback"] for e in finding["edges"] if e["python_callback"]]
+    want_file = ctx.program(prog)
+    expect(len(found) == 1 and found[0]["function"] == "on_event" and found[0]["file"] == want_file
+           and found[0]["line"] == line_of(want_file, "ON_EVENT")
+           and (found[0]["called_by"] or {}).get("function") == "lib_call_with_callback",
+           "JSON: expected one edge with python_callback on_event at %s:%d called by lib_call_with_callback; "
+           "found %s" % (want_file, line_of(want_file, "ON_EVENT"), found), r)
+
+
+def scenario_callback_not_entry(ctx):
+    prog = "callback_not_entry"
+    r = ctx.run(prog)
+    expect(r.rc >= 0, "killed by signal %d (a crash)" % -r.rc, r)
+    expect(r.stdout == "done\n", "the program did not run to its end", r)
+    if not ctx.gil:
+        expect(r.rc == 0 and not r.reports(), "expected exit 0 and no report without GIL tracking", r)
+        require_gil(ctx, "the GIL <-> lib_sem report (the program ran to its end, exit 0, no report)")
+    expect(r.rc == 66, "exit status %d, expected 66" % r.rc, r)
+    expect_counts(r, {"lock-order-inversion": 1})
+    rep = report_of(r, "lock-order-inversion")
+    sem = lock_name(rep, "global 'lib_sem'")
+    expect(sem is not None and re.search(r"\b%s\b" % sem, cycle_line(rep)) and "GIL" in cycle_line(rep),
+           "the cycle is not GIL <-> lib_sem: '%s'" % cycle_line(rep), r)
+    expect_py_frame(ctx, r, rep, "worker", prog, "RETURN")
+    expect("Python callback:" not in rep, "a callback is named on an edge no callback made", r)
+
+
+def scenario_callback_in_driver(ctx):
+    prog = "callback_in_fake_driver"
+    r = ctx.run(prog)
+    expect(r.rc >= 0, "killed by signal %d (a crash)" % -r.rc, r)
+    expect(r.stdout == "done 128\n", "the program did not run to its end", r)
+    if not ctx.gil:
+        expect(r.rc == 0 and not r.reports(), "expected exit 0 and no report without GIL tracking", r)
+        require_gil(ctx, "python-callback-in-driver-call (the program ran to its end, exit 0, no report)")
+    expect(r.rc == 66, "exit status %d, expected 66" % r.rc, r)
+    expect_counts(r, {"python-callback-in-driver-call": 1})
+    rep = report_of(r, "python-callback-in-driver-call")
+    expect("holds a lock taken inside libcuda" in rep, "the report does not say the thread holds a libcuda lock", r)
+    expect(re.search(r"^\s+mutex M\d+ \(0x[0-9a-f]+\) for writing, acquired at cuFakeOccupancy ", rep, re.M),
+           "the driver's mutex is not among the held locks", r)
+    expect_py_frame(ctx, r, rep, "occupancy", prog, "OCCUPANCY")
+    expect_callback(ctx, r, rep, "b2d", prog, "B2D", "cuFakeOccupancy")
 
 
 def scenario_clean(ctx):
@@ -611,6 +747,9 @@ SCENARIOS = {
     "lock_deadlock": scenario_lock_deadlock,
     "c_inversion": scenario_c_inversion,
     "long_wait": scenario_long_wait,
+    "callback_names": scenario_callback_names,
+    "callback_in_driver": scenario_callback_in_driver,
+    "callback_not_entry": scenario_callback_not_entry,
     "gil_sem_inversion": scenario_gil_sem_inversion,
     "signal_handlers": scenario_signal_handlers,
     "clean": scenario_clean,
@@ -619,15 +758,20 @@ SCENARIOS = {
 
 # ---------------------------------------------------------------------------------------------------
 def build_cblib(args):
-    src = os.path.join(HERE, "cblib.c")
-    out = os.path.join(args.workdir, "libpye2e_cblib.so")
+    return build_c_library(args, "cblib.c", "libpye2e_cblib.so")
+
+
+def build_c_library(args, source, name):
+    src = os.path.join(HERE, source)
+    out = os.path.join(args.workdir, name)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
     if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
         return out
     tmp = "%s.%d.tmp" % (out, os.getpid())
     p = subprocess.run([args.cc, "-g", "-O0", "-shared", "-fPIC", "-pthread", src, "-o", tmp],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     if p.returncode != 0:
-        raise SystemExit("building cblib.c failed:\n" + p.stdout)
+        raise SystemExit("building %s failed:\n%s" % (source, p.stdout))
     os.replace(tmp, out)  # atomic: parallel tests may build it at the same time
     return out
 
@@ -662,6 +806,7 @@ def main():
     args.workdir = os.path.abspath(args.workdir or os.path.join("/tmp", "locksan-python-e2e"))
     os.makedirs(args.workdir, exist_ok=True)
     cblib = build_cblib(args)
+    fakecuda = build_c_library(args, "fakecuda.c", os.path.join("fakecuda", "libcuda.so.1"))
 
     if args.python:
         pythons = []
@@ -682,6 +827,7 @@ def main():
         for pid, path, version in pythons:
             ctx = Context(args, pid, path, version, lambda m: print(m, flush=True))
             ctx.cblib = cblib
+            ctx.fakecuda = fakecuda
             title = "%s [%s, CPython %s]" % (scenario, path, ctx.vstr())
             known = None if args.strict else known_failure(scenario, version)
             t0 = time.time()

@@ -12,7 +12,7 @@ CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)
 libc = ctypes.CDLL(None)
 
 
-def on_event(x):
+def on_event(x):  # @ON_EVENT
     return x + 1
 
 

@@ -11,7 +11,7 @@ pylib = ctypes.PyDLL(os.environ["PYE2E_CBLIB"])
 CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)
 
 
-def on_event(x):
+def on_event(x):  # @ON_EVENT
     return x + 1
 
 

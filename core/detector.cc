@@ -171,9 +171,11 @@ ThreadState* NewThreadState(u32 number, u32 parent, u32 creation_stack) {
   if (ts) {
     // Recycled: reset everything but keep the allocation.
     if (ts->held != ts->inline_held) InternalFree(ts->held, ts->held_cap * sizeof(HeldLock));
+    PyStackMemo* memo = ts->py_memo;  // kept: valid for any thread
     ts->~ThreadState();
     memset(static_cast<void*>(ts), 0, sizeof *ts);
     new (ts) ThreadState();
+    ts->py_memo = memo;
   } else {
     ts = InternalNew<ThreadState>();
   }

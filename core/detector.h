@@ -20,6 +20,8 @@
 
 namespace locksan {
 
+struct PyStackMemo;
+
 // ---------------------------------------------------------------------------------------------
 // Locks
 // ---------------------------------------------------------------------------------------------
@@ -156,6 +158,9 @@ struct ThreadState {
   const char* driver_calls[kMaxDriverDepth] = {};
 
   ThreadState* next_all = nullptr;  // list of every thread state
+  // Slow path (core/gil.cc): the Python stacks this thread captured last, by their frames' keys.
+  // Allocated at the first capture; a recycled state keeps it (its entries hold for any thread).
+  struct PyStackMemo* py_memo = nullptr;
 };
 
 // CurrentThread — the calling thread's state, created on first use. nullptr while the runtime is

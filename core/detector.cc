@@ -286,7 +286,7 @@ void ForgetLocked(LockInfo* li) {
 }
 
 // Collect the locks in [lo, hi) (registry_mu held).
-void CollectRangeLocked(uptr lo, uptr hi, PtrVec<LockInfo*>* out) {
+void CollectRangeLocked(uptr lo, uptr hi, SmallVec<LockInfo*, 8>* out) {
   uptr first = lo >> kPageShift, last = (hi - 1) >> kPageShift;
   auto scan_page = [&](LockInfo* li) {
     for (; li; li = li->next_in_page) {
@@ -307,7 +307,7 @@ void CollectRangeLocked(uptr lo, uptr hi, PtrVec<LockInfo*>* out) {
   }
 }
 
-void ForgetLocks(PtrVec<LockInfo*>* locks) {
+void ForgetLocks(SmallVec<LockInfo*, 8>* locks) {
   // graph_mu -> registry_mu.
   for (LockInfo* li : *locks)
     g_rt.graph->RemoveNode(li->id);
@@ -690,8 +690,13 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   ScopedInRuntime guard;
   LockInfo* li = a->lock;
   u64* cache_slot = &ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)];
+  // The newest lock of the chain: a chain with a lock newer than every chain this thread put in the
+  // shared set cannot be there (lock ids only grow), and the look-up (a cache miss, often a TLB
+  // miss, in 8 MiB) is skipped.
+  u64 newest = li->id;
+  for (u32 i = 0; i < ts->nheld; i++) newest = ts->held[i].id > newest ? ts->held[i].id : newest;
   // Checked before by this thread, and evicted from its cache since.
-  if (ValidatedFind(ValidatedKey(ts, a->chain))) {
+  if (newest <= ts->validated_newest && ValidatedFind(ValidatedKey(ts, a->chain))) {
     *cache_slot = a->chain;
     return;
   }
@@ -706,9 +711,17 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     if (!ts->nheld) return;
     cache_slot = &ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)];
   }
-  auto validated = [&] {
+  // A validated chain goes into this thread's cache, and into the shared set (which outlives
+  // evictions from the thread's cache) only once it is seen again with nothing new (`shared`): a
+  // chain that made a new edge is very often one of a kind (a lock created, taken once and freed:
+  // a new lock per item of a loop), and putting each in the shared set touched a new cache line,
+  // and at first a new page, of its 8 MiB. A chain seen again after leaving the thread's cache
+  // costs one more graph look-up (pass 1) before it is in the shared set.
+  auto validated = [&](bool shared = true) {
     *cache_slot = a->chain;
+    if (!shared) return;
     ValidatedInsert(ValidatedKey(ts, a->chain));
+    if (newest > ts->validated_newest) ts->validated_newest = newest;
   };
   // Python locks taken with the GIL held: by which threads (the confined-GIL-cycle rule). Every
   // thread's first acquisition of a lock under a given held chain passes here.
@@ -777,7 +790,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   }
   // Sources: entries [first, top), and the GIL wherever it is in the stack: edges out of the GIL
   // into CPython's probe-acquired locks are not recorded, so GIL -> X cannot follow transitively.
-  PtrVec<u32> sources;
+  SmallVec<u32, 16> sources;
   for (u32 i = 0; i < first; i++)
     if (ts->held[i].kind == LockKind::kGil) sources.push_back(i);
   for (u32 i = first; i < top; i++) sources.push_back(i);
@@ -787,7 +800,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     bool known;  // the graph has this edge and this occurrence changes nothing that matters
     EdgeFacts f;
   };
-  PtrVec<Source> edges;
+  SmallVec<Source, 8> edges;
   for (u32 i : sources) {
     const HeldLock& h = ts->held[i];
     if (h.flags & kHeldReentry) continue;
@@ -891,7 +904,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
         break;
       }
     }
-    validated();
+    validated(/*shared=*/false);
   }
   for (ReportDesc* r : reports) {
     FillThreads(r);
@@ -1139,7 +1152,7 @@ void ForgetRange(uptr lo, uptr hi) {
   ScopedInRuntime guard;
   RuntimeLockGuard glock(&g_rt.graph_mu);
   RuntimeLockGuard rlock(&g_rt.registry_mu);
-  PtrVec<LockInfo*> locks;
+  SmallVec<LockInfo*, 8> locks;
   CollectRangeLocked(lo, hi, &locks);
   ForgetLocks(&locks);
 }

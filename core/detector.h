@@ -161,6 +161,8 @@ struct ThreadState {
   // Slow path (core/gil.cc): the Python stacks this thread captured last, by their frames' keys.
   // Allocated at the first capture; a recycled state keeps it (its entries hold for any thread).
   struct PyStackMemo* py_memo = nullptr;
+  // Slow path: the newest lock id of the chains this thread put in the shared validated-chain set.
+  u64 validated_newest = 0;
 };
 
 // CurrentThread — the calling thread's state, created on first use. nullptr while the runtime is

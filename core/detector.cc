@@ -595,9 +595,24 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
     li->first_thread = ts->number;
     li->first_pc = pc;
     if (pc) {
-      uptr pcs[8];
-      int n = CaptureUserStack(pcs, nullptr, g_rt.flags.stack_depth < 8 ? g_rt.flags.stack_depth : 8);
-      li->first_stack = StackDepotPut(pcs, n);
+      // A short stack for "first locked at". When this thread holds locks, the order check of this
+      // same acquisition (CheckAcquireSlow, next) will want the whole stack as the evidence of its
+      // new edges: it is captured whole once, here, and kept for that check (SharedCapture).
+      int first_depth = g_rt.flags.stack_depth < 8 ? g_rt.flags.stack_depth : 8;
+      if (ts->nheld) {
+        ThreadState::SharedCapture& sc = ts->shared_capture;
+        int n = CaptureUserStack(sc.pcs, nullptr, g_rt.flags.stack_depth);
+        sc.n = static_cast<u32>(n);
+        sc.addr = addr;
+        sc.pc = pc;
+        sc.seq = ts->wait_seq.load(std::memory_order_relaxed);
+        sc.nheld = ts->nheld;
+        li->first_stack = StackDepotPut(sc.pcs, n < first_depth ? n : first_depth);
+      } else {
+        uptr pcs[8];
+        int n = CaptureUserStack(pcs, nullptr, first_depth);
+        li->first_stack = StackDepotPut(pcs, n);
+      }
     }
     li->driver_call = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
     li->in_libcuda = li->driver_call != nullptr || InLibcuda(pc);
@@ -647,6 +662,9 @@ void ValidatedInsert(u64 key) {
   set[(key >> 58) & 7].store(key, std::memory_order_relaxed);
 }
 
+static_assert(sizeof(ThreadState::SharedCapture::pcs) == kMaxStackDepth * sizeof(uptr),
+              "a shared capture holds a whole stack");
+
 // The current stack of an acquisition, with the entry address of each frame's function computed
 // on demand (to rebuild "previously acquired" stacks).
 struct CurrentStack {
@@ -690,6 +708,13 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   ScopedInRuntime guard;
   LockInfo* li = a->lock;
   u64* cache_slot = &ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)];
+  // The stack ResolveLockSlow captured for this acquisition, if it registered the lock (used once).
+  ThreadState::SharedCapture& sc = ts->shared_capture;
+  int shared_capture = sc.n && sc.addr == a->addr && sc.pc == a->pc && sc.nheld == ts->nheld &&
+                               sc.seq == ts->wait_seq.load(std::memory_order_relaxed)
+                           ? static_cast<int>(sc.n)
+                           : 0;  // frames
+  sc.n = 0;
   // The newest lock of the chain: a chain with a lock newer than every chain this thread put in the
   // shared set cannot be there (lock ids only grow), and the look-up (a cache miss, often a TLB
   // miss, in 8 MiB) is skipped.
@@ -856,9 +881,15 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
       return;
     }
   }
-  // Evidence: one capture of this acquisition's stack serves every new edge.
+  // Evidence: one capture of this acquisition's stack serves every new edge (taken already if the
+  // lock was registered by this very acquisition: same lock, call site, wait sequence and held count).
   CurrentStack cur;
-  cur.n = CaptureUserStack(cur.pcs, nullptr, g_rt.flags.stack_depth);
+  if (shared_capture) {
+    cur.n = shared_capture;
+    memcpy(cur.pcs, ts->shared_capture.pcs, cur.n * sizeof(uptr));
+  } else {
+    cur.n = CaptureUserStack(cur.pcs, nullptr, g_rt.flags.stack_depth);
+  }
   u32 stack_to = StackDepotPut(cur.pcs, cur.n);
   u32 py_to = CapturePyStack();
   const char* driver_now = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;

@@ -163,6 +163,16 @@ struct ThreadState {
   struct PyStackMemo* py_memo = nullptr;
   // Slow path: the newest lock id of the chains this thread put in the shared validated-chain set.
   u64 validated_newest = 0;
+  // Slow path: the stack captured when a lock was registered by an acquisition made while this
+  // thread held locks, kept for that acquisition's order check (ResolveLockSlow, CheckAcquireSlow).
+  struct SharedCapture {
+    u32 n;  // 0: none
+    u32 seq;
+    u32 nheld;
+    uptr addr;
+    uptr pc;
+    uptr pcs[64];  // kMaxStackDepth
+  } shared_capture = {};
 };
 
 // CurrentThread — the calling thread's state, created on first use. nullptr while the runtime is

@@ -75,6 +75,9 @@ class SmallVec {
   const T& operator[](u32 i) const { return data_[i]; }
   T* begin() { return data_; }
   T* end() { return data_ + size_; }
+  T& back() { return data_[size_ - 1]; }
+  void pop_back() { size_--; }
+  void clear() { size_ = 0; }
 
   void push_back(const T& v) {
     if (size_ == cap_) {

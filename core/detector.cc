@@ -719,7 +719,12 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   // shared set cannot be there (lock ids only grow), and the look-up (a cache miss, often a TLB
   // miss, in 8 MiB) is skipped.
   u64 newest = li->id;
-  for (u32 i = 0; i < ts->nheld; i++) newest = ts->held[i].id > newest ? ts->held[i].id : newest;
+  LockInfo* newest_lock = li;
+  for (u32 i = 0; i < ts->nheld; i++)
+    if (ts->held[i].id > newest) {
+      newest = ts->held[i].id;
+      newest_lock = ts->held[i].lock;
+    }
   // Checked before by this thread, and evicted from its cache since.
   if (newest <= ts->validated_newest && ValidatedFind(ValidatedKey(ts, a->chain))) {
     *cache_slot = a->chain;
@@ -736,17 +741,31 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     if (!ts->nheld) return;
     cache_slot = &ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)];
   }
-  // A validated chain goes into this thread's cache, and into the shared set (which outlives
-  // evictions from the thread's cache) only once it is seen again with nothing new (`shared`): a
-  // chain that made a new edge is very often one of a kind (a lock created, taken once and freed:
-  // a new lock per item of a loop), and putting each in the shared set touched a new cache line,
-  // and at first a new page, of its 8 MiB. A chain seen again after leaving the thread's cache
-  // costs one more graph look-up (pass 1) before it is in the shared set.
-  auto validated = [&](bool shared = true) {
+  // A validated chain goes into this thread's cache and into the shared set (which outlives
+  // evictions from the thread's cache). A chain that made a new edge is very often one of a kind: a
+  // lock created, taken once and freed (a new lock per item of a loop, e.g. PyTorch's DataLoader);
+  // putting each in the shared set touched a new cache line, and at first a new page, of its 8 MiB.
+  // Such a chain (`fresh`) waits in a small per-thread ring instead, and goes into the shared set
+  // when its slot is reused 32 new chains later, only if the newest lock of the chain (the one
+  // likeliest to be short-lived) still exists: a chain through a forgotten lock can never recur
+  // (ids are not reused). Until then it is in the thread's cache; if it left that cache meanwhile,
+  // a recurrence costs one graph look-up (pass 1), which puts it in the shared set.
+  auto validated = [&](bool fresh = false) {
     *cache_slot = a->chain;
-    if (!shared) return;
-    ValidatedInsert(ValidatedKey(ts, a->chain));
-    if (newest > ts->validated_newest) ts->validated_newest = newest;
+    if (!fresh) {
+      ValidatedInsert(ValidatedKey(ts, a->chain));
+      if (newest > ts->validated_newest) ts->validated_newest = newest;
+      return;
+    }
+    ThreadState::PendingChain& p = ts->pending_chains[ts->pending_next++ % 32];
+    if (p.lock && p.lock->gen.load(std::memory_order_relaxed) == p.gen) {
+      ValidatedInsert(ValidatedKey(ts, p.chain));
+      if (p.newest > ts->validated_newest) ts->validated_newest = p.newest;
+    }
+    p.chain = a->chain;
+    p.newest = newest;
+    p.lock = newest_lock;
+    p.gen = newest_lock->gen.load(std::memory_order_relaxed);
   };
   // Python locks taken with the GIL held: by which threads (the confined-GIL-cycle rule). Every
   // thread's first acquisition of a lock under a given held chain passes here.
@@ -935,7 +954,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
         break;
       }
     }
-    validated(/*shared=*/false);
+    validated(/*fresh=*/true);
   }
   for (ReportDesc* r : reports) {
     FillThreads(r);

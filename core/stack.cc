@@ -247,10 +247,21 @@ bool InRuntime(uptr pc) { return pc >= g_self_lo && pc < g_self_hi; }
 
 int CaptureUserStack(uptr* pcs, uptr* sps, int depth) {
   uptr p[kMaxStackDepth + 16], s[kMaxStackDepth + 16];
-  int want = depth + 16 < kMaxStackDepth + 16 ? depth + 16 : kMaxStackDepth + 16;
+  if (depth > kMaxStackDepth) depth = kMaxStackDepth;
+  // Room for the runtime's own frames above the user's: usually 3-5 (interceptor, detector, this
+  // function). An unwind costs per frame, so a short capture (a lock's first stack, 8 frames, in a
+  // program whose stack is deeper) asks for 8 extra frames first and only unwinds again with 16 when
+  // the runtime's frames took more than that (the result is the same either way).
+  int want = depth + 8;
   int n = CaptureStack(p, sps ? s : nullptr, want, 0);
   int first = 0;
   while (first < n && InRuntime(p[first])) first++;
+  if (n == want && n - first < depth) {
+    want = depth + 16;
+    n = CaptureStack(p, sps ? s : nullptr, want, 0);
+    first = 0;
+    while (first < n && InRuntime(p[first])) first++;
+  }
   int k = 0;
   for (int i = first; i < n && k < depth; i++, k++) {
     pcs[k] = p[i];

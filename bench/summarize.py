@@ -432,18 +432,21 @@ Callgrind instruction counts are the figure to compare on a loaded machine:
 PY=/root/.pyenv/versions/3.12.1/bin/python3.12
 $PY bench/new_lock_py.py --callgrind --python $PY --lib build/liblocksan.so --items 1000 \\
     --modes cdll,cdll_known,pydll,pydll_known      # instructions per item, start-up left out
-$PY bench/new_lock_py.py --python $PY --lib build/liblocksan.so --rounds 9   # wall and CPU µs per item
+$PY bench/new_lock_py.py --python $PY --lib build/liblocksan.so --rounds 11  # wall and CPU µs per item
 ```
 
-Measured 2026-11-27 (CPython 3.12.1, this 2-core machine, load average 6–7), the library before
-(0ad9d08) and after the new-lock work; CPU µs are medians of 9 interleaved rounds:
+Measured 2026-11-27 (CPython 3.12.1, this 2-core machine), the library before (0ad9d08) and after
+the new-lock work; µs are wall-time medians of 11 interleaved rounds at load average ~1.5 (native:
+1.91 µs per `cdll` item, 1.68 per `pydll` item):
 
 | new lock + its edges + free, per item | before | after |
 | --- | --- | --- |
 | `cdll` − `cdll_known`, instructions | 165,362 | 21,697 |
 | `pydll` − `pydll_known`, instructions | 86,410 | 13,091 |
-| `cdll` − `cdll_known`, CPU µs | 32.0 | 3.8 |
-| `pydll` − `pydll_known`, CPU µs | 19.9 | 2.7 |
+| `cdll` − `cdll_known`, µs | 19.4 | 2.5 |
+| `pydll` − `pydll_known`, µs | 12.8 | 1.7 |
+| whole `cdll` item vs native, µs | +20.2 | +3.3 |
+| whole `pydll` item vs native, µs | +13.0 | +1.95 |
 
 What the time went to and what changed: docs/design.md, "Cost of a new lock and a new edge".
 

@@ -448,6 +448,42 @@ class Table:
         return lines
 
 
+# A separate measurement (bench/new_lock_py.py), kept in the generated page as written.
+NEW_LOCK_PY = """\
+## Cost of a new lock in a Python process
+
+Not part of `run.sh`'s rounds: measured separately with `bench/new_lock_py.py`, which reproduces
+what a PyTorch DataLoader does per item (a `torch.Generator`'s `std::mutex`: a new heap lock taken
+under the GIL, then freed) with ctypes and libc, through `ctypes.CDLL` (GIL released; the new edge is
+mutex → GIL) and `ctypes.PyDLL` (GIL held; GIL → mutex), 30 Python frames deep; the `_known` modes
+make the same calls on one mutex allocated once, so the difference is the new lock's own cost.
+Callgrind instruction counts are the figure to compare on a loaded machine:
+
+```sh
+PY=/root/.pyenv/versions/3.12.1/bin/python3.12
+$PY bench/new_lock_py.py --callgrind --python $PY --lib build/liblocksan.so --items 1000 \\
+    --modes cdll,cdll_known,pydll,pydll_known      # instructions per item, start-up left out
+$PY bench/new_lock_py.py --python $PY --lib build/liblocksan.so --rounds 11  # wall and CPU µs per item
+```
+
+Measured 2026-11-27 (CPython 3.12.1, this 2-core machine), the library before (0ad9d08) and after
+the new-lock work; µs are wall-time medians of 11 interleaved rounds at load average ~1.5 (native:
+1.91 µs per `cdll` item, 1.68 per `pydll` item):
+
+| new lock + its edges + free, per item | before | after |
+| --- | --- | --- |
+| `cdll` − `cdll_known`, instructions | 165,362 | 21,697 |
+| `pydll` − `pydll_known`, instructions | 86,410 | 13,091 |
+| `cdll` − `cdll_known`, µs | 19.4 | 2.5 |
+| `pydll` − `pydll_known`, µs | 12.8 | 1.7 |
+| whole `cdll` item vs native, µs | +20.2 | +3.3 |
+| whole `pydll` item vs native, µs | +13.0 | +1.95 |
+
+What the time went to and what changed: docs/design.md, "Cost of a new lock and a new edge".
+
+"""
+
+
 HOW_TO = """\
 ## How to run
 
@@ -599,7 +635,7 @@ def main():
     doc = ("# locksan benchmarks\n\n"
            "<!-- Written by bench/run.sh (bench/summarize.py holds this text); rerun it rather than editing. -->\n\n"
            "Targets come from the project's issues; the comparison tools and their published costs are in\n"
-           "`shared/notes/anchors.md`.\n\n" + results + HOW_TO)
+           "`shared/notes/anchors.md`.\n\n" + results + NEW_LOCK_PY + HOW_TO)
     sys.stdout.write(results)
     if a.out and a.out != "-":
         with open(a.out, "w") as fh:

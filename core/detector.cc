@@ -172,9 +172,11 @@ ThreadState* NewThreadState(u32 number, u32 parent, u32 creation_stack) {
   if (ts) {
     // Recycled: reset everything but keep the allocation.
     if (ts->held != ts->inline_held) InternalFree(ts->held, ts->held_cap * sizeof(HeldLock));
+    PyStackMemo* memo = ts->py_memo;  // kept: valid for any thread
     ts->~ThreadState();
     memset(static_cast<void*>(ts), 0, sizeof *ts);
     new (ts) ThreadState();
+    ts->py_memo = memo;
   } else {
     ts = InternalNew<ThreadState>();
   }
@@ -285,7 +287,7 @@ void ForgetLocked(LockInfo* li) {
 }
 
 // Collect the locks in [lo, hi) (registry_mu held).
-void CollectRangeLocked(uptr lo, uptr hi, PtrVec<LockInfo*>* out) {
+void CollectRangeLocked(uptr lo, uptr hi, SmallVec<LockInfo*, 8>* out) {
   uptr first = lo >> kPageShift, last = (hi - 1) >> kPageShift;
   auto scan_page = [&](LockInfo* li) {
     for (; li; li = li->next_in_page) {
@@ -306,7 +308,7 @@ void CollectRangeLocked(uptr lo, uptr hi, PtrVec<LockInfo*>* out) {
   }
 }
 
-void ForgetLocks(PtrVec<LockInfo*>* locks) {
+void ForgetLocks(SmallVec<LockInfo*, 8>* locks) {
   // graph_mu -> registry_mu.
   for (LockInfo* li : *locks)
     g_rt.graph->RemoveNode(li->id);
@@ -594,9 +596,24 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
     li->first_thread = ts->number;
     li->first_pc = pc;
     if (pc) {
-      uptr pcs[8];
-      int n = CaptureUserStack(pcs, nullptr, g_rt.flags.stack_depth < 8 ? g_rt.flags.stack_depth : 8);
-      li->first_stack = StackDepotPut(pcs, n);
+      // A short stack for "first locked at". When this thread holds locks, the order check of this
+      // same acquisition (CheckAcquireSlow, next) will want the whole stack as the evidence of its
+      // new edges: it is captured whole once, here, and kept for that check (SharedCapture).
+      int first_depth = g_rt.flags.stack_depth < 8 ? g_rt.flags.stack_depth : 8;
+      if (ts->nheld) {
+        ThreadState::SharedCapture& sc = ts->shared_capture;
+        int n = CaptureUserStack(sc.pcs, nullptr, g_rt.flags.stack_depth);
+        sc.n = static_cast<u32>(n);
+        sc.addr = addr;
+        sc.pc = pc;
+        sc.seq = ts->wait_seq.load(std::memory_order_relaxed);
+        sc.nheld = ts->nheld;
+        li->first_stack = StackDepotPut(sc.pcs, n < first_depth ? n : first_depth);
+      } else {
+        uptr pcs[8];
+        int n = CaptureUserStack(pcs, nullptr, first_depth);
+        li->first_stack = StackDepotPut(pcs, n);
+      }
     }
     li->driver_call = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
     li->in_libcuda = li->driver_call != nullptr || InLibcuda(pc);
@@ -646,6 +663,9 @@ void ValidatedInsert(u64 key) {
   set[(key >> 58) & 7].store(key, std::memory_order_relaxed);
 }
 
+static_assert(sizeof(ThreadState::SharedCapture::pcs) == kMaxStackDepth * sizeof(uptr),
+              "a shared capture holds a whole stack");
+
 // The current stack of an acquisition, with the entry address of each frame's function computed
 // on demand (to rebuild "previously acquired" stacks).
 struct CurrentStack {
@@ -689,8 +709,25 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   ScopedInRuntime guard;
   LockInfo* li = a->lock;
   u64* cache_slot = &ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)];
+  // The stack ResolveLockSlow captured for this acquisition, if it registered the lock (used once).
+  ThreadState::SharedCapture& sc = ts->shared_capture;
+  int shared_capture = sc.n && sc.addr == a->addr && sc.pc == a->pc && sc.nheld == ts->nheld &&
+                               sc.seq == ts->wait_seq.load(std::memory_order_relaxed)
+                           ? static_cast<int>(sc.n)
+                           : 0;  // frames
+  sc.n = 0;
+  // The newest lock of the chain: a chain with a lock newer than every chain this thread put in the
+  // shared set cannot be there (lock ids only grow), and the look-up (a cache miss, often a TLB
+  // miss, in 8 MiB) is skipped.
+  u64 newest = li->id;
+  LockInfo* newest_lock = li;
+  for (u32 i = 0; i < ts->nheld; i++)
+    if (ts->held[i].id > newest) {
+      newest = ts->held[i].id;
+      newest_lock = ts->held[i].lock;
+    }
   // Checked before by this thread, and evicted from its cache since.
-  if (ValidatedFind(ValidatedKey(ts, a->chain))) {
+  if (newest <= ts->validated_newest && ValidatedFind(ValidatedKey(ts, a->chain))) {
     *cache_slot = a->chain;
     return;
   }
@@ -705,9 +742,31 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     if (!ts->nheld) return;
     cache_slot = &ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)];
   }
-  auto validated = [&] {
+  // A validated chain goes into this thread's cache and into the shared set (which outlives
+  // evictions from the thread's cache). A chain that made a new edge is very often one of a kind: a
+  // lock created, taken once and freed (a new lock per item of a loop, e.g. PyTorch's DataLoader);
+  // putting each in the shared set touched a new cache line, and at first a new page, of its 8 MiB.
+  // Such a chain (`fresh`) waits in a small per-thread ring instead, and goes into the shared set
+  // when its slot is reused 32 new chains later, only if the newest lock of the chain (the one
+  // likeliest to be short-lived) still exists: a chain through a forgotten lock can never recur
+  // (ids are not reused). Until then it is in the thread's cache; if it left that cache meanwhile,
+  // a recurrence costs one graph look-up (pass 1), which puts it in the shared set.
+  auto validated = [&](bool fresh = false) {
     *cache_slot = a->chain;
-    ValidatedInsert(ValidatedKey(ts, a->chain));
+    if (!fresh) {
+      ValidatedInsert(ValidatedKey(ts, a->chain));
+      if (newest > ts->validated_newest) ts->validated_newest = newest;
+      return;
+    }
+    ThreadState::PendingChain& p = ts->pending_chains[ts->pending_next++ % 32];
+    if (p.lock && p.lock->gen.load(std::memory_order_relaxed) == p.gen) {
+      ValidatedInsert(ValidatedKey(ts, p.chain));
+      if (p.newest > ts->validated_newest) ts->validated_newest = p.newest;
+    }
+    p.chain = a->chain;
+    p.newest = newest;
+    p.lock = newest_lock;
+    p.gen = newest_lock->gen.load(std::memory_order_relaxed);
   };
   // Python locks taken with the GIL held: by which threads (the confined-GIL-cycle rule). Every
   // thread's first acquisition of a lock under a given held chain passes here.
@@ -776,7 +835,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   }
   // Sources: entries [first, top), and the GIL wherever it is in the stack: edges out of the GIL
   // into CPython's probe-acquired locks are not recorded, so GIL -> X cannot follow transitively.
-  PtrVec<u32> sources;
+  SmallVec<u32, 16> sources;
   for (u32 i = 0; i < first; i++)
     if (ts->held[i].kind == LockKind::kGil) sources.push_back(i);
   for (u32 i = first; i < top; i++) sources.push_back(i);
@@ -786,7 +845,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     bool known;  // the graph has this edge and this occurrence changes nothing that matters
     EdgeFacts f;
   };
-  PtrVec<Source> edges;
+  SmallVec<Source, 8> edges;
   for (u32 i : sources) {
     const HeldLock& h = ts->held[i];
     if (h.flags & kHeldReentry) continue;
@@ -842,9 +901,15 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
       return;
     }
   }
-  // Evidence: one capture of this acquisition's stack serves every new edge.
+  // Evidence: one capture of this acquisition's stack serves every new edge (taken already if the
+  // lock was registered by this very acquisition: same lock, call site, wait sequence and held count).
   CurrentStack cur;
-  cur.n = CaptureUserStack(cur.pcs, nullptr, g_rt.flags.stack_depth);
+  if (shared_capture) {
+    cur.n = shared_capture;
+    memcpy(cur.pcs, ts->shared_capture.pcs, cur.n * sizeof(uptr));
+  } else {
+    cur.n = CaptureUserStack(cur.pcs, nullptr, g_rt.flags.stack_depth);
+  }
   u32 stack_to = StackDepotPut(cur.pcs, cur.n);
   u32 py_to = CapturePyStack();
   // Into the GIL: is this thread entering a ctypes/cffi callback? (Its function is known only here.)
@@ -893,7 +958,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
         break;
       }
     }
-    validated();
+    validated(/*fresh=*/true);
   }
   for (ReportDesc* r : reports) {
     FillThreads(r);
@@ -1141,7 +1206,7 @@ void ForgetRange(uptr lo, uptr hi) {
   ScopedInRuntime guard;
   RuntimeLockGuard glock(&g_rt.graph_mu);
   RuntimeLockGuard rlock(&g_rt.registry_mu);
-  PtrVec<LockInfo*> locks;
+  SmallVec<LockInfo*, 8> locks;
   CollectRangeLocked(lo, hi, &locks);
   ForgetLocks(&locks);
 }

@@ -20,6 +20,8 @@
 
 namespace locksan {
 
+struct PyStackMemo;
+
 // ---------------------------------------------------------------------------------------------
 // Locks
 // ---------------------------------------------------------------------------------------------
@@ -156,6 +158,30 @@ struct ThreadState {
   const char* driver_calls[kMaxDriverDepth] = {};
 
   ThreadState* next_all = nullptr;  // list of every thread state
+  // Slow path (core/gil.cc): the Python stacks this thread captured last, by their frames' keys.
+  // Allocated at the first capture; a recycled state keeps it (its entries hold for any thread).
+  struct PyStackMemo* py_memo = nullptr;
+  // Slow path: the newest lock id of the chains this thread put in the shared validated-chain set.
+  u64 validated_newest = 0;
+  // Slow path: chains validated by an order check that made new edges, not yet in the shared set: each
+  // goes there when its slot is reused, if the newest lock of the chain still exists (CheckAcquireSlow).
+  struct PendingChain {
+    u64 chain;
+    u64 newest;     // the newest lock id of the chain
+    LockInfo* lock;  // its record, and generation then
+    u32 gen;
+  } pending_chains[32] = {};
+  u32 pending_next = 0;
+  // Slow path: the stack captured when a lock was registered by an acquisition made while this
+  // thread held locks, kept for that acquisition's order check (ResolveLockSlow, CheckAcquireSlow).
+  struct SharedCapture {
+    u32 n;  // 0: none
+    u32 seq;
+    u32 nheld;
+    uptr addr;
+    uptr pc;
+    uptr pcs[64];  // kMaxStackDepth
+  } shared_capture = {};
 };
 
 // CurrentThread — the calling thread's state, created on first use. nullptr while the runtime is

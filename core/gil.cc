@@ -143,11 +143,70 @@ void GilForkUnlock(bool child) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Per-thread memo of captured Python stacks
+// ---------------------------------------------------------------------------------------------
+// Decoding a frame (its file and function names from str objects, its line from the line table) and
+// storing the decoded stack (hashing and comparing ~9 KiB of records under the depot's lock) cost
+// ~1.5k instructions a frame; reading the frames' keys (code object, instruction offset, a digest of
+// the code object's names) costs a few loads. A thread that makes new edges again and again from the
+// same Python code (a new lock per item of a loop) captures the same Python stack each time: the
+// memo maps the keys of the last few stacks this thread stored to their depot ids, and a capture
+// whose keys are all equal returns that id without decoding anything. Equal keys decode to equal
+// records (pystack.h), so the id is the one decoding would have found. Allocated at a thread's first
+// capture, kept with its ThreadState (recycled states keep it).
+constexpr int kPyMemoEntries = 4;
+struct PyStackMemo {
+  struct Entry {
+    u64 hash;
+    u32 n;
+    u32 id;
+    python::PyFrameKey keys[kMaxPyFrames];
+  } e[kPyMemoEntries];
+};
+
+namespace {
+
+u64 HashKeys(const python::PyFrameKey* k, int n) {
+  u64 h = 0x6a09e667f3bcc909ULL ^ static_cast<u64>(n);
+  for (int i = 0; i < n; i++)
+    h = Mix64(h ^ reinterpret_cast<uptr>(k[i].code) ^ (k[i].check * 0x9e3779b97f4a7c15ULL) ^
+              (static_cast<u64>(static_cast<u32>(k[i].addr)) << 47));
+  return h;
+}
+
+bool SameKeys(const python::PyFrameKey* a, const python::PyFrameKey* b, int n) {
+  for (int i = 0; i < n; i++)
+    if (a[i].code != b[i].code || a[i].addr != b[i].addr || a[i].check != b[i].check) return false;
+  return true;
+}
+
+}  // namespace
+
 u32 CapturePyStack() {
   if (g_state.load(std::memory_order_acquire) != 2) return 0;
+  ThreadState* ts = t_local.ts;
+  python::PyFrameKey keys[kMaxPyFrames];
+  int n = python::CaptureOwnStackKeys(keys, kMaxPyFrames);
+  if (n <= 0) return 0;
+  u64 h = HashKeys(keys, n);
+  PyStackMemo::Entry* slot = nullptr;
+  if (ts) {
+    if (!ts->py_memo) ts->py_memo = InternalNew<PyStackMemo>();
+    slot = &ts->py_memo->e[h % kPyMemoEntries];
+    if (slot->id && slot->hash == h && slot->n == static_cast<u32>(n) && SameKeys(slot->keys, keys, n))
+      return slot->id;
+  }
   python::PyFrameRec frames[kMaxPyFrames];
-  int n = python::CaptureOwnStack(frames, kMaxPyFrames);
-  return PyStackDepotPut(frames, n);
+  python::DecodeFrameKeys(keys, n, frames);
+  u32 id = PyStackDepotPut(frames, n);
+  if (slot && id) {
+    slot->hash = h;
+    slot->n = static_cast<u32>(n);
+    slot->id = id;
+    memcpy(static_cast<void*>(slot->keys), keys, n * sizeof keys[0]);
+  }
+  return id;
 }
 
 // ---------------------------------------------------------------------------------------------

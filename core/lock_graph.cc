@@ -137,10 +137,22 @@ bool LockGraph::InsertOrdered(Edge* e) {
   Node* x = e->from;
   Node* y = e->to;
   if (x->ord < y->ord) return true;  // consistent with the order: nothing to do
+  // A source (no edge into x) can go before every node, a sink (no edge out of y but e) after every
+  // node: no search, and no path y ~> x can exist. This is the common case of a new lock whose first
+  // edge goes to an older lock (a new heap mutex held while the thread re-takes the GIL): without it,
+  // the search visits every successor of y placed before x, e.g. every lock the GIL was held over.
+  if (x->in.empty()) {
+    x->ord = front_ord_--;
+    return true;
+  }
+  if (y->out.empty()) {
+    y->ord = next_ord_++;
+    return true;
+  }
   searches_++;
   u64 lb = y->ord, ub = x->ord;
   // Forward search from y within ord <= ub over ordered edges.
-  PtrVec<Node*> fwd, bwd, stack;
+  SmallVec<Node*, 16> fwd, bwd, stack;
   u32 mf = NewMark();
   stack.push_back(y);
   y->mark = mf;
@@ -187,8 +199,7 @@ bool LockGraph::InsertOrdered(Edge* e) {
   auto by_ord = [](Node* p, Node* q) { return p->ord < q->ord; };
   std::sort(fwd.begin(), fwd.end(), by_ord);
   std::sort(bwd.begin(), bwd.end(), by_ord);
-  PtrVec<u64> ords;
-  ords.Reserve(fwd.size() + bwd.size());
+  SmallVec<u64, 32> ords;
   for (Node* n : bwd) ords.push_back(n->ord);
   for (Node* n : fwd) ords.push_back(n->ord);
   std::sort(ords.begin(), ords.end());

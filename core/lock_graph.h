@@ -157,7 +157,10 @@ class LockGraph {
   PtrMap<Node, NodeKeyOf> nodes_;  // by lock id
   // Edges by EdgeKey(from, to); a second pair with the same 64-bit key is not recorded.
   PtrMap<Edge, EdgeKeyOf> edges_;
-  u64 next_ord_ = 1;
+  // Positions: new nodes go to the end (next_ord_ up); a source moved to the front takes front_ord_
+  // (down). Both start in the middle of the u64 range.
+  u64 next_ord_ = u64{1} << 62;
+  u64 front_ord_ = (u64{1} << 62) - 1;
   u32 mark_ = 0;
   size_t back_edges_ = 0;
   u64 searches_ = 0;

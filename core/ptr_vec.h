@@ -57,4 +57,45 @@ class PtrVec {
   u32 cap_ = 0;
 };
 
+// SmallVec — a PtrVec whose first N elements live inline (on the stack, for a slow path's
+// temporaries): no allocation, hence no allocator lock, until it grows beyond N.
+template <typename T, u32 N>
+class SmallVec {
+ public:
+  SmallVec() = default;
+  ~SmallVec() {
+    if (data_ != inline_) InternalFree(data_, cap_ * sizeof(T));
+  }
+  SmallVec(const SmallVec&) = delete;
+  SmallVec& operator=(const SmallVec&) = delete;
+
+  u32 size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  T& operator[](u32 i) { return data_[i]; }
+  const T& operator[](u32 i) const { return data_[i]; }
+  T* begin() { return data_; }
+  T* end() { return data_ + size_; }
+  T& back() { return data_[size_ - 1]; }
+  void pop_back() { size_--; }
+  void clear() { size_ = 0; }
+
+  void push_back(const T& v) {
+    if (size_ == cap_) {
+      u32 ncap = cap_ * 2;
+      T* nd = static_cast<T*>(InternalAlloc(ncap * sizeof(T)));
+      memcpy(static_cast<void*>(nd), data_, size_ * sizeof(T));
+      if (data_ != inline_) InternalFree(data_, cap_ * sizeof(T));
+      data_ = nd;
+      cap_ = ncap;
+    }
+    data_[size_++] = v;
+  }
+
+ private:
+  T inline_[N];
+  T* data_ = inline_;
+  u32 size_ = 0;
+  u32 cap_ = N;
+};
+
 }  // namespace locksan

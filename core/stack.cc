@@ -249,10 +249,21 @@ bool InRuntime(uptr pc) { return pc >= g_self_lo && pc < g_self_hi; }
 
 int CaptureUserStack(uptr* pcs, uptr* sps, int depth) {
   uptr p[kMaxStackDepth + 16], s[kMaxStackDepth + 16];
-  int want = depth + 16 < kMaxStackDepth + 16 ? depth + 16 : kMaxStackDepth + 16;
+  if (depth > kMaxStackDepth) depth = kMaxStackDepth;
+  // Room for the runtime's own frames above the user's: usually 3-5 (interceptor, detector, this
+  // function). An unwind costs per frame, so a short capture (a lock's first stack, 8 frames, in a
+  // program whose stack is deeper) asks for 8 extra frames first and only unwinds again with 16 when
+  // the runtime's frames took more than that (the result is the same either way).
+  int want = depth + 8;
   int n = CaptureStack(p, sps ? s : nullptr, want, 0);
   int first = 0;
   while (first < n && InRuntime(p[first])) first++;
+  if (n == want && n - first < depth) {
+    want = depth + 16;
+    n = CaptureStack(p, sps ? s : nullptr, want, 0);
+    first = 0;
+    while (first < n && InRuntime(p[first])) first++;
+  }
   int k = 0;
   for (int i = first; i < n && k < depth; i++, k++) {
     pcs[k] = p[i];
@@ -398,9 +409,35 @@ LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip)
   return s.n;
 }
 
-// FunctionStart — via libgcc's FDE lookup (lock-free with glibc's _dl_find_object).
+// FunctionStart — via libgcc's FDE lookup (lock-free with glibc's _dl_find_object), remembered in a
+// lock-free direct-mapped table: rebuilding a "previously acquired" stack asks for the entry address
+// of every frame of the current stack (one FDE lookup each, ~400 instructions), and new edges are made
+// from the same code again and again. One 64-bit word per entry, written and read whole: the pc
+// (user-space addresses fit in 47 bits) above the distance to the function's entry (below 2^17;
+// larger ones are not remembered). A code object unloaded (dlclose) and another one loaded at its
+// address could be given a stale entry address: the rebuilt stack then keeps more or fewer shared
+// frames; nothing else depends on it.
+namespace {
+constexpr int kStartBits = 17;
+constexpr u32 kStartSlots = 1u << 12;
+std::atomic<u64> g_start_memo[kStartSlots];
+std::atomic<u64>& StartSlot(uptr pc) { return g_start_memo[Mix64(pc) & (kStartSlots - 1)]; }
+}  // namespace
+
+static uptr FunctionStartUncached(uptr pc);
+
 uptr FunctionStart(uptr pc) {
   if (!pc) return 0;
+  std::atomic<u64>& slot = StartSlot(pc);
+  u64 v = slot.load(std::memory_order_relaxed);
+  if (v && (v >> kStartBits) == pc) return pc - (v & ((u64{1} << kStartBits) - 1));
+  uptr start = FunctionStartUncached(pc);
+  if (start && start <= pc && pc - start < (uptr{1} << kStartBits) && pc < (uptr{1} << (64 - kStartBits)))
+    slot.store(static_cast<u64>(pc) << kStartBits | (pc - start), std::memory_order_relaxed);
+  return start;
+}
+
+static uptr FunctionStartUncached(uptr pc) {
   if (g_unw_state.load(std::memory_order_acquire) == 0) {
     LoaderLockScope loader;
     if (!loader.ok()) return 0;

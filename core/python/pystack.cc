@@ -285,7 +285,11 @@ const char* HeldTstate(const ProcessPython& pp) {
   return ts;
 }
 
-int WalkFrameObjects(const ProcessPython& pp, const char* ts, PyFrameRec* out, int max) {
+// The walkers call emit(code, addr) for each frame of user code, innermost first, until it returns
+// false; addr is the instruction's byte offset (-1: before the first instruction, 3.7-3.10; -2: an
+// instruction pointer outside the code, 3.11+, whose line is unknown). Returns the frames emitted.
+template <typename Emit>
+int WalkFrameObjects(const ProcessPython& pp, const char* ts, int max, Emit emit) {
   const PyLayout& l = pp.layout;
   int n = 0;
   const char* f = LoadPtr(ts, l.ts_frame);
@@ -296,13 +300,14 @@ int WalkFrameObjects(const ProcessPython& pp, const char* ts, PyFrameRec* out, i
     const int lasti = Load<int>(f, l.fo_lasti);
     // f_lasti: a byte offset up to 3.9, an index of 2-byte code units in 3.10.
     const int addr = lasti < 0 ? -1 : l.line_table == LineTable::kLinetable310 ? lasti * 2 : lasti;
-    Fill(pp, code, addr, &out[n++]);
+    emit(code, addr, n++);
     f = LoadPtr(f, l.fo_back);
   }
   return n;
 }
 
-int WalkInterpreterFrames(const ProcessPython& pp, const char* ts, PyFrameRec* out, int max) {
+template <typename Emit>
+int WalkInterpreterFrames(const ProcessPython& pp, const char* ts, int max, Emit emit) {
   const PyLayout& l = pp.layout;
   const char* fr = nullptr;
   if (l.ts_cframe >= 0) {  // 3.11–3.12: tstate->cframe->current_frame
@@ -332,12 +337,34 @@ int WalkInterpreterFrames(const ProcessPython& pp, const char* ts, PyFrameRec* o
       continue;
     }
     const int addr = index >= 0 && index < units ? static_cast<int>(index * 2) : -2;
-    Fill(pp, code, addr, &out[n]);
-    if (addr == -2) out[n].line = -1;
-    ++n;
+    emit(code, addr, n++);
     fr = previous;
   }
   return n;
+}
+
+template <typename Emit>
+int Walk(const ProcessPython& pp, const char* ts, int max, Emit emit) {
+  if (pp.layout.frame_model == FrameModel::kFrameObject) return WalkFrameObjects(pp, ts, max, emit);
+  return WalkInterpreterFrames(pp, ts, max, emit);
+}
+
+// FillRec — the record of the frame at (code, addr) as the walkers report it.
+void FillRec(const ProcessPython& pp, const char* code, int addr, PyFrameRec* rec) {
+  Fill(pp, code, addr, rec);
+  if (addr == -2) rec->line = -1;
+}
+
+// CodeCheck — a digest of what a frame's record is decoded from besides the code object's address
+// and the offset: its file name, name and line-table objects and first line.
+uint64_t CodeCheck(const ProcessPython& pp, const char* code) {
+  const PyLayout& l = pp.layout;
+  uint64_t h = reinterpret_cast<uintptr_t>(LoadPtr(code, l.co_filename));
+  h = (h ^ (h >> 31)) * 0x9e3779b97f4a7c15ULL ^
+      reinterpret_cast<uintptr_t>(LoadPtr(code, l.co_qualname >= 0 ? l.co_qualname : l.co_name));
+  h = (h ^ (h >> 29)) * 0xbf58476d1ce4e5b9ULL ^ reinterpret_cast<uintptr_t>(LoadPtr(code, l.co_linetable));
+  h = (h ^ (h >> 32)) * 0x94d049bb133111ebULL ^ static_cast<uint32_t>(Load<int>(code, l.co_firstlineno));
+  return h ^ (h >> 31);
 }
 
 }  // namespace
@@ -364,8 +391,26 @@ int CaptureOwnStack(PyFrameRec* out, int max) {
   if (pp == nullptr) return 0;
   const char* ts = OwnTstate(*pp);
   if (ts == nullptr) return 0;
-  if (pp->layout.frame_model == FrameModel::kFrameObject) return WalkFrameObjects(*pp, ts, out, max);
-  return WalkInterpreterFrames(*pp, ts, out, max);
+  return Walk(*pp, ts, max, [&](const char* code, int addr, int i) { FillRec(*pp, code, addr, &out[i]); });
+}
+
+int CaptureOwnStackKeys(PyFrameKey* out, int max) {
+  if (out == nullptr || max <= 0) return 0;
+  const ProcessPython* pp = internal::Published();
+  if (pp == nullptr) return 0;
+  const char* ts = OwnTstate(*pp);
+  if (ts == nullptr) return 0;
+  return Walk(*pp, ts, max, [&](const char* code, int addr, int i) {
+    out[i].code = code;
+    out[i].check = CodeCheck(*pp, code);
+    out[i].addr = addr;
+  });
+}
+
+void DecodeFrameKeys(const PyFrameKey* keys, int n, PyFrameRec* out) {
+  const ProcessPython* pp = internal::Published();
+  if (pp == nullptr) return;
+  for (int i = 0; i < n; ++i) FillRec(*pp, static_cast<const char*>(keys[i].code), keys[i].addr, &out[i]);
 }
 
 int CaptureCurrentThreadStack(PyFrameRec* out, int max) {
@@ -374,8 +419,7 @@ int CaptureCurrentThreadStack(PyFrameRec* out, int max) {
   if (pp == nullptr) return 0;
   const char* ts = HeldTstate(*pp);
   if (ts == nullptr) return 0;
-  if (pp->layout.frame_model == FrameModel::kFrameObject) return WalkFrameObjects(*pp, ts, out, max);
-  return WalkInterpreterFrames(*pp, ts, out, max);
+  return Walk(*pp, ts, max, [&](const char* code, int addr, int i) { FillRec(*pp, code, addr, &out[i]); });
 }
 
 }  // namespace python

@@ -38,6 +38,25 @@ int CaptureCurrentThreadStack(PyFrameRec* out, int max);
 // handler that interrupted the thread (read-only; pthread_getspecific/pthread_self only).
 int CaptureOwnStack(PyFrameRec* out, int max);
 
+// PyFrameKey — what a frame's record is decoded from: its code object, the instruction's byte offset,
+// and a digest of the code object's file name, name and line-table objects and first line (so that
+// a code object freed and another one allocated at its address, with other names, is told apart).
+// Equal keys decode to equal records.
+struct PyFrameKey {
+  const void* code;
+  unsigned long long check;
+  int addr;
+};
+
+// CaptureOwnStackKeys — the frames CaptureOwnStack would return, as keys, without decoding any
+// string or line table (a few loads per frame). Same conditions as CaptureOwnStack.
+int CaptureOwnStackKeys(PyFrameKey* out, int max);
+
+// DecodeFrameKeys — the records of keys just captured by this thread (CaptureOwnStackKeys), while
+// their frames are still running (the code objects are alive): out[i] is what CaptureOwnStack
+// would have filled.
+void DecodeFrameKeys(const PyFrameKey* keys, int n, PyFrameRec* out);
+
 // CurrentThreadHoldsGil — the same check as CaptureCurrentThreadStack makes (0/1), for callers that
 // want it alone. Same contract.
 bool CurrentThreadHoldsGil();

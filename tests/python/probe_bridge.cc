@@ -40,6 +40,22 @@ EXPORT int lsb_capture(char* buf, int size, int max) {
   const int n = locksan::python::CaptureCurrentThreadStack(frames, max);
   int used = 0;
   int result = n;
+  // The keys path (CaptureOwnStackKeys + DecodeFrameKeys, behind the runtime's per-thread memo of
+  // Python stacks) must decode to exactly the same records: -2 when it does not.
+  if (n > 0) {
+    auto* keys = static_cast<locksan::python::PyFrameKey*>(std::malloc(sizeof(locksan::python::PyFrameKey) * max));
+    auto* decoded = static_cast<locksan::python::PyFrameRec*>(std::malloc(sizeof(locksan::python::PyFrameRec) * max));
+    const int k = locksan::python::CaptureOwnStackKeys(keys, max);
+    if (k != n) result = -2;
+    locksan::python::DecodeFrameKeys(keys, k < n ? k : n, decoded);
+    for (int i = 0; i < n && i < k && result == n; ++i)
+      if (decoded[i].line != frames[i].line || std::strcmp(decoded[i].file, frames[i].file) != 0 ||
+          std::strcmp(decoded[i].function, frames[i].function) != 0)
+        result = -2;
+    std::free(keys);
+    std::free(decoded);
+    if (result == -2) return -2;
+  }
   buf[0] = '\0';
   for (int i = 0; i < n; ++i) {
     const int w = std::snprintf(buf + used, size - used, "%s\x1f%s\x1f%d\n", frames[i].file,

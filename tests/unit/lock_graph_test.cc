@@ -125,6 +125,25 @@ EdgeFacts Plain(u32 thread = 1) {
   return f;
 }
 
+TEST(LockGraph, NewSourcesAndSinksAreOrderedWithoutSearch) {
+  LockGraph g;
+  CycleResult c;
+  // An old lock with successors (the GIL held over other locks), then new locks whose first edge goes
+  // into it (held while the GIL is re-taken): each new lock is a source, moved to the front.
+  for (u64 i = 2; i < 50; i++) ASSERT_EQ(g.AddEdge(1, i, Plain(), false, &c), AddOutcome::kAdded);
+  for (u64 i = 100; i < 1100; i++) ASSERT_EQ(g.AddEdge(i, 1, Plain(), false, &c), AddOutcome::kAdded);
+  // A sink: an old lock with predecessors only, reached from a newer node that has predecessors.
+  ASSERT_EQ(g.AddEdge(2000, 2001, Plain(), false, &c), AddOutcome::kAdded);
+  ASSERT_EQ(g.AddEdge(2001, 3, Plain(), false, &c), AddOutcome::kAdded);  // 3 has no out-edges
+  EXPECT_EQ(g.searches(), 0u);
+  EXPECT_TRUE(g.CheckOrder());
+  // The order still finds cycles through moved nodes.
+  EXPECT_EQ(g.AddEdge(3, 2000, Plain(2), false, &c), AddOutcome::kCycle);
+  ExpectValidCycle(c, 3, 2000, false);
+  EXPECT_EQ(g.AddEdge(1, 100, Plain(2), false, &c), AddOutcome::kCycle);
+  ExpectValidCycle(c, 1, 100, false);
+}
+
 TEST(LockGraph, SimpleInversion) {
   LockGraph g;
   CycleResult c;

@@ -181,6 +181,7 @@ ThreadState* NewThreadState(u32 number, u32 parent, u32 creation_stack) {
   ts->parent = parent;
   ts->creation_stack = creation_stack;
   ts->tid = static_cast<int>(syscall(SYS_gettid));
+  UpdateEndSlow(ts);  // acquire_stacks
   ReadThreadName(ts);
   RuntimeLockGuard lock(&g_rt.threads_mu);
   ts->next_all = g_rt.all_threads;
@@ -905,7 +906,7 @@ HeldLock* CheckPendingSlow(ThreadState* ts, HeldLock* h) {
   a.addr = pending.addr;
   a.chain = pending.chain;
   a.pc = pending.pc;
-  a.sp = pending.sp;
+  a.sp = 0;
   a.mode = pending.mode;
   a.flags = pending.flags;
   CheckAcquireSlow(ts, &a);
@@ -960,6 +961,7 @@ void OnSemInit(uptr addr, unsigned value) {
       li->first_thread = ts->number;
       li->init_thread = ts->number + 1;
       ts->fresh_lock = li;
+      UpdateEndSlow(ts);
     }
   }
   // Other threads may have cached this address as "not a lock".
@@ -1005,10 +1007,33 @@ void RestoreOuterWait(ThreadState* ts) {
 void SetOuterWait(ThreadState* ts, bool set) {
   if (!set) {
     ts->outer_wait = {};
-    return;
+  } else {
+    ts->outer_wait.addr = ts->wait_addr.load(std::memory_order_relaxed);
+    ts->outer_wait.lock = ts->wait_lock.load(std::memory_order_relaxed);
   }
-  ts->outer_wait.addr = ts->wait_addr.load(std::memory_order_relaxed);
-  ts->outer_wait.lock = ts->wait_lock.load(std::memory_order_relaxed);
+  UpdateEndSlow(ts);
+}
+
+void UpdateEndSlow(ThreadState* ts) {
+  ts->end_slow = (ts->outer_wait.addr != 0) | (ts->fresh_lock != nullptr) | g_acquire_stacks;
+}
+
+void EndAcquireInPlaceSlow(ThreadState* ts, HeldLock* h, bool acquired, bool is_try) {
+  if (!is_try) {
+    if (!ts->outer_wait.addr) ts->wait_addr.store(0, std::memory_order_relaxed);
+    else RestoreOuterWait(ts);
+  }
+  if (!acquired) return;
+  if (ts->fresh_lock != nullptr && h->kind != LockKind::kGil) {
+    ts->fresh_lock = nullptr;
+    UpdateEndSlow(ts);
+  }
+  // Read once the lock is ours: an unlock by a non-holder while this thread waited is not about us.
+  h->epoch = h->lock->release_epoch.load(std::memory_order_relaxed);
+  if (g_acquire_stacks) h->stack = CaptureAcquireStack();
+  // Publish the filled entry: a signal handler that runs later must never see a half-written one.
+  std::atomic_signal_fence(std::memory_order_release);
+  ts->nheld++;
 }
 
 void PushHeldSlow(ThreadState* ts) {
@@ -1105,6 +1130,7 @@ void OnLockInit(uptr addr, LockKind kind) {
   li->first_thread = ts->number;
   li->init_thread = ts->number + 1;
   ts->fresh_lock = li;
+  UpdateEndSlow(ts);
 }
 
 void OnLockDestroy(uptr addr) {

@@ -74,7 +74,7 @@ struct HeldLock {
   u64 id;
   u64 chain;     // hash of the held-lock chain up to and including this entry
   uptr pc;       // return address of the acquiring call
-  uptr sp;       // stack pointer of the acquiring call (to reconstruct its stack later)
+  uptr unused;   // keeps an entry at 64 bytes (one cache line; indexed by a shift)
   LockInfo* lock;  // to check, on slow paths, that the entry is not stale (gen, release_epoch)
   u32 gen;
   u32 epoch;
@@ -86,6 +86,7 @@ struct HeldLock {
 // kHeldUnchecked: the entry's chain was not (or no longer is) validated by an order check, so the
 // slot cannot stand for a validated chain (see BeginAcquireInPlace).
 enum : u8 { kHeldTry = 1, kHeldReentry = 2, kHeldUnchecked = 4 };
+static_assert(sizeof(HeldLock) == 64, "a held entry is one cache line");
 
 constexpr int kInlineHeld = 16;
 constexpr int kLockCacheSize = 256;
@@ -100,6 +101,9 @@ struct ThreadState {
   // Slots below reuse_depth were filled while the slots below them held what they hold now: such a
   // slot, if its entry is the same lock and was validated (not kHeldUnchecked), is reused in place.
   u32 reuse_depth = 0;
+  // Non-zero while an acquisition's end needs more than the common work (EndAcquireInPlace): an outer
+  // wait to restore, a fresh lock to forget, acquire_stacks=1. Kept by UpdateEndSlow.
+  u32 end_slow = 0;
   struct CacheEntry {
     uptr addr;
     LockInfo* info;
@@ -198,6 +202,23 @@ void OnForeignUnlock(ThreadState* ts, uptr addr, int rc);
 extern bool g_acquire_stacks __attribute__((visibility("hidden")));
 u32 CaptureAcquireStack();
 
+// PublishWait — the thread is about to block on `addr` (record `li`): what the watchdog reads. The
+// sequence number changes with every wait (the watchdog trusts a wait seen twice with the same one);
+// only this thread writes it, so it is bumped with one instruction where there is one.
+LOCKSAN_ALWAYS_INLINE void PublishWait(ThreadState* ts, uptr addr, u8 mode, LockInfo* li) {
+  ts->wait_lock.store(li, std::memory_order_relaxed);
+#if defined(__x86_64__) || defined(__i386__)
+  static_assert(sizeof(ts->wait_seq) == sizeof(u32), "wait_seq is a plain 32-bit word");
+  __asm__("incl %0" : "+m"(*reinterpret_cast<u32*>(&ts->wait_seq)));
+#else
+  ts->wait_seq.store(ts->wait_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+#endif
+  ts->wait_addr.store(addr | mode, std::memory_order_release);
+}
+
+// UpdateEndSlow — recomputes ThreadState::end_slow after outer_wait or fresh_lock changed.
+void UpdateEndSlow(ThreadState* ts);
+
 LOCKSAN_ALWAYS_INLINE u64 ChainStep(u64 prev, u64 id, u8 mode, u8 flags) {
   u64 h = (prev ^ (id << 3 | static_cast<u64>(mode) << 1 | (flags & kHeldTry))) * 0x9e3779b97f4a7c15ULL;
   return h ^ (h >> 29);
@@ -228,11 +249,7 @@ LOCKSAN_ALWAYS_INLINE void BeginAcquire(ThreadState* ts, uptr addr, LockKind kin
   if (!is_try && ts->nheld &&
       ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)] != a->chain)
     CheckAcquireSlow(ts, a);
-  if (!is_try) {
-    ts->wait_lock.store(a->lock, std::memory_order_relaxed);
-    ts->wait_seq.store(ts->wait_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    ts->wait_addr.store(addr | mode, std::memory_order_release);
-  }
+  if (!is_try) PublishWait(ts, addr, mode, a->lock);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -262,7 +279,7 @@ HeldLock* CheckPendingSlow(ThreadState* ts, HeldLock* h);
 // Out of line: keeps the registers of the in-place path few (fewer saved in every interceptor).
 template <typename KindFn>
 LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_fn, u8 mode, u8 flags,
-                                       uptr pc, uptr sp) {
+                                       uptr pc) {
   u32 n = ts->nheld;
   if (LOCKSAN_UNLIKELY(n == ts->held_cap)) PushHeldSlow(ts);
   HeldLock* h = ts->held + n;
@@ -283,7 +300,6 @@ LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_f
   h->id = id;
   h->chain = chain;
   h->pc = pc;
-  h->sp = sp;
   h->lock = li;
   h->gen = gen;
   h->stack = 0;
@@ -325,35 +341,32 @@ LOCKSAN_ALWAYS_INLINE HeldLock* BeginAcquireInPlace(ThreadState* ts, uptr addr, 
                           (mode | u16{flags} << 8)) &&
                      li->gen.load(std::memory_order_relaxed) == h->gen)) {
     h->pc = pc;
-    h->sp = sp;
   } else {
-    h = FillPending(ts, addr, kind_fn, mode, flags, pc, sp);
+    h = FillPending(ts, addr, kind_fn, mode, flags, pc);
     if (!h) return nullptr;
     li = h->lock;
   }
-  if (!is_try) {
-    ts->wait_lock.store(li, std::memory_order_relaxed);
-    ts->wait_seq.store(ts->wait_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    ts->wait_addr.store(addr | mode, std::memory_order_release);
-  }
+  if (!is_try) PublishWait(ts, addr, mode, li);
   return h;
 }
 
 // `rc` is the lock call's result; acquired_if_nonzero(rc) says whether a non-zero one took the lock.
+// EndAcquireInPlaceSlow — EndAcquireInPlace while ThreadState::end_slow is set (out of line).
+void EndAcquireInPlaceSlow(ThreadState* ts, HeldLock* h, bool acquired, bool is_try);
+
 template <typename AcquiredIfNonzero>
 LOCKSAN_ALWAYS_INLINE void EndAcquireInPlace(ThreadState* ts, HeldLock* h, int rc,
                                              AcquiredIfNonzero acquired_if_nonzero, bool is_try) {
-  if (!is_try) {
-    if (LOCKSAN_LIKELY(!ts->outer_wait.addr)) ts->wait_addr.store(0, std::memory_order_relaxed);
-    else RestoreOuterWait(ts);
+  // One test for the rare cases (an outer wait to restore, a fresh lock, acquire_stacks=1): the
+  // acquisition's end is in the critical section the program waits on.
+  if (LOCKSAN_UNLIKELY(ts->end_slow)) {
+    EndAcquireInPlaceSlow(ts, h, rc == 0 || acquired_if_nonzero(rc), is_try);
+    return;
   }
+  if (!is_try) ts->wait_addr.store(0, std::memory_order_relaxed);
   if (LOCKSAN_UNLIKELY(rc != 0) && !acquired_if_nonzero(rc)) return;
-  LockInfo* li = h->lock;
-  if (LOCKSAN_UNLIKELY(ts->fresh_lock != nullptr) && h->kind != LockKind::kGil)
-    ts->fresh_lock = nullptr;
   // Read once the lock is ours: an unlock by a non-holder while this thread waited is not about us.
-  h->epoch = li->release_epoch.load(std::memory_order_relaxed);
-  if (LOCKSAN_UNLIKELY(g_acquire_stacks)) h->stack = CaptureAcquireStack();
+  h->epoch = h->lock->release_epoch.load(std::memory_order_relaxed);
   // Publish the filled entry: a signal handler that runs later must never see a half-written one.
   std::atomic_signal_fence(std::memory_order_release);
   ts->nheld++;
@@ -370,7 +383,10 @@ LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired
   }
   if (!acquired || LOCKSAN_UNLIKELY(!a->lock)) return;
   if (LOCKSAN_UNLIKELY(!a->lock->acquired)) a->lock->acquired = true;
-  if (a->lock->kind != LockKind::kGil) ts->fresh_lock = nullptr;
+  if (LOCKSAN_UNLIKELY(ts->fresh_lock != nullptr) && a->lock->kind != LockKind::kGil) {
+    ts->fresh_lock = nullptr;
+    UpdateEndSlow(ts);
+  }
   if (LOCKSAN_UNLIKELY(ts->nheld == ts->held_cap)) PushHeldSlow(ts);
   // Fill the entry, then publish it: a signal handler that runs on this thread in between (and
   // locks something) must never see a half-written entry.
@@ -383,7 +399,6 @@ LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired
   h.epoch = a->lock->release_epoch.load(std::memory_order_relaxed);
   h.chain = a->chain;
   h.pc = a->pc;
-  h.sp = a->sp;
   h.mode = a->mode;
   h.flags = a->flags | kHeldUnchecked;  // this protocol's entries are never reused in place
   ts->reuse_depth = ts->nheld + 1;

@@ -84,7 +84,7 @@ struct HeldLock {
   LockKind kind;
 };
 // kHeldUnchecked: the entry's chain was not (or no longer is) validated by an order check, so the
-// slot cannot stand for a validated chain (see BeginAcquireInPlace).
+// slot cannot stand for a validated chain (see ReusableSlot).
 enum : u8 { kHeldTry = 1, kHeldReentry = 2, kHeldUnchecked = 4 };
 static_assert(sizeof(HeldLock) == 64, "a held entry is one cache line");
 
@@ -320,33 +320,40 @@ LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_f
   return h;
 }
 
-template <typename KindFn>
-LOCKSAN_ALWAYS_INLINE HeldLock* BeginAcquireInPlace(ThreadState* ts, uptr addr, KindFn kind_fn,
-                                                    u8 mode, bool is_try, uptr pc, uptr sp) {
+// ReusableSlot — the slot held[nheld] if it can be reused in place for this acquisition, else
+// nullptr (then FillPending fills it). The slot still holds the entry of the last acquisition at this
+// depth. If that was the same lock (same record, not recycled since), with the same locks held below
+// it (n < reuse_depth), and its order check was done or not needed (no kHeldUnchecked), the entry is
+// already right: only the call site changes. This is the validated-chain cache keyed by the slot,
+// without hashing. (reuse_depth <= held_cap: the slot exists; every slot below reuse_depth was
+// filled, so its lock is set.) The caller marks the thread busy first (a signal handler must not
+// use the slot in between).
+LOCKSAN_ALWAYS_INLINE HeldLock* ReusableSlot(ThreadState* ts, uptr addr, u8 mode, bool is_try) {
   u8 flags = is_try ? kHeldTry : 0;
-  // The slot still holds the entry of the last acquisition at this depth. If that was the same lock
-  // (same record, not recycled since), with the same locks held below it (n < reuse_depth), and its
-  // order check was done or not needed (no kHeldUnchecked), the entry is already right: only the call
-  // site changes. This is the validated-chain cache keyed by the slot, without hashing.
-  // (reuse_depth <= held_cap: the slot exists; every slot below reuse_depth was filled, so its
-  // lock is set.)
   u32 n = ts->nheld;
   HeldLock* h = ts->held + n;
-  LockInfo* li = h->lock;
   static_assert(offsetof(HeldLock, flags) == offsetof(HeldLock, mode) + 1, "mode, flags adjacent");
   u16 mode_flags;  // mode and flags in one compare, the reentry flag masked
   if (LOCKSAN_LIKELY(n < ts->reuse_depth && h->addr == addr &&
                      (__builtin_memcpy(&mode_flags, &h->mode, sizeof mode_flags),
                       (mode_flags & static_cast<u16>(~(u16{kHeldReentry} << 8))) ==
                           (mode | u16{flags} << 8)) &&
-                     li->gen.load(std::memory_order_relaxed) == h->gen)) {
+                     h->lock->gen.load(std::memory_order_relaxed) == h->gen))
+    return h;
+  return nullptr;
+}
+
+template <typename KindFn>
+LOCKSAN_ALWAYS_INLINE HeldLock* BeginAcquireInPlace(ThreadState* ts, uptr addr, KindFn kind_fn,
+                                                    u8 mode, bool is_try, uptr pc, uptr sp) {
+  HeldLock* h = ReusableSlot(ts, addr, mode, is_try);
+  if (LOCKSAN_LIKELY(h != nullptr)) {
     h->pc = pc;
   } else {
-    h = FillPending(ts, addr, kind_fn, mode, flags, pc);
+    h = FillPending(ts, addr, kind_fn, mode, is_try ? kHeldTry : 0, pc);
     if (!h) return nullptr;
-    li = h->lock;
   }
-  if (!is_try) PublishWait(ts, addr, mode, li);
+  if (!is_try) PublishWait(ts, addr, mode, h->lock);
   return h;
 }
 

@@ -1018,12 +1018,12 @@ void UpdateEndSlow(ThreadState* ts) {
   ts->end_slow = (ts->outer_wait.addr != 0) | (ts->fresh_lock != nullptr) | g_acquire_stacks;
 }
 
-void EndAcquireInPlaceSlow(ThreadState* ts, HeldLock* h, bool acquired, bool is_try) {
+int EndAcquireInPlaceSlow(ThreadState* ts, HeldLock* h, int rc, bool acquired, bool is_try) {
   if (!is_try) {
     if (!ts->outer_wait.addr) ts->wait_addr.store(0, std::memory_order_relaxed);
     else RestoreOuterWait(ts);
   }
-  if (!acquired) return;
+  if (!acquired) return rc;
   if (ts->fresh_lock != nullptr && h->kind != LockKind::kGil) {
     ts->fresh_lock = nullptr;
     UpdateEndSlow(ts);
@@ -1034,6 +1034,7 @@ void EndAcquireInPlaceSlow(ThreadState* ts, HeldLock* h, bool acquired, bool is_
   // Publish the filled entry: a signal handler that runs later must never see a half-written one.
   std::atomic_signal_fence(std::memory_order_release);
   ts->nheld++;
+  return rc;
 }
 
 void PushHeldSlow(ThreadState* ts) {

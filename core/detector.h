@@ -103,7 +103,7 @@ struct ThreadState {
   u32 reuse_depth = 0;
   // Non-zero while an acquisition's end needs more than the common work (EndAcquireInPlace): an outer
   // wait to restore, a fresh lock to forget, acquire_stacks=1. Kept by UpdateEndSlow.
-  u32 end_slow = 0;
+  u8 end_slow = 0;
   struct CacheEntry {
     uptr addr;
     LockInfo* info;
@@ -359,24 +359,25 @@ LOCKSAN_ALWAYS_INLINE HeldLock* BeginAcquireInPlace(ThreadState* ts, uptr addr, 
 
 // `rc` is the lock call's result; acquired_if_nonzero(rc) says whether a non-zero one took the lock.
 // EndAcquireInPlaceSlow — EndAcquireInPlace while ThreadState::end_slow is set (out of line).
-void EndAcquireInPlaceSlow(ThreadState* ts, HeldLock* h, bool acquired, bool is_try);
+// Returns `rc` (so that the caller keeps nothing of its own across the call).
+int EndAcquireInPlaceSlow(ThreadState* ts, HeldLock* h, int rc, bool acquired, bool is_try);
 
+// Returns `rc`.
 template <typename AcquiredIfNonzero>
-LOCKSAN_ALWAYS_INLINE void EndAcquireInPlace(ThreadState* ts, HeldLock* h, int rc,
-                                             AcquiredIfNonzero acquired_if_nonzero, bool is_try) {
+LOCKSAN_ALWAYS_INLINE int EndAcquireInPlace(ThreadState* ts, HeldLock* h, int rc,
+                                            AcquiredIfNonzero acquired_if_nonzero, bool is_try) {
   // One test for the rare cases (an outer wait to restore, a fresh lock, acquire_stacks=1): the
   // acquisition's end is in the critical section the program waits on.
-  if (LOCKSAN_UNLIKELY(ts->end_slow)) {
-    EndAcquireInPlaceSlow(ts, h, rc == 0 || acquired_if_nonzero(rc), is_try);
-    return;
-  }
+  if (LOCKSAN_UNLIKELY(ts->end_slow))
+    return EndAcquireInPlaceSlow(ts, h, rc, rc == 0 || acquired_if_nonzero(rc), is_try);
   if (!is_try) ts->wait_addr.store(0, std::memory_order_relaxed);
-  if (LOCKSAN_UNLIKELY(rc != 0) && !acquired_if_nonzero(rc)) return;
+  if (LOCKSAN_UNLIKELY(rc != 0) && !acquired_if_nonzero(rc)) return rc;
   // Read once the lock is ours: an unlock by a non-holder while this thread waited is not about us.
   h->epoch = h->lock->release_epoch.load(std::memory_order_relaxed);
   // Publish the filled entry: a signal handler that runs later must never see a half-written one.
   std::atomic_signal_fence(std::memory_order_release);
   ts->nheld++;
+  return rc;
 }
 
 // SetOuterWait — the wait just published by BeginAcquire becomes the outer wait (or none: clear).

@@ -88,8 +88,7 @@ LOCKSAN_NOINLINE int FillCall(ThreadState* ts, uptr addr, KindFn kind, u8 mode, 
   HeldLock* h = FillPending(ts, addr, kind, mode, is_try ? kHeldTry : 0, pc);
   if (LOCKSAN_UNLIKELY(!h)) return UntrackedCall(ts, is_try, call);
   if (!is_try) PublishWait(ts, addr, mode, h->lock);
-  int rc = call();
-  EndAcquireInPlace(ts, h, rc, acquired, is_try);
+  int rc = EndAcquireInPlace(ts, h, call(), acquired, is_try);
   t_local.in_runtime--;
   return rc;
 }
@@ -108,8 +107,7 @@ LOCKSAN_ALWAYS_INLINE int AcquireCall(uptr addr, KindFn kind, u8 mode, bool is_t
   if (LOCKSAN_UNLIKELY(!h)) return FillCall(ts, addr, kind, mode, is_try, pc, call, acquired);
   h->pc = pc;
   if (!is_try) PublishWait(ts, addr, mode, h->lock);
-  int rc = call();
-  EndAcquireInPlace(ts, h, rc, acquired, is_try);
+  int rc = EndAcquireInPlace(ts, h, call(), acquired, is_try);
   tl.in_runtime--;
   return rc;
 }

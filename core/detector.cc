@@ -170,7 +170,7 @@ ThreadState* NewThreadState(u32 number, u32 parent, u32 creation_stack) {
   }
   if (ts) {
     // Recycled: reset everything but keep the allocation.
-    if (ts->held != ts->inline_held) InternalFree(ts->held, ts->held_cap * sizeof(HeldLock));
+    if (ts->held != ts->inline_held) InternalFree(ts->held, (ts->held_cap + 1) * sizeof(HeldLock));
     ts->~ThreadState();
     memset(static_cast<void*>(ts), 0, sizeof *ts);
     new (ts) ThreadState();
@@ -910,7 +910,10 @@ HeldLock* CheckPendingSlow(ThreadState* ts, HeldLock* h) {
   a.mode = pending.mode;
   a.flags = pending.flags;
   CheckAcquireSlow(ts, &a);
-  if (!a.lock) return nullptr;
+  if (!a.lock) {
+    h->addr = 0;  // not an entry: the slot is empty (above every held entry, whatever was dropped)
+    return nullptr;
+  }
   // Stale entries below it may have been dropped: the pending slot is held[nheld] again.
   HeldLock* n = &ts->held[ts->nheld];
   *n = pending;
@@ -925,7 +928,10 @@ void RemoveHeldAt(ThreadState* ts, u32 i) {
   u32 n = ts->nheld;
   for (u32 j = i; j + 1 < n; j++) ts->held[j] = ts->held[j + 1];
   ts->nheld = n - 1;
-  if (ts->reuse_depth > i) ts->reuse_depth = i;  // the slots from i up changed
+  // The slots from i up changed: the held ones are marked unchecked below, the others emptied (the
+  // old top's, reuse_depth >= n, and slot n: it may be a pending entry, see CheckPendingSlow).
+  ts->held[n].addr = 0;
+  DropReusableFrom(ts, n - 1);
   for (u32 j = i; j < ts->nheld; j++) {
     u64 prev = j ? ts->held[j - 1].chain : kChainSeed;
     HeldLock& h = ts->held[j];
@@ -1037,12 +1043,18 @@ int EndAcquireInPlaceSlow(ThreadState* ts, HeldLock* h, int rc, bool acquired, b
   return rc;
 }
 
+void DropReusableFrom(ThreadState* ts, u32 from) {
+  for (u32 k = from; k < ts->reuse_depth; k++) ts->held[k].addr = 0;
+  ts->reuse_depth = from;
+}
+
 void PushHeldSlow(ThreadState* ts) {
   ScopedInRuntime guard;
   u32 ncap = ts->held_cap * 2;
-  HeldLock* nh = static_cast<HeldLock*>(InternalAlloc(ncap * sizeof(HeldLock)));
+  // Zero-filled: the slots from nheld up, the spare slot nh[ncap] included, are empty.
+  HeldLock* nh = static_cast<HeldLock*>(InternalAlloc((ncap + 1) * sizeof(HeldLock)));
   memcpy(static_cast<void*>(nh), ts->held, ts->nheld * sizeof(HeldLock));
-  if (ts->held != ts->inline_held) InternalFree(ts->held, ts->held_cap * sizeof(HeldLock));
+  if (ts->held != ts->inline_held) InternalFree(ts->held, (ts->held_cap + 1) * sizeof(HeldLock));
   ts->held = nh;
   ts->held_cap = ncap;
 }

@@ -98,8 +98,9 @@ struct ThreadState {
   u32 nheld = 0;
   u32 held_cap = kInlineHeld;
   HeldLock* held = inline_held;
-  // Slots below reuse_depth were filled while the slots below them held what they hold now: such a
-  // slot, if its entry is the same lock and was validated (not kHeldUnchecked), is reused in place.
+  // Slots from reuse_depth up are empty (addr 0; DropReusableFrom). A slot at or above nheld and below
+  // reuse_depth was filled while the slots below it held what they hold now: if its entry is the
+  // same lock and was validated (not kHeldUnchecked), it is reused in place (ReusableSlot).
   u32 reuse_depth = 0;
   // Non-zero while an acquisition's end needs more than the common work (EndAcquireInPlace): an outer
   // wait to restore, a fresh lock to forget, acquire_stacks=1. Kept by UpdateEndSlow.
@@ -110,7 +111,9 @@ struct ThreadState {
     u32 gen;
   } lock_cache[kLockCacheSize];
   u64 chain_cache[kChainCacheSize];
-  HeldLock inline_held[kInlineHeld];
+  // One more than held_cap: held[held_cap] is never filled (addr 0), so that ReusableSlot may look at
+  // held[nheld] without a bounds check. Heap arrays (PushHeldSlow) have the same spare slot.
+  HeldLock inline_held[kInlineHeld + 1];
 
   // Identity.
   u32 number = 0;     // T0 is the first thread seen (normally main); never reused
@@ -275,6 +278,15 @@ LOCKSAN_ALWAYS_INLINE void EndAcquireUntracked(ThreadState* ts, bool is_try) {
 // returns the pending entry (moved if stale entries were dropped), or nullptr if it is not tracked.
 HeldLock* CheckPendingSlow(ThreadState* ts, HeldLock* h);
 
+// DropReusableFrom — empties slots [from, reuse_depth) (their entries were filled after other locks
+// than the ones now below them) and sets reuse_depth to `from`.
+void DropReusableFrom(ThreadState* ts, u32 from);
+// SetReuseDepth — slot n was just filled: the slots above it are stale.
+LOCKSAN_ALWAYS_INLINE void SetReuseDepth(ThreadState* ts, u32 n) {
+  if (LOCKSAN_UNLIKELY(ts->reuse_depth > n + 1)) DropReusableFrom(ts, n + 1);
+  ts->reuse_depth = n + 1;
+}
+
 // FillPending — the pending entry for a lock found through the lock cache (or registered now).
 // Out of line: keeps the registers of the in-place path few (fewer saved in every interceptor).
 template <typename KindFn>
@@ -312,7 +324,7 @@ LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_f
     if (!h) return nullptr;
     n = static_cast<u32>(h - ts->held);
   }
-  ts->reuse_depth = n + 1;  // the slots above were filled after other locks than these
+  SetReuseDepth(ts, n);  // the slots above were filled after other locks than these
   // Marked here, after the fresh-lock check, rather than once the call succeeded: an acquisition
   // reaches the real call only through here, and one that fails (busy, timed out) means that another
   // thread has the lock. A slot reused in place was filled here before.
@@ -323,18 +335,18 @@ LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_f
 // ReusableSlot — the slot held[nheld] if it can be reused in place for this acquisition, else
 // nullptr (then FillPending fills it). The slot still holds the entry of the last acquisition at this
 // depth. If that was the same lock (same record, not recycled since), with the same locks held below
-// it (n < reuse_depth), and its order check was done or not needed (no kHeldUnchecked), the entry is
-// already right: only the call site changes. This is the validated-chain cache keyed by the slot,
-// without hashing. (reuse_depth <= held_cap: the slot exists; every slot below reuse_depth was
-// filled, so its lock is set.) The caller marks the thread busy first (a signal handler must not
-// use the slot in between).
+// it (a slot whose lower slots changed since it was filled is empty: DropReusableFrom), and its order
+// check was done or not needed (no kHeldUnchecked), the entry is already right: only the call site
+// changes. This is the validated-chain cache keyed by the slot, without hashing. (held[nheld] exists:
+// the spare slot held[held_cap] is always empty; a slot with an address was filled, so its lock is
+// set.) The caller marks the thread busy first (a signal handler must not use the slot in between).
 LOCKSAN_ALWAYS_INLINE HeldLock* ReusableSlot(ThreadState* ts, uptr addr, u8 mode, bool is_try) {
   u8 flags = is_try ? kHeldTry : 0;
   u32 n = ts->nheld;
   HeldLock* h = ts->held + n;
   static_assert(offsetof(HeldLock, flags) == offsetof(HeldLock, mode) + 1, "mode, flags adjacent");
   u16 mode_flags;  // mode and flags in one compare, the reentry flag masked
-  if (LOCKSAN_LIKELY(n < ts->reuse_depth && h->addr == addr &&
+  if (LOCKSAN_LIKELY(h->addr == addr &&
                      (__builtin_memcpy(&mode_flags, &h->mode, sizeof mode_flags),
                       (mode_flags & static_cast<u16>(~(u16{kHeldReentry} << 8))) ==
                           (mode | u16{flags} << 8)) &&
@@ -409,7 +421,7 @@ LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired
   h.pc = a->pc;
   h.mode = a->mode;
   h.flags = a->flags | kHeldUnchecked;  // this protocol's entries are never reused in place
-  ts->reuse_depth = ts->nheld + 1;
+  SetReuseDepth(ts, ts->nheld);
   h.stack = LOCKSAN_UNLIKELY(g_acquire_stacks) ? CaptureAcquireStack() : 0;
   std::atomic_signal_fence(std::memory_order_release);
   ts->nheld++;

@@ -1050,7 +1050,8 @@ void DropReusableFrom(ThreadState* ts, u32 from) {
 
 void PushHeldSlow(ThreadState* ts) {
   ScopedInRuntime guard;
-  u32 ncap = ts->held_cap * 2;
+  // Arrays of 32, 64, ... entries (the allocator's power-of-two classes), the last one the spare.
+  u32 ncap = ts->held == ts->inline_held ? 31 : (ts->held_cap + 1) * 2 - 1;
   // Zero-filled: the slots from nheld up, the spare slot nh[ncap] included, are empty.
   HeldLock* nh = static_cast<HeldLock*>(InternalAlloc((ncap + 1) * sizeof(HeldLock)));
   memcpy(static_cast<void*>(nh), ts->held, ts->nheld * sizeof(HeldLock));

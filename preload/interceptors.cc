@@ -102,13 +102,16 @@ LOCKSAN_ALWAYS_INLINE int AcquireCall(uptr addr, KindFn kind, u8 mode, bool is_t
   ThreadState* ts = tl.ts;
   if (LOCKSAN_UNLIKELY(!ts || tl.in_runtime || tl.disabled))
     return AcquireSlowCall(addr, kind, mode, is_try, CALLER_CFA, call, acquired);
-  tl.in_runtime++;  // busy: a signal handler interrupting us must not re-enter the detector
+  // Busy: a signal handler interrupting us must not re-enter the detector. in_runtime is 0 here
+  // (tested above) and a handler leaves it as it found it, so it is set and cleared with plain
+  // stores (an increment and a decrement would each load the word the previous call stored).
+  tl.in_runtime = 1;
   HeldLock* h = ReusableSlot(ts, addr, mode, is_try);
   if (LOCKSAN_UNLIKELY(!h)) return FillCall(ts, addr, kind, mode, is_try, pc, call, acquired);
   h->pc = pc;
   if (!is_try) PublishWait(ts, addr, mode, h->lock);
   int rc = EndAcquireInPlace(ts, h, call(), acquired, is_try);
-  tl.in_runtime--;
+  tl.in_runtime = 0;
   return rc;
 }
 

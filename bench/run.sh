@@ -286,7 +286,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
         run_one pair "$name" "$tool" "$r" 300 "${CMD_PREFIX[@]}" "$W/pair_bench$BIN_SUFFIX" contended -t "$args" -n "$ops"
       else
         # shellcheck disable=SC2086
-        run_one pair "$name" "$tool" "$r" 300 "${CMD_PREFIX[@]}" "$W/pair_bench$BIN_SUFFIX" $args -d 0.3
+        # 3 reps of 0.15 s: the median for the ns/op rows, the best for the scaling row
+        run_one pair "$name" "$tool" "$r" 300 "${CMD_PREFIX[@]}" "$W/pair_bench$BIN_SUFFIX" $args -d 0.15 -r 3
       fi
     done
   done

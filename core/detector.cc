@@ -171,7 +171,7 @@ ThreadState* NewThreadState(u32 number, u32 parent, u32 creation_stack) {
   }
   if (ts) {
     // Recycled: reset everything but keep the allocation.
-    if (ts->held != ts->inline_held) InternalFree(ts->held, ts->held_cap * sizeof(HeldLock));
+    if (ts->held != ts->inline_held) InternalFree(ts->held, (ts->held_cap + 1) * sizeof(HeldLock));
     PyStackMemo* memo = ts->py_memo;  // kept: valid for any thread
     ts->~ThreadState();
     memset(static_cast<void*>(ts), 0, sizeof *ts);
@@ -184,6 +184,7 @@ ThreadState* NewThreadState(u32 number, u32 parent, u32 creation_stack) {
   ts->parent = parent;
   ts->creation_stack = creation_stack;
   ts->tid = static_cast<int>(syscall(SYS_gettid));
+  UpdateEndSlow(ts);  // acquire_stacks
   ReadThreadName(ts);
   RuntimeLockGuard lock(&g_rt.threads_mu);
   ts->next_all = g_rt.all_threads;
@@ -974,11 +975,14 @@ HeldLock* CheckPendingSlow(ThreadState* ts, HeldLock* h) {
   a.addr = pending.addr;
   a.chain = pending.chain;
   a.pc = pending.pc;
-  a.sp = pending.sp;
+  a.sp = 0;
   a.mode = pending.mode;
   a.flags = pending.flags;
   CheckAcquireSlow(ts, &a);
-  if (!a.lock) return nullptr;
+  if (!a.lock) {
+    h->addr = 0;  // not an entry: the slot is empty (above every held entry, whatever was dropped)
+    return nullptr;
+  }
   // Stale entries below it may have been dropped: the pending slot is held[nheld] again.
   HeldLock* n = &ts->held[ts->nheld];
   *n = pending;
@@ -993,7 +997,10 @@ void RemoveHeldAt(ThreadState* ts, u32 i) {
   u32 n = ts->nheld;
   for (u32 j = i; j + 1 < n; j++) ts->held[j] = ts->held[j + 1];
   ts->nheld = n - 1;
-  if (ts->reuse_depth > i) ts->reuse_depth = i;  // the slots from i up changed
+  // The slots from i up changed: the held ones are marked unchecked below, the others emptied (the
+  // old top's, reuse_depth >= n, and slot n: it may be a pending entry, see CheckPendingSlow).
+  ts->held[n].addr = 0;
+  DropReusableFrom(ts, n - 1);
   for (u32 j = i; j < ts->nheld; j++) {
     u64 prev = j ? ts->held[j - 1].chain : kChainSeed;
     HeldLock& h = ts->held[j];
@@ -1029,6 +1036,7 @@ void OnSemInit(uptr addr, unsigned value) {
       li->first_thread = ts->number;
       li->init_thread = ts->number + 1;
       ts->fresh_lock = li;
+      UpdateEndSlow(ts);
     }
   }
   // Other threads may have cached this address as "not a lock".
@@ -1074,18 +1082,49 @@ void RestoreOuterWait(ThreadState* ts) {
 void SetOuterWait(ThreadState* ts, bool set) {
   if (!set) {
     ts->outer_wait = {};
-    return;
+  } else {
+    ts->outer_wait.addr = ts->wait_addr.load(std::memory_order_relaxed);
+    ts->outer_wait.lock = ts->wait_lock.load(std::memory_order_relaxed);
   }
-  ts->outer_wait.addr = ts->wait_addr.load(std::memory_order_relaxed);
-  ts->outer_wait.lock = ts->wait_lock.load(std::memory_order_relaxed);
+  UpdateEndSlow(ts);
+}
+
+void UpdateEndSlow(ThreadState* ts) {
+  ts->end_slow = (ts->outer_wait.addr != 0) | (ts->fresh_lock != nullptr) | g_acquire_stacks;
+}
+
+int EndAcquireInPlaceSlow(ThreadState* ts, HeldLock* h, int rc, bool acquired, bool is_try) {
+  if (!is_try) {
+    if (!ts->outer_wait.addr) ts->wait_addr.store(0, std::memory_order_relaxed);
+    else RestoreOuterWait(ts);
+  }
+  if (!acquired) return rc;
+  if (ts->fresh_lock != nullptr && h->kind != LockKind::kGil) {
+    ts->fresh_lock = nullptr;
+    UpdateEndSlow(ts);
+  }
+  // Read once the lock is ours: an unlock by a non-holder while this thread waited is not about us.
+  h->epoch = h->lock->release_epoch.load(std::memory_order_relaxed);
+  if (g_acquire_stacks) h->stack = CaptureAcquireStack();
+  // Publish the filled entry: a signal handler that runs later must never see a half-written one.
+  std::atomic_signal_fence(std::memory_order_release);
+  ts->nheld++;
+  return rc;
+}
+
+void DropReusableFrom(ThreadState* ts, u32 from) {
+  for (u32 k = from; k < ts->reuse_depth; k++) ts->held[k].addr = 0;
+  ts->reuse_depth = from;
 }
 
 void PushHeldSlow(ThreadState* ts) {
   ScopedInRuntime guard;
-  u32 ncap = ts->held_cap * 2;
-  HeldLock* nh = static_cast<HeldLock*>(InternalAlloc(ncap * sizeof(HeldLock)));
+  // Arrays of 32, 64, ... entries (the allocator's power-of-two classes), the last one the spare.
+  u32 ncap = ts->held == ts->inline_held ? 31 : (ts->held_cap + 1) * 2 - 1;
+  // Zero-filled: the slots from nheld up, the spare slot nh[ncap] included, are empty.
+  HeldLock* nh = static_cast<HeldLock*>(InternalAlloc((ncap + 1) * sizeof(HeldLock)));
   memcpy(static_cast<void*>(nh), ts->held, ts->nheld * sizeof(HeldLock));
-  if (ts->held != ts->inline_held) InternalFree(ts->held, ts->held_cap * sizeof(HeldLock));
+  if (ts->held != ts->inline_held) InternalFree(ts->held, (ts->held_cap + 1) * sizeof(HeldLock));
   ts->held = nh;
   ts->held_cap = ncap;
 }
@@ -1174,6 +1213,7 @@ void OnLockInit(uptr addr, LockKind kind) {
   li->first_thread = ts->number;
   li->init_thread = ts->number + 1;
   ts->fresh_lock = li;
+  UpdateEndSlow(ts);
 }
 
 void OnLockDestroy(uptr addr) {

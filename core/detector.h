@@ -76,7 +76,7 @@ struct HeldLock {
   u64 id;
   u64 chain;     // hash of the held-lock chain up to and including this entry
   uptr pc;       // return address of the acquiring call
-  uptr sp;       // stack pointer of the acquiring call (to reconstruct its stack later)
+  uptr unused;   // keeps an entry at 64 bytes (one cache line; indexed by a shift)
   LockInfo* lock;  // to check, on slow paths, that the entry is not stale (gen, release_epoch)
   u32 gen;
   u32 epoch;
@@ -86,8 +86,9 @@ struct HeldLock {
   LockKind kind;
 };
 // kHeldUnchecked: the entry's chain was not (or no longer is) validated by an order check, so the
-// slot cannot stand for a validated chain (see BeginAcquireInPlace).
+// slot cannot stand for a validated chain (see ReusableSlot).
 enum : u8 { kHeldTry = 1, kHeldReentry = 2, kHeldUnchecked = 4 };
+static_assert(sizeof(HeldLock) == 64, "a held entry is one cache line");
 
 constexpr int kInlineHeld = 16;
 constexpr int kLockCacheSize = 256;
@@ -99,16 +100,22 @@ struct ThreadState {
   u32 nheld = 0;
   u32 held_cap = kInlineHeld;
   HeldLock* held = inline_held;
-  // Slots below reuse_depth were filled while the slots below them held what they hold now: such a
-  // slot, if its entry is the same lock and was validated (not kHeldUnchecked), is reused in place.
+  // Slots from reuse_depth up are empty (addr 0; DropReusableFrom). A slot at or above nheld and below
+  // reuse_depth was filled while the slots below it held what they hold now: if its entry is the
+  // same lock and was validated (not kHeldUnchecked), it is reused in place (ReusableSlot).
   u32 reuse_depth = 0;
+  // Non-zero while an acquisition's end needs more than the common work (EndAcquireInPlace): an outer
+  // wait to restore, a fresh lock to forget, acquire_stacks=1. Kept by UpdateEndSlow.
+  u8 end_slow = 0;
   struct CacheEntry {
     uptr addr;
     LockInfo* info;
     u32 gen;
   } lock_cache[kLockCacheSize];
   u64 chain_cache[kChainCacheSize];
-  HeldLock inline_held[kInlineHeld];
+  // One more than held_cap: held[held_cap] is never filled (addr 0), so that ReusableSlot may look at
+  // held[nheld] without a bounds check. Heap arrays (PushHeldSlow) have the same spare slot.
+  HeldLock inline_held[kInlineHeld + 1];
 
   // Identity.
   u32 number = 0;     // T0 is the first thread seen (normally main); never reused
@@ -224,6 +231,23 @@ void OnForeignUnlock(ThreadState* ts, uptr addr, int rc);
 extern bool g_acquire_stacks __attribute__((visibility("hidden")));
 u32 CaptureAcquireStack();
 
+// PublishWait — the thread is about to block on `addr` (record `li`): what the watchdog reads. The
+// sequence number changes with every wait (the watchdog trusts a wait seen twice with the same one);
+// only this thread writes it, so it is bumped with one instruction where there is one.
+LOCKSAN_ALWAYS_INLINE void PublishWait(ThreadState* ts, uptr addr, u8 mode, LockInfo* li) {
+  ts->wait_lock.store(li, std::memory_order_relaxed);
+#if defined(__x86_64__) || defined(__i386__)
+  static_assert(sizeof(ts->wait_seq) == sizeof(u32), "wait_seq is a plain 32-bit word");
+  __asm__("incl %0" : "+m"(*reinterpret_cast<u32*>(&ts->wait_seq)));
+#else
+  ts->wait_seq.store(ts->wait_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+#endif
+  ts->wait_addr.store(addr | mode, std::memory_order_release);
+}
+
+// UpdateEndSlow — recomputes ThreadState::end_slow after outer_wait or fresh_lock changed.
+void UpdateEndSlow(ThreadState* ts);
+
 LOCKSAN_ALWAYS_INLINE u64 ChainStep(u64 prev, u64 id, u8 mode, u8 flags) {
   u64 h = (prev ^ (id << 3 | static_cast<u64>(mode) << 1 | (flags & kHeldTry))) * 0x9e3779b97f4a7c15ULL;
   return h ^ (h >> 29);
@@ -254,11 +278,7 @@ LOCKSAN_ALWAYS_INLINE void BeginAcquire(ThreadState* ts, uptr addr, LockKind kin
   if (!is_try && ts->nheld &&
       ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)] != a->chain)
     CheckAcquireSlow(ts, a);
-  if (!is_try) {
-    ts->wait_lock.store(a->lock, std::memory_order_relaxed);
-    ts->wait_seq.store(ts->wait_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    ts->wait_addr.store(addr | mode, std::memory_order_release);
-  }
+  if (!is_try) PublishWait(ts, addr, mode, a->lock);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,11 +304,20 @@ LOCKSAN_ALWAYS_INLINE void EndAcquireUntracked(ThreadState* ts, bool is_try) {
 // returns the pending entry (moved if stale entries were dropped), or nullptr if it is not tracked.
 HeldLock* CheckPendingSlow(ThreadState* ts, HeldLock* h);
 
+// DropReusableFrom — empties slots [from, reuse_depth) (their entries were filled after other locks
+// than the ones now below them) and sets reuse_depth to `from`.
+void DropReusableFrom(ThreadState* ts, u32 from);
+// SetReuseDepth — slot n was just filled: the slots above it are stale.
+LOCKSAN_ALWAYS_INLINE void SetReuseDepth(ThreadState* ts, u32 n) {
+  if (LOCKSAN_UNLIKELY(ts->reuse_depth > n + 1)) DropReusableFrom(ts, n + 1);
+  ts->reuse_depth = n + 1;
+}
+
 // FillPending — the pending entry for a lock found through the lock cache (or registered now).
 // Out of line: keeps the registers of the in-place path few (fewer saved in every interceptor).
 template <typename KindFn>
 LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_fn, u8 mode, u8 flags,
-                                       uptr pc, uptr sp) {
+                                       uptr pc) {
   u32 n = ts->nheld;
   if (LOCKSAN_UNLIKELY(n == ts->held_cap)) PushHeldSlow(ts);
   HeldLock* h = ts->held + n;
@@ -309,7 +338,6 @@ LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_f
   h->id = id;
   h->chain = chain;
   h->pc = pc;
-  h->sp = sp;
   h->lock = li;
   h->gen = gen;
   h->stack = 0;
@@ -322,7 +350,7 @@ LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_f
     if (!h) return nullptr;
     n = static_cast<u32>(h - ts->held);
   }
-  ts->reuse_depth = n + 1;  // the slots above were filled after other locks than these
+  SetReuseDepth(ts, n);  // the slots above were filled after other locks than these
   // Marked here, after the fresh-lock check, rather than once the call succeeded: an acquisition
   // reaches the real call only through here, and one that fails (busy, timed out) means that another
   // thread has the lock. A slot reused in place was filled here before.
@@ -330,59 +358,64 @@ LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_f
   return h;
 }
 
-template <typename KindFn>
-LOCKSAN_ALWAYS_INLINE HeldLock* BeginAcquireInPlace(ThreadState* ts, uptr addr, KindFn kind_fn,
-                                                    u8 mode, bool is_try, uptr pc, uptr sp) {
+// ReusableSlot — the slot held[nheld] if it can be reused in place for this acquisition, else
+// nullptr (then FillPending fills it). The slot still holds the entry of the last acquisition at this
+// depth. If that was the same lock (same record, not recycled since), with the same locks held below
+// it (a slot whose lower slots changed since it was filled is empty: DropReusableFrom), and its order
+// check was done or not needed (no kHeldUnchecked), the entry is already right: only the call site
+// changes. This is the validated-chain cache keyed by the slot, without hashing. (held[nheld] exists:
+// the spare slot held[held_cap] is always empty; a slot with an address was filled, so its lock is
+// set.) The caller marks the thread busy first (a signal handler must not use the slot in between).
+LOCKSAN_ALWAYS_INLINE HeldLock* ReusableSlot(ThreadState* ts, uptr addr, u8 mode, bool is_try) {
   u8 flags = is_try ? kHeldTry : 0;
-  // The slot still holds the entry of the last acquisition at this depth. If that was the same lock
-  // (same record, not recycled since), with the same locks held below it (n < reuse_depth), and its
-  // order check was done or not needed (no kHeldUnchecked), the entry is already right: only the call
-  // site changes. This is the validated-chain cache keyed by the slot, without hashing.
-  // (reuse_depth <= held_cap: the slot exists; every slot below reuse_depth was filled, so its
-  // lock is set.)
   u32 n = ts->nheld;
   HeldLock* h = ts->held + n;
-  LockInfo* li = h->lock;
   static_assert(offsetof(HeldLock, flags) == offsetof(HeldLock, mode) + 1, "mode, flags adjacent");
   u16 mode_flags;  // mode and flags in one compare, the reentry flag masked
-  if (LOCKSAN_LIKELY(n < ts->reuse_depth && h->addr == addr &&
+  if (LOCKSAN_LIKELY(h->addr == addr &&
                      (__builtin_memcpy(&mode_flags, &h->mode, sizeof mode_flags),
                       (mode_flags & static_cast<u16>(~(u16{kHeldReentry} << 8))) ==
                           (mode | u16{flags} << 8)) &&
-                     li->gen.load(std::memory_order_relaxed) == h->gen)) {
+                     h->lock->gen.load(std::memory_order_relaxed) == h->gen))
+    return h;
+  return nullptr;
+}
+
+template <typename KindFn>
+LOCKSAN_ALWAYS_INLINE HeldLock* BeginAcquireInPlace(ThreadState* ts, uptr addr, KindFn kind_fn,
+                                                    u8 mode, bool is_try, uptr pc, uptr sp) {
+  HeldLock* h = ReusableSlot(ts, addr, mode, is_try);
+  if (LOCKSAN_LIKELY(h != nullptr)) {
     h->pc = pc;
-    h->sp = sp;
   } else {
-    h = FillPending(ts, addr, kind_fn, mode, flags, pc, sp);
+    h = FillPending(ts, addr, kind_fn, mode, is_try ? kHeldTry : 0, pc);
     if (!h) return nullptr;
-    li = h->lock;
   }
-  if (!is_try) {
-    ts->wait_lock.store(li, std::memory_order_relaxed);
-    ts->wait_seq.store(ts->wait_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    ts->wait_addr.store(addr | mode, std::memory_order_release);
-  }
+  if (!is_try) PublishWait(ts, addr, mode, h->lock);
   return h;
 }
 
 // `rc` is the lock call's result; acquired_if_nonzero(rc) says whether a non-zero one took the lock.
+// EndAcquireInPlaceSlow — EndAcquireInPlace while ThreadState::end_slow is set (out of line).
+// Returns `rc` (so that the caller keeps nothing of its own across the call).
+int EndAcquireInPlaceSlow(ThreadState* ts, HeldLock* h, int rc, bool acquired, bool is_try);
+
+// Returns `rc`.
 template <typename AcquiredIfNonzero>
-LOCKSAN_ALWAYS_INLINE void EndAcquireInPlace(ThreadState* ts, HeldLock* h, int rc,
-                                             AcquiredIfNonzero acquired_if_nonzero, bool is_try) {
-  if (!is_try) {
-    if (LOCKSAN_LIKELY(!ts->outer_wait.addr)) ts->wait_addr.store(0, std::memory_order_relaxed);
-    else RestoreOuterWait(ts);
-  }
-  if (LOCKSAN_UNLIKELY(rc != 0) && !acquired_if_nonzero(rc)) return;
-  LockInfo* li = h->lock;
-  if (LOCKSAN_UNLIKELY(ts->fresh_lock != nullptr) && h->kind != LockKind::kGil)
-    ts->fresh_lock = nullptr;
+LOCKSAN_ALWAYS_INLINE int EndAcquireInPlace(ThreadState* ts, HeldLock* h, int rc,
+                                            AcquiredIfNonzero acquired_if_nonzero, bool is_try) {
+  // One test for the rare cases (an outer wait to restore, a fresh lock, acquire_stacks=1): the
+  // acquisition's end is in the critical section the program waits on.
+  if (LOCKSAN_UNLIKELY(ts->end_slow))
+    return EndAcquireInPlaceSlow(ts, h, rc, rc == 0 || acquired_if_nonzero(rc), is_try);
+  if (!is_try) ts->wait_addr.store(0, std::memory_order_relaxed);
+  if (LOCKSAN_UNLIKELY(rc != 0) && !acquired_if_nonzero(rc)) return rc;
   // Read once the lock is ours: an unlock by a non-holder while this thread waited is not about us.
-  h->epoch = li->release_epoch.load(std::memory_order_relaxed);
-  if (LOCKSAN_UNLIKELY(g_acquire_stacks)) h->stack = CaptureAcquireStack();
+  h->epoch = h->lock->release_epoch.load(std::memory_order_relaxed);
   // Publish the filled entry: a signal handler that runs later must never see a half-written one.
   std::atomic_signal_fence(std::memory_order_release);
   ts->nheld++;
+  return rc;
 }
 
 // SetOuterWait — the wait just published by BeginAcquire becomes the outer wait (or none: clear).
@@ -396,7 +429,10 @@ LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired
   }
   if (!acquired || LOCKSAN_UNLIKELY(!a->lock)) return;
   if (LOCKSAN_UNLIKELY(!a->lock->acquired)) a->lock->acquired = true;
-  if (a->lock->kind != LockKind::kGil) ts->fresh_lock = nullptr;
+  if (LOCKSAN_UNLIKELY(ts->fresh_lock != nullptr) && a->lock->kind != LockKind::kGil) {
+    ts->fresh_lock = nullptr;
+    UpdateEndSlow(ts);
+  }
   if (LOCKSAN_UNLIKELY(ts->nheld == ts->held_cap)) PushHeldSlow(ts);
   // Fill the entry, then publish it: a signal handler that runs on this thread in between (and
   // locks something) must never see a half-written entry.
@@ -409,10 +445,9 @@ LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired
   h.epoch = a->lock->release_epoch.load(std::memory_order_relaxed);
   h.chain = a->chain;
   h.pc = a->pc;
-  h.sp = a->sp;
   h.mode = a->mode;
   h.flags = a->flags | kHeldUnchecked;  // this protocol's entries are never reused in place
-  ts->reuse_depth = ts->nheld + 1;
+  SetReuseDepth(ts, ts->nheld);
   h.stack = LOCKSAN_UNLIKELY(g_acquire_stacks) ? CaptureAcquireStack() : 0;
   std::atomic_signal_fence(std::memory_order_release);
   ts->nheld++;

@@ -15,8 +15,9 @@
 namespace locksan {
 
 // Addresses of the located GIL's mutex and condition; 0 until located.
-extern uptr g_gil_mutex;
-extern uptr g_gil_cond;
+// Hidden: compared on every mutex lock/unlock, PC-relative (no GOT load).
+extern uptr g_gil_mutex __attribute__((visibility("hidden")));
+extern uptr g_gil_cond __attribute__((visibility("hidden")));
 
 // GilInit — at start-up: is there a CPython in the process at all?
 void GilInit();

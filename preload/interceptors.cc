@@ -79,8 +79,22 @@ LOCKSAN_NOINLINE int UntrackedCall(ThreadState* ts, bool is_try, Call call) {
   return rc;
 }
 
+// FillCall — AcquireCall when the slot cannot be reused in place: fills it (FillPending: lock cache,
+// order check), makes the call, ends the busy marking that the caller started. Out of line, and
+// called as the caller's last act, so that the inline path keeps few registers across its call.
+template <typename KindFn, typename Call>
+LOCKSAN_NOINLINE int FillCall(ThreadState* ts, uptr addr, KindFn kind, u8 mode, bool is_try, uptr pc,
+                              Call call, bool (*acquired)(int)) {
+  HeldLock* h = FillPending(ts, addr, kind, mode, is_try ? kHeldTry : 0, pc);
+  if (LOCKSAN_UNLIKELY(!h)) return UntrackedCall(ts, is_try, call);
+  if (!is_try) PublishWait(ts, addr, mode, h->lock);
+  int rc = EndAcquireInPlace(ts, h, call(), acquired, is_try);
+  t_local.in_runtime--;
+  return rc;
+}
+
 // AcquireCall — a lock call. KindFn returns the LockKind; it is called only when the lock misses the
-// thread's lock cache. Only the common case is inline: a thread with state, a tracked lock.
+// thread's lock cache. Only the common case is inline: a thread with state, a slot reused in place.
 template <typename KindFn, typename Call>
 LOCKSAN_ALWAYS_INLINE int AcquireCall(uptr addr, KindFn kind, u8 mode, bool is_try, uptr pc, uptr sp,
                                       Call call, bool (*acquired)(int)) {
@@ -88,12 +102,16 @@ LOCKSAN_ALWAYS_INLINE int AcquireCall(uptr addr, KindFn kind, u8 mode, bool is_t
   ThreadState* ts = tl.ts;
   if (LOCKSAN_UNLIKELY(!ts || tl.in_runtime || tl.disabled))
     return AcquireSlowCall(addr, kind, mode, is_try, CALLER_CFA, call, acquired);
-  tl.in_runtime++;  // busy: a signal handler interrupting us must not re-enter the detector
-  HeldLock* h = BeginAcquireInPlace(ts, addr, kind, mode, is_try, pc, sp);
-  if (LOCKSAN_UNLIKELY(!h)) return UntrackedCall(ts, is_try, call);
-  int rc = call();
-  EndAcquireInPlace(ts, h, rc, acquired, is_try);
-  tl.in_runtime--;
+  // Busy: a signal handler interrupting us must not re-enter the detector. in_runtime is 0 here
+  // (tested above) and a handler leaves it as it found it, so it is set and cleared with plain
+  // stores (an increment and a decrement would each load the word the previous call stored).
+  tl.in_runtime = 1;
+  HeldLock* h = ReusableSlot(ts, addr, mode, is_try);
+  if (LOCKSAN_UNLIKELY(!h)) return FillCall(ts, addr, kind, mode, is_try, pc, call, acquired);
+  h->pc = pc;
+  if (!is_try) PublishWait(ts, addr, mode, h->lock);
+  int rc = EndAcquireInPlace(ts, h, call(), acquired, is_try);
+  tl.in_runtime = 0;
   return rc;
 }
 
@@ -117,8 +135,10 @@ LOCKSAN_NOINLINE int ReleaseSlowCall(uptr addr, Unlock unlock) {
 }
 
 // ReleaseCall — an unlock. The common case, the lock on top of the thread's held stack, pops it
-// while the thread is marked busy, then tail-calls the real unlock: the detector's state is final
-// by then, so a signal handler that interrupts the real unlock finds it consistent.
+// (one store), then tail-calls the real unlock: the detector's state is final by then, so a signal
+// handler that interrupts the real unlock finds it consistent. The pop needs no busy marking: a
+// handler that runs before the store sees the entry still held (it is), one that runs after sees it
+// popped, and a handler returns with the held stack as it found it.
 template <typename Unlock>
 LOCKSAN_ALWAYS_INLINE int ReleaseCall(uptr addr, Unlock unlock) {
   ThreadLocal& tl = t_local;
@@ -126,11 +146,9 @@ LOCKSAN_ALWAYS_INLINE int ReleaseCall(uptr addr, Unlock unlock) {
   if (LOCKSAN_LIKELY(ts && !tl.in_runtime && !tl.disabled)) {
     u32 n = ts->nheld;
     if (LOCKSAN_LIKELY(n && ts->held[n - 1].addr == addr)) {
-      tl.in_runtime++;
       std::atomic_signal_fence(std::memory_order_seq_cst);
       ts->nheld = n - 1;
       std::atomic_signal_fence(std::memory_order_seq_cst);
-      tl.in_runtime--;
       return unlock();
     }
   }

@@ -12,6 +12,8 @@
 //   trylock:      B taken by trylock under A (no edge), unlocked, then taken by pthread_mutex_lock.
 //   recursive:    A is recursive and taken twice (re-entry) before B, many times.
 //   repeat:       plain A->B, many times.
+//   other_below:  C->B many times (B's slot above C validated), then A at the same depth as C and B
+//                 above it: B's slot still holds B's entry, but the lock below it changed.
 //
 // ARGS: fresh
 // EXPECT-EXIT: 66
@@ -32,6 +34,9 @@
 //
 // VARIANT: repeat
 // ARGS: repeat
+//
+// VARIANT: other_below
+// ARGS: other_below
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
@@ -104,6 +109,16 @@ int main(int argc, char** argv) {
       pthread_mutex_lock(&a);
       if (pthread_mutex_trylock(&b) == 0) pthread_mutex_unlock(&b);
       pthread_mutex_unlock(&a);
+    }
+    a_then_b(1);
+  } else if (!strcmp(mode, "other_below")) {
+    pthread_mutex_init(&b, NULL);
+    pthread_mutex_init(&c, NULL);
+    for (int i = 0; i < 100; i++) {
+      pthread_mutex_lock(&c);
+      pthread_mutex_lock(&b);  // edge C->B (no cycle with the other thread's B->A)
+      pthread_mutex_unlock(&b);
+      pthread_mutex_unlock(&c);
     }
     a_then_b(1);
   } else if (!strcmp(mode, "recursive")) {

@@ -596,7 +596,13 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
     // at its pthread_*_init gets its first-use site here).
     li->first_thread = ts->number;
     li->first_pc = pc;
-    if (pc) {
+    if (pc && InInterpreterCode(pc)) {
+      // CPython's own locks (threading.Lock, Condition waiters, the import lock...): taken in the
+      // interpreter, which is the first frame that is not a system library, so "first locked at" is
+      // the frame of `pc` itself and no stack is needed (a Condition.wait makes a new lock each time).
+      // An edge of this acquisition captures its own stack in the order check.
+      li->first_stack = 0;
+    } else if (pc) {
       // A short stack for "first locked at". When this thread holds locks, the order check of this
       // same acquisition (CheckAcquireSlow, next) will want the whole stack as the evidence of its
       // new edges: it is captured whole once, here, and kept for that check (SharedCapture).

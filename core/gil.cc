@@ -9,6 +9,7 @@
 #include "core/flat_map.h"
 #include "core/internal_alloc.h"
 #include "core/output.h"
+#include "core/pycallback.h"
 #include "core/python/gil.h"
 #include "core/runtime_mutex.h"
 
@@ -26,6 +27,7 @@ uptr g_gil_lock_addr = 0;  // the GIL's identity in the graph: the address of it
 const volatile int* g_gil_locked = nullptr;
 const char* g_status = "no CPython in this process";
 RuntimeMutex g_locate_mu;
+std::atomic<uptr> g_interp_lo{0}, g_interp_hi{0};
 
 void TryLocate() {
   RuntimeLockGuard lock(&g_locate_mu);
@@ -45,6 +47,14 @@ void TryLocate() {
   g_gil_lock_addr = reinterpret_cast<uptr>(info.locked);
   g_gil_cond = reinterpret_cast<uptr>(info.cond);
   __atomic_store_n(&g_gil_mutex, reinterpret_cast<uptr>(info.mutex), __ATOMIC_RELEASE);
+  // The interpreter's own code (libpython, or a static interpreter's executable): where CPython's
+  // locks are taken (InInterpreterCode). Py_IsInitialized is in it either way.
+  uptr lo = 0, hi = 0;
+  if (void* probe = dlsym(RTLD_DEFAULT, "Py_IsInitialized"))
+    if (ModuleRange(reinterpret_cast<uptr>(probe), &lo, &hi)) {
+      g_interp_lo.store(lo, std::memory_order_relaxed);
+      g_interp_hi.store(hi, std::memory_order_release);
+    }
   g_status = "CPython GIL tracked";
   g_state.store(2, std::memory_order_release);
 }
@@ -220,6 +230,11 @@ void GilInit() {
 }
 
 bool GilLocated() { return g_state.load(std::memory_order_acquire) == 2; }
+
+bool InInterpreterCode(uptr pc) {
+  uptr hi = g_interp_hi.load(std::memory_order_acquire);
+  return hi && pc >= g_interp_lo.load(std::memory_order_relaxed) && pc < hi;
+}
 const char* GilStatus() { return g_status; }
 
 bool GilIsInternal(uptr addr) {

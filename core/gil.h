@@ -25,6 +25,9 @@ void GilInit();
 // locates the GIL the first time it is asked after CPython created it.
 bool GilIsInternal(uptr addr);
 bool GilLocated();
+// InInterpreterCode — `pc` is in the CPython interpreter's own code (libpython, or a statically
+// linked interpreter's executable); known once the GIL is located, false before and without Python.
+bool InInterpreterCode(uptr pc);
 const char* GilStatus();
 
 void OnGilMutexLock(ThreadState* ts, uptr pc, uptr sp);

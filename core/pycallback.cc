@@ -54,6 +54,20 @@ const link_map* ModuleOf(uptr addr) {
   return static_cast<const link_map*>(extra);
 }
 
+}  // namespace
+
+bool ModuleRange(uptr addr, uptr* lo, uptr* hi) {
+  if (!ModuleOf(addr)) return false;  // also looks _dl_find_object up
+  if (g_find_state.load(std::memory_order_acquire) != 1) return false;
+  DlFindObject r;
+  if (g_find_object(reinterpret_cast<void*>(addr), &r) != 0) return false;
+  *lo = reinterpret_cast<uptr>(r.map_start);
+  *hi = reinterpret_cast<uptr>(r.map_end);
+  return *hi > *lo;
+}
+
+namespace {
+
 // A module that enters Python callbacks from libffi closures: ctypes or cffi.
 bool IsCallbackModule(const link_map* m) {
   if (!m || !m->l_name) return false;

@@ -24,4 +24,8 @@ namespace locksan {
 // enters a callback at all: only then is the thread unwound again, with its registers.
 u32 CapturePyCallback(const uptr* pcs, int npcs);
 
+// ModuleRange — [lo, hi) of the loaded object that contains `addr` (glibc >= 2.35's lock-free
+// _dl_find_object); false if it is not known (older glibc, no such object).
+bool ModuleRange(uptr addr, uptr* lo, uptr* hi);
+
 }  // namespace locksan

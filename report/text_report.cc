@@ -277,10 +277,14 @@ void LockSection(TextBuffer* out, const ReportDesc& r, StackCache* cache) {
       out->Append("; first locked at ");
       FrameText(out, *uf);
     } else if (l.first_pc) {
-      FrameInfo f;
-      SymbolizeCode(l.first_pc, &f);
+      // No stack (a lock CPython's own code took first, core/detector.cc): the call site alone, its
+      // inlined calls expanded, chosen as from a stack.
+      FrameInfo frames[8];
+      SymStack s;
+      s.frames = frames;
+      s.size = static_cast<u32>(SymbolizeCodeInline(l.first_pc, frames, 8));
       out->Append("; first locked at ");
-      FrameText(out, f);
+      FrameText(out, *FirstUserFrame(&s));
     }
     out->Append("\n");
   }

@@ -515,6 +515,21 @@ def check_lock_abba(ctx, program):
         return
     expect_py_frame(ctx, r, rep, "take_a_then_b", program, "AB")
     expect_py_frame(ctx, r, rep, "take_b_then_a", program, "BA")
+    return r
+
+
+def scenario_lock_abba_main(ctx):
+    # Both locks first taken by the interpreter's code in their creating thread: each lock line of the
+    # report names that site (the interpreter's lock function, or its module+offset without symbols).
+    r = check_lock_abba(ctx, "lock_abba_main")
+    if not ctx.gil:
+        return
+    rep = report_of(r, "lock-order-inversion")
+    lines = re.findall(r"^  Semaphore SEM\d+ \(0x[0-9a-f]+, semaphore\): .*$", rep, re.M)
+    expect(len(lines) == 2, "expected the two semaphores' lines, found %d" % len(lines), r)
+    for line in lines:
+        expect(re.search(r"; first locked at (PyThread_acquire_lock\w*|<unknown>) .*\((libpython3\.\d+\S*|python3\.\d+)\+0x[0-9a-f]+\)$",
+                         line), "the lock's first site is not the interpreter's lock function: '%s'" % line, r)
 
 
 def scenario_lock_abba_io(ctx):
@@ -743,6 +758,7 @@ SCENARIOS = {
     "gil_inversion": scenario_gil_inversion,
     "gil_deadlock": scenario_gil_deadlock,
     "lock_abba": scenario_lock_abba,
+    "lock_abba_main": scenario_lock_abba_main,
     "lock_abba_io": scenario_lock_abba_io,
     "lock_deadlock": scenario_lock_deadlock,
     "c_inversion": scenario_c_inversion,

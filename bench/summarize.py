@@ -541,6 +541,7 @@ build/bench/scale_bench                # all four parts, ~1 s natively
 build/bench/sqlite_bench own -t 4 -n 60000      # needs libsqlite3-dev; also `shared`
 LD_PRELOAD=build/liblocksan.so build/bench/scale_bench edges
 python3 bench/gil_bench.py
+python3 bench/queue_pingpong.py 20000   # Condition waits: a new Python lock per blocking get (docs/design.md)
 ```
 
 ## How to read

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "core/python/layout.h"
+#include "core/python/utf8.h"
 
 namespace locksan {
 namespace python {
@@ -53,30 +54,6 @@ uintptr_t Word(const unsigned char* p, unsigned off) {
 }
 
 // ---- str objects, read through SafeRead ----------------------------------------------------------
-int PutUtf8(uint32_t c, char* p) {
-  if ((c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF) c = '?';
-  if (c < 0x80) {
-    p[0] = static_cast<char>(c);
-    return 1;
-  }
-  if (c < 0x800) {
-    p[0] = static_cast<char>(0xC0 | (c >> 6));
-    p[1] = static_cast<char>(0x80 | (c & 0x3F));
-    return 2;
-  }
-  if (c < 0x10000) {
-    p[0] = static_cast<char>(0xE0 | (c >> 12));
-    p[1] = static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    p[2] = static_cast<char>(0x80 | (c & 0x3F));
-    return 3;
-  }
-  p[0] = static_cast<char>(0xF0 | (c >> 18));
-  p[1] = static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-  p[2] = static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-  p[3] = static_cast<char>(0x80 | (c & 0x3F));
-  return 4;
-}
-
 // CopyStr — the str object at `obj` as UTF-8 into buf (size bytes, NUL-terminated). Long strings
 // keep their head (`tail` false) or their tail after "..." (`tail` true: file names).
 bool CopyStr(const ProcessPython& pp, uintptr_t obj, char* buf, int size, bool tail) {
@@ -107,7 +84,7 @@ bool CopyStr(const ProcessPython& pp, uintptr_t obj, char* buf, int size, bool t
     if (kind == 1) c = raw[i];
     else if (kind == 2) { uint16_t h; std::memcpy(&h, raw + 2 * i, 2); c = h; }
     else std::memcpy(&c, raw + 4 * i, 4);
-    n += PutUtf8(c, text + n);
+    n += PutUtf8(Sanitize(c), text + n);
   }
   const int cap = size - 1;
   if (n <= cap && count == length) {

@@ -446,16 +446,24 @@ def check_gil_lib_inversion(ctx, run, report, callback_fn, touch_fn, program, c_
     expect_callback(ctx, run, report, "on_event", program, "ON_EVENT", c_caller)
 
 
-def scenario_gil_inversion(ctx):
-    r = ctx.run("gil_inversion")
+def run_gil_report(ctx, program, stdout, kind, what):
+    """Runs a program whose one report needs GIL tracking: it must not crash and must run to its end
+    (`stdout`); without GIL tracking it exits 0 with no report and the scenario is skipped (`what`
+    says what was not checked); with it, exit 66 and exactly one `kind` report. Returns the run."""
+    r = ctx.run(program)
     expect(r.rc >= 0, "killed by signal %d (a crash)" % -r.rc, r)
-    expect(r.stdout == "done\n", "the program did not run to its end", r)
+    expect(r.stdout == stdout, "the program did not run to its end", r)
     if not ctx.gil:
         # No GIL tracking: the program must still run unchanged, without a report about the GIL.
         expect(r.rc == 0 and not r.reports(), "expected exit 0 and no report without GIL tracking", r)
-        require_gil(ctx, "the GIL <-> lib_mu report (the program ran to its end, exit 0, no report)")
+        require_gil(ctx, "%s (the program ran to its end, exit 0, no report)" % what)
     expect(r.rc == 66, "exit status %d, expected 66" % r.rc, r)
-    expect_counts(r, {"lock-order-inversion": 1})
+    expect_counts(r, {kind: 1})
+    return r
+
+
+def scenario_gil_inversion(ctx):
+    r = run_gil_report(ctx, "gil_inversion", "done\n", "lock-order-inversion", "the GIL <-> lib_mu report")
     check_gil_lib_inversion(ctx, r, report_of(r, "lock-order-inversion"), "run_callback", "touch_holding_gil",
                             "gil_inversion")
 
@@ -528,8 +536,9 @@ def scenario_lock_abba_main(ctx):
     lines = re.findall(r"^  Semaphore SEM\d+ \(0x[0-9a-f]+, semaphore\): .*$", rep, re.M)
     expect(len(lines) == 2, "expected the two semaphores' lines, found %d" % len(lines), r)
     for line in lines:
-        expect(re.search(r"; first locked at (PyThread_acquire_lock\w*|<unknown>) .*\((libpython3\.\d+\S*|python3\.\d+)\+0x[0-9a-f]+\)$",
-                         line), "the lock's first site is not the interpreter's lock function: '%s'" % line, r)
+        expect(re.search(r"; first locked at (PyThread_acquire_lock\w*|<unknown>) "
+                         r".*\((libpython3\.\d+\S*|python3\.\d+)\+0x[0-9a-f]+\)$", line),
+               "the lock's first site is not the interpreter's lock function: '%s'" % line, r)
 
 
 def scenario_lock_abba_io(ctx):
@@ -604,14 +613,7 @@ def scenario_signal_handlers(ctx):
 
 
 def scenario_gil_sem_inversion(ctx):
-    r = ctx.run("gil_sem_inversion")
-    expect(r.rc >= 0, "killed by signal %d (a crash)" % -r.rc, r)
-    expect(r.stdout == "done\n", "the program did not run to its end", r)
-    if not ctx.gil:
-        expect(r.rc == 0 and not r.reports(), "expected exit 0 and no report without GIL tracking", r)
-        require_gil(ctx, "the GIL <-> lib_sem report (the program ran to its end, exit 0, no report)")
-    expect(r.rc == 66, "exit status %d, expected 66" % r.rc, r)
-    expect_counts(r, {"lock-order-inversion": 1})
+    r = run_gil_report(ctx, "gil_sem_inversion", "done\n", "lock-order-inversion", "the GIL <-> lib_sem report")
     rep = report_of(r, "lock-order-inversion")
     cyc = cycle_line(rep)
     sem = lock_name(rep, "global 'lib_sem'")
@@ -688,14 +690,7 @@ def scenario_callback_names(ctx):
 
 def scenario_callback_not_entry(ctx):
     prog = "callback_not_entry"
-    r = ctx.run(prog)
-    expect(r.rc >= 0, "killed by signal %d (a crash)" % -r.rc, r)
-    expect(r.stdout == "done\n", "the program did not run to its end", r)
-    if not ctx.gil:
-        expect(r.rc == 0 and not r.reports(), "expected exit 0 and no report without GIL tracking", r)
-        require_gil(ctx, "the GIL <-> lib_sem report (the program ran to its end, exit 0, no report)")
-    expect(r.rc == 66, "exit status %d, expected 66" % r.rc, r)
-    expect_counts(r, {"lock-order-inversion": 1})
+    r = run_gil_report(ctx, prog, "done\n", "lock-order-inversion", "the GIL <-> lib_sem report")
     rep = report_of(r, "lock-order-inversion")
     sem = lock_name(rep, "global 'lib_sem'")
     expect(sem is not None and re.search(r"\b%s\b" % sem, cycle_line(rep)) and "GIL" in cycle_line(rep),
@@ -706,14 +701,7 @@ def scenario_callback_not_entry(ctx):
 
 def scenario_callback_in_driver(ctx):
     prog = "callback_in_fake_driver"
-    r = ctx.run(prog)
-    expect(r.rc >= 0, "killed by signal %d (a crash)" % -r.rc, r)
-    expect(r.stdout == "done 128\n", "the program did not run to its end", r)
-    if not ctx.gil:
-        expect(r.rc == 0 and not r.reports(), "expected exit 0 and no report without GIL tracking", r)
-        require_gil(ctx, "python-callback-in-driver-call (the program ran to its end, exit 0, no report)")
-    expect(r.rc == 66, "exit status %d, expected 66" % r.rc, r)
-    expect_counts(r, {"python-callback-in-driver-call": 1})
+    r = run_gil_report(ctx, prog, "done 128\n", "python-callback-in-driver-call", "python-callback-in-driver-call")
     rep = report_of(r, "python-callback-in-driver-call")
     expect("holds a lock taken inside libcuda" in rep, "the report does not say the thread holds a libcuda lock", r)
     expect(re.search(r"^\s+mutex M\d+ \(0x[0-9a-f]+\) for writing, acquired at cuFakeOccupancy ", rep, re.M),

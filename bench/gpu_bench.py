@@ -11,7 +11,7 @@ Workloads:
          stream synchronisation.
 
 Prints '#' lines for people and one machine-readable line:
-  RESULT workload=torch total_s=... import_s=... setup_s=... loop_s=... steps=... step_ms=...
+  RESULT workload=torch total_s=... import_s=... setup_s=... loop_s=... steps=... step_ms=... mono0=... mono1=...
 total_s is the whole process from interpreter start (the wall time a user sees, start-up included);
 loop_s is the steady part (after warm-up steps).
 Usage: gpu_bench.py torch|cupy [--steps N] [--warmup N]
@@ -22,6 +22,7 @@ import sys
 import time
 
 T_START = time.time()
+MONO = [0.0, 0.0]  # the steady loop's start and end, CLOCK_MONOTONIC (bench/sampler/report.py --window)
 
 
 def proc_start_time():
@@ -98,6 +99,7 @@ def bench_torch(steps, warmup):
         if n == warmup:
             torch.cuda.synchronize()
             t_loop0 = time.time()
+            MONO[0] = time.monotonic()
         x, y = x.cuda(non_blocking=True), y.cuda(non_blocking=True)
         loss = F.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
@@ -110,6 +112,7 @@ def bench_torch(steps, warmup):
             break
     torch.cuda.synchronize()
     loop = time.time() - t_loop0
+    MONO[1] = time.monotonic()
     print("# torch %s, %s, loss %.3f after %d steps" % (torch.__version__, torch.cuda.get_device_name(0), last, n))
     return t_import, t_setup, loop, steps
 
@@ -135,6 +138,7 @@ def bench_cupy(steps, warmup):
         if n == warmup:
             cp.cuda.Device().synchronize()
             t_loop0 = time.time()
+            MONO[0] = time.monotonic()
         a = cp.asarray(host)                       # host -> device copy, pool allocation
         b = rng.standard_normal((512, 512), dtype=cp.float32)
         c = saxpy(cp.float32(0.5), a, b)           # custom kernel
@@ -145,6 +149,7 @@ def bench_cupy(steps, warmup):
         del a, b, c, d, e, f
     cp.cuda.Device().synchronize()
     loop = time.time() - t_loop0
+    MONO[1] = time.monotonic()
     print("# cupy %s, checksum %.3g" % (cp.__version__, acc))
     return t_import, t_setup, loop, steps
 
@@ -158,8 +163,9 @@ def main():
     steps = args.steps or {"torch": 400, "cupy": 1500}[args.workload]
     t_import, t_setup, loop, steps = (bench_torch if args.workload == "torch" else bench_cupy)(steps, args.warmup)
     total = time.time() - proc_start_time()
-    print("RESULT workload=%s total_s=%.3f import_s=%.3f setup_s=%.3f loop_s=%.3f steps=%d step_ms=%.3f" %
-          (args.workload, total, t_import, t_setup, loop, steps, 1000.0 * loop / steps), flush=True)
+    print("RESULT workload=%s total_s=%.3f import_s=%.3f setup_s=%.3f loop_s=%.3f steps=%d step_ms=%.3f "
+          "mono0=%.3f mono1=%.3f" %
+          (args.workload, total, t_import, t_setup, loop, steps, 1000.0 * loop / steps, MONO[0], MONO[1]), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""bench/torch_items.py — the per-item CPU work of bench/gpu_bench.py's DataLoader workers, alone.
+
+Each item makes a torch.Generator (a new std::mutex on the heap), draws a 3x32x32 image with it, flips
+every other one and normalises it: what one worker does per item in the torch workload. No GPU needed
+(torch's CPU ops only). Prints one line: `ITEMS n=N per_item_us=X` (the best of --rounds batches: wall
+time, and the thread's CPU time; after one warm-up batch). Used to tell whether the torch loop's overhead under locksan is in the
+workers (run it natively and under LD_PRELOAD=liblocksan.so).
+Usage: torch_items.py [--items N] [--rounds R]
+"""
+import argparse
+import time
+
+import torch
+
+
+def item(i):
+    g = torch.Generator().manual_seed(i)
+    x = torch.rand(3, 32, 32, generator=g)
+    if i % 2:
+        x = torch.flip(x, dims=[2])
+    return (x - 0.5) / 0.25, i % 10
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--items", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=5)
+    a = ap.parse_args()
+    torch.set_num_threads(1)  # a DataLoader worker runs torch with one thread
+    for i in range(a.items):
+        item(i)
+    best = best_cpu = float("inf")
+    for _ in range(a.rounds):
+        t0, c0 = time.perf_counter(), time.thread_time()
+        for i in range(a.items):
+            item(i)
+        best = min(best, time.perf_counter() - t0)
+        best_cpu = min(best_cpu, time.thread_time() - c0)
+    print("ITEMS n=%d per_item_us=%.2f cpu_us=%.2f" % (a.items, 1e6 * best / a.items, 1e6 * best_cpu / a.items),
+          flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1440,7 +1440,7 @@ void InitRuntime() {
   // Handlers installed before locksan started (another library's constructor).
   for (int sig = 1; sig < NSIG; sig++) {
     struct sigaction old;
-    if (sigaction(sig, nullptr, &old) == 0) NoteSignalHandler(reinterpret_cast<uptr>(old.sa_handler));
+    if (sigaction(sig, nullptr, &old) == 0) NoteSignalHandler(sig, reinterpret_cast<uptr>(old.sa_handler));
   }
   WatchdogInstallSignals();
   g_rt.state.store(2, std::memory_order_release);

@@ -54,9 +54,30 @@ bool InCpythonRuntime(uptr handler) {
   return a.dli_fbase && a.dli_fbase == b.dli_fbase;
 }
 
-void NoteSignalHandler(uptr handler) {
+// SynchronousFaultSignal — a signal the kernel raises on the thread whose instruction faulted. Its
+// handler interrupts the runtime only if the runtime's own code faults (then the process is lost
+// anyway: a blocked fault signal kills it) or if someone sends it with kill(); blocking signals
+// around the lock graph does not protect against the first and is not worth a pair of system calls
+// per slow path for the second. PyTorch's DataLoader workers install such handlers (SIGSEGV, SIGBUS,
+// SIGFPE), as do crash reporters.
+bool SynchronousFaultSignal(int sig) {
+  switch (sig) {
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGILL:
+    case SIGTRAP:
+    case SIGSYS:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void NoteSignalHandler(int sig, uptr handler) {
   // SIG_DFL 0, SIG_IGN 1, SIG_HOLD 2, SIG_ERR -1: no program code runs.
   if (handler <= 2 || handler == ~uptr{0}) return;
+  if (SynchronousFaultSignal(sig)) return;
   if (g_program_handlers.load(std::memory_order_relaxed)) return;
   if (InCpythonRuntime(handler)) return;
   g_program_handlers.store(true, std::memory_order_seq_cst);

@@ -42,8 +42,10 @@ class RuntimeMutex {
 // the runtime blocks signals while it waits for or holds any of its locks, and while it unwinds
 // (ScopedBlockSignals). Until then no program code can run in a signal handler, and those
 // sigprocmask calls are skipped. InitRuntime looks at the
-// dispositions present at start-up. CPython's own C handlers do not count (they take no lock).
-void NoteSignalHandler(uptr handler);
+// dispositions present at start-up. CPython's own C handlers do not count (they take no lock), nor do
+// handlers of the synchronous fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS: they run
+// where an instruction faulted, not inside the runtime's critical sections).
+void NoteSignalHandler(int sig, uptr handler);
 bool ProgramHasSignalHandlers();
 
 // ScopedBlockSignals — blocks every blockable signal for the scope. A program's signal handler that

@@ -648,8 +648,8 @@ using SignalFn = sighandler_t (*)(int, sighandler_t);
 SigactionFn g_real_sigaction;
 SignalFn g_real_signal, g_real_bsd_signal, g_real_sysv_signal, g_real___sysv_signal, g_real_sigset;
 
-LOCKSAN_ALWAYS_INLINE void Note(sighandler_t h) {
-  if (!t_local.in_runtime) NoteSignalHandler(reinterpret_cast<uptr>(h));
+LOCKSAN_ALWAYS_INLINE void Note(int sig, sighandler_t h) {
+  if (!t_local.in_runtime) NoteSignalHandler(sig, reinterpret_cast<uptr>(h));
 }
 }  // namespace
 
@@ -659,7 +659,7 @@ LOCKSAN_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigact
     errno = ENOSYS;
     return -1;
   }
-  if (act) Note(act->sa_handler);  // sa_handler and sa_sigaction share a union
+  if (act) Note(sig, act->sa_handler);  // sa_handler and sa_sigaction share a union
   return fn(sig, act, old);
 }
 
@@ -670,7 +670,7 @@ LOCKSAN_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigact
       errno = ENOSYS;                                                      \
       return SIG_ERR;                                                      \
     }                                                                      \
-    Note(handler);                                                         \
+    Note(sig, handler);                                                    \
     return fn(sig, handler);                                               \
   }
 LOCKSAN_SIGNAL_INTERCEPTOR(signal)

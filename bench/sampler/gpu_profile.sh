@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
 # bench/sampler/gpu_profile.sh — where the torch workload's time goes under locksan, on the GPU machine
-# (no perf there): bench/gpu_bench.py torch natively and under locksan, each with the sampling profiler
-# (bench/sampler/sampler.c) preloaded, then a flat profile per process (report.py); and the workers'
-# per-item work alone (bench/torch_items.py), natively and under locksan.
-# usage: bench/sampler/gpu_profile.sh LIBLOCKSAN LIBSAMPLER OUTDIR [STEPS]
+# (no perf there): bench/gpu_bench.py torch natively and under each library, with the sampling
+# profiler (bench/sampler/sampler.c) preloaded, then a flat profile per process of the steady loop
+# only (report.py --window); before that, the workers' per-item work alone (bench/torch_items.py),
+# natively and under the first library, interleaved.
+# usage: bench/sampler/gpu_profile.sh OUTDIR LIBSAMPLER STEPS NAME=LIBLOCKSAN...
+#   e.g. gpu_profile.sh $OUT .gpubuild/libsampler.so 300 new=$PWD/.gpubuild/liblocksan.so
 set -u
-LIB=$1; SAMP=$2; O=$3; STEPS=${4:-300}
+O=$1; SAMP=$2; STEPS=$3; shift 3
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PY=${PYTHON:-python3}
 mkdir -p "$O"
+FIRST=${1#*=}
 for r in 1 2 3; do
   echo "items native: $("$PY" "$ROOT/bench/torch_items.py" --items 2000 2>&1 | tail -1)"
-  echo "items locksan: $(LD_PRELOAD="$LIB" "$PY" "$ROOT/bench/torch_items.py" --items 2000 2>&1 | tail -1)"
+  echo "items ${1%%=*}: $(LD_PRELOAD="$FIRST" "$PY" "$ROOT/bench/torch_items.py" --items 2000 2>&1 | tail -1)"
 done
-echo "items locksan verbosity=1:"; LD_PRELOAD="$LIB" LOCKSAN_OPTIONS=verbosity=1 "$PY" "$ROOT/bench/torch_items.py" --items 2000 --rounds 1 2>&1 | tail -12
-for cfg in native locksan; do
-  d=/tmp/prof.$cfg; rm -rf "$d"; mkdir -p "$d"
-  pre=$SAMP; [ $cfg = locksan ] && pre="$SAMP $LIB"
-  SAMPLER_OUT=$d LD_PRELOAD="$pre" LOCKSAN_OPTIONS=verbosity=1 "$PY" "$ROOT/bench/gpu_bench.py" torch --steps "$STEPS" >"$O/run.$cfg.out" 2>"$O/run.$cfg.err"
-  echo "torch $cfg rc=$?: $(grep RESULT "$O/run.$cfg.out")"
-  "$PY" "$ROOT/bench/sampler/report.py" "$d" --top 25 >"$O/prof.$cfg.txt" 2>&1
+for cfg in native "$@"; do
+  name=${cfg%%=*}; lib=${cfg#*=}
+  d=/tmp/prof.$name; rm -rf "$d"; mkdir -p "$d"
+  pre=$SAMP; [ "$name" != native ] && pre="$SAMP $lib"
+  SAMPLER_OUT=$d LD_PRELOAD="$pre" LOCKSAN_OPTIONS=verbosity=1 "$PY" "$ROOT/bench/gpu_bench.py" torch --steps "$STEPS" >"$d/out" 2>"$O/run.$name.err"
+  res=$(grep RESULT "$d/out")
+  echo "torch $name: $res"
+  m0=$(sed -n 's/.*mono0=\([0-9.]*\).*/\1/p' <<<"$res"); m1=$(sed -n 's/.*mono1=\([0-9.]*\).*/\1/p' <<<"$res")
+  "$PY" "$ROOT/bench/sampler/report.py" "$d" --top 25 --window "$m0" "$m1" >"$O/prof.$name.txt" 2>&1
 done

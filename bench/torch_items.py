@@ -6,7 +6,9 @@ every other one and normalises it: what one worker does per item in the torch wo
 (torch's CPU ops only). Prints one line: `ITEMS n=N per_item_us=X` (the best of --rounds batches: wall
 time, and the thread's CPU time; after one warm-up batch). Used to tell whether the torch loop's overhead under locksan is in the
 workers (run it natively and under LD_PRELOAD=liblocksan.so).
-Usage: torch_items.py [--items N] [--rounds R]
+--worker-handlers installs the signal handlers a DataLoader worker installs (SIGBUS, SIGSEGV, SIGFPE,
+SIGTERM: torch._C._set_worker_signal_handlers), as in a real worker.
+Usage: torch_items.py [--items N] [--rounds R] [--worker-handlers]
 """
 import argparse
 import time
@@ -26,7 +28,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--items", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--worker-handlers", action="store_true")
     a = ap.parse_args()
+    if a.worker_handlers:
+        torch._C._set_worker_signal_handlers()
     torch.set_num_threads(1)  # a DataLoader worker runs torch with one thread
     for i in range(a.items):
         item(i)

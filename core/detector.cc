@@ -141,6 +141,20 @@ constexpr u32 kLivePageSlots = 1u << 16;
 std::atomic<u32> g_live_pages[kLivePageSlots];
 std::atomic<u32>& LiveSlot(uptr page) { return g_live_pages[(Mix64(page) >> 20) & (kLivePageSlots - 1)]; }
 bool LiveTest(uptr page) { return LiveSlot(page).load(std::memory_order_relaxed) != 0; }
+// The same per 64-byte line of a lock's address: a page with a live lock (a torch.Generator's
+// std::mutex, a Python lock) also holds many other blocks, and every free() of one of them went to
+// ForgetRange (two runtime locks, and with program signal handlers two sigprocmask calls) to find
+// nothing. In a page whose slot says it has a live lock, the freed block's lines are tested.
+constexpr uptr kLineShift = 6;
+constexpr u32 kLiveLineSlots = 1u << 16;
+std::atomic<u32> g_live_lines[kLiveLineSlots];
+std::atomic<u32>& LiveLineSlot(uptr line) {
+  return g_live_lines[(Mix64(line) >> 20) & (kLiveLineSlots - 1)];
+}
+bool LiveLineTest(uptr line) { return LiveLineSlot(line).load(std::memory_order_relaxed) != 0; }
+// free() ranges that went to ForgetRange (verbosity=1 statistics; counted there only, so that free()
+// itself writes no shared line).
+std::atomic<u64> g_frees_forget{0};
 
 // ---------------------------------------------------------------------------------------------
 // Threads
@@ -256,6 +270,7 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind) {
   g_rt.by_page->Insert(page + 1, li);
   BloomSet(addr);
   LiveSlot(page).fetch_add(1, std::memory_order_relaxed);
+  LiveLineSlot(addr >> kLineShift).fetch_add(1, std::memory_order_relaxed);
   g_rt.locks_live++;
   g_rt.locks_total++;
   return li;
@@ -280,6 +295,7 @@ void ForgetLocked(LockInfo* li) {
     if (!*head) g_rt.by_page->Erase(page + 1);
   }
   LiveSlot(page).fetch_sub(1, std::memory_order_relaxed);
+  LiveLineSlot(addr >> kLineShift).fetch_sub(1, std::memory_order_relaxed);
   li->gen.fetch_add(1, std::memory_order_release);
   li->addr.store(0, std::memory_order_relaxed);
   li->next_in_page = g_rt.free_infos;
@@ -1223,7 +1239,7 @@ void OnLockInit(uptr addr, LockKind kind) {
 }
 
 void OnLockDestroy(uptr addr) {
-  if (!LiveTest(addr >> kPageShift)) return;
+  if (!LiveLineTest(addr >> kLineShift)) return;
   if (g_rt.state.load(std::memory_order_acquire) != 2) return;
   ScopedInRuntime guard;
   RuntimeLockGuard glock(&g_rt.graph_mu);
@@ -1242,13 +1258,20 @@ bool MayHoldLocks(uptr lo, uptr hi) {
   if (hi <= lo) return false;
   uptr first = lo >> kPageShift, last = (hi - 1) >> kPageShift;
   if (last - first > 64) return true;
-  for (uptr p = first; p <= last; p++)
-    if (LiveTest(p)) return true;
+  // A page with a live lock: then the block's lines in that page (at most 64 loads a page).
+  for (uptr p = first; p <= last; p++) {
+    if (!LiveTest(p)) continue;
+    uptr a = p << kPageShift > lo ? p << kPageShift : lo;
+    uptr b = (p + 1) << kPageShift < hi ? (p + 1) << kPageShift : hi;
+    for (uptr l = a >> kLineShift, e = (b - 1) >> kLineShift; l <= e; l++)
+      if (LiveLineTest(l)) return true;
+  }
   return false;
 }
 
 void ForgetRange(uptr lo, uptr hi) {
   if (g_rt.state.load(std::memory_order_acquire) != 2 || hi <= lo) return;
+  g_frees_forget.fetch_add(1, std::memory_order_relaxed);
   ScopedInRuntime guard;
   RuntimeLockGuard glock(&g_rt.graph_mu);
   RuntimeLockGuard rlock(&g_rt.registry_mu);
@@ -1543,10 +1566,12 @@ void Finalize() {
       Stats s = GetStats();
       OutputPrintf(
           "==%d==locksan: stats: %zu locks live (%zu seen), %zu edges (%zu closing cycles), %zu "
-          "threads, %zu stacks, %zu KiB of detector memory, %llu slow checks, %llu searches\n",
+          "threads, %zu stacks, %zu KiB of detector memory, %llu slow checks, %llu searches, %llu "
+          "range searches for freed locks, %llu signal-blocking scopes\n",
           getpid(), s.locks_live, s.locks_total, s.edges, s.back_edges, s.threads, s.stacks,
           s.memory_bytes >> 10, static_cast<unsigned long long>(s.slow_checks),
-          static_cast<unsigned long long>(s.searches));
+          static_cast<unsigned long long>(s.searches), static_cast<unsigned long long>(s.frees_forget),
+          static_cast<unsigned long long>(s.signal_blocks));
     }
     if (n) OutputPrintf("==%d==locksan: reported %llu warning%s\n", getpid(),
                         static_cast<unsigned long long>(n), n == 1 ? "" : "s");
@@ -1582,6 +1607,8 @@ Stats GetStats() {
   s.memory_bytes = InternalAllocatedBytes();
   s.slow_checks = g_rt.slow_checks.load();
   s.reports = g_rt.reports.load();
+  s.frees_forget = g_frees_forget.load(std::memory_order_relaxed);
+  s.signal_blocks = SignalBlockCount();
   return s;
 }
 

@@ -505,6 +505,8 @@ struct Stats {
   size_t locks_live, locks_total, edges, back_edges, threads, stacks;
   size_t memory_bytes, graph_bytes, depot_bytes;
   u64 slow_checks, searches, visited, reports;
+  u64 frees_forget;   // ForgetRange calls (freed memory, unloaded libraries, exited threads' stacks)
+  u64 signal_blocks;  // ScopedBlockSignals scopes that called sigprocmask
 };
 Stats GetStats();
 

@@ -85,6 +85,11 @@ void NoteSignalHandler(int sig, uptr handler) {
 
 bool ProgramHasSignalHandlers() { return g_program_handlers.load(std::memory_order_relaxed); }
 
+namespace {
+std::atomic<u64> g_signal_blocks{0};
+}  // namespace
+u64 SignalBlockCount() { return g_signal_blocks.load(std::memory_order_relaxed); }
+
 static_assert(sizeof(sigset_t) <= sizeof(unsigned long) * 16, "sigset_t fits");
 
 namespace {
@@ -105,6 +110,7 @@ ScopedBlockSignals::ScopedBlockSignals(bool active) : counted_(active), masked_(
   pthread_sigmask(SIG_BLOCK, &all, reinterpret_cast<sigset_t*>(old_));
   std::atomic_signal_fence(std::memory_order_seq_cst);
   t_block_depth = 1;
+  g_signal_blocks.fetch_add(1, std::memory_order_relaxed);
   masked_ = true;
 }
 

@@ -47,6 +47,9 @@ class RuntimeMutex {
 // where an instruction faulted, not inside the runtime's critical sections).
 void NoteSignalHandler(int sig, uptr handler);
 bool ProgramHasSignalHandlers();
+// SignalBlockCount — how many ScopedBlockSignals scopes masked signals (a pair of sigprocmask calls
+// each); for the verbosity=1 statistics.
+u64 SignalBlockCount();
 
 // ScopedBlockSignals — blocks every blockable signal for the scope. A program's signal handler that
 // locks its own mutexes must never run on a thread that holds or waits for a runtime lock (or the

@@ -2,8 +2,8 @@
 # bench/sampler/gpu_profile.sh — where the torch workload's time goes under locksan, on the GPU machine
 # (no perf there): bench/gpu_bench.py torch natively and under each library, with the sampling
 # profiler (bench/sampler/sampler.c) preloaded, then a flat profile per process of the steady loop
-# only (report.py --window); before that, the workers' per-item work alone (bench/torch_items.py),
-# natively and under the first library, interleaved.
+# only (report.py --window); before that, the workers' per-item work alone (bench/torch_items.py, with
+# a worker's signal handlers), natively and under each library, interleaved.
 # usage: bench/sampler/gpu_profile.sh OUTDIR LIBSAMPLER STEPS NAME=LIBLOCKSAN...
 #   e.g. gpu_profile.sh $OUT .gpubuild/libsampler.so 300 new=$PWD/.gpubuild/liblocksan.so
 set -u
@@ -11,10 +11,15 @@ O=$1; SAMP=$2; STEPS=$3; shift 3
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PY=${PYTHON:-python3}
 mkdir -p "$O"
-FIRST=${1#*=}
 for r in 1 2 3; do
-  echo "items native: $("$PY" "$ROOT/bench/torch_items.py" --items 2000 2>&1 | tail -1)"
-  echo "items ${1%%=*}: $(LD_PRELOAD="$FIRST" "$PY" "$ROOT/bench/torch_items.py" --items 2000 2>&1 | tail -1)"
+  echo "items native: $("$PY" "$ROOT/bench/torch_items.py" --items 2000 --worker-handlers 2>&1 | tail -1)"
+  for cfg in "$@"; do
+    echo "items ${cfg%%=*}: $(LD_PRELOAD="${cfg#*=}" "$PY" "$ROOT/bench/torch_items.py" --items 2000 --worker-handlers 2>&1 | tail -1)"
+  done
+done
+for cfg in "$@"; do
+  echo "items ${cfg%%=*}, verbosity=1:"
+  LD_PRELOAD="${cfg#*=}" LOCKSAN_OPTIONS=verbosity=1 "$PY" "$ROOT/bench/torch_items.py" --items 2000 --rounds 1 --worker-handlers 2>&1 | grep -E "ITEMS|stats|signal handlers"
 done
 for cfg in native "$@"; do
   name=${cfg%%=*}; lib=${cfg#*=}

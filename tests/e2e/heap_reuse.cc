@@ -15,6 +15,12 @@
 // The mutex is a member in the middle of a larger heap object.
 // ARGS: in_struct
 //
+// VARIANT: big_struct
+// The mutex is a member 9 KiB into a 16 KiB heap object (free() tests the pages of a large block,
+// then, in a page with a live lock, the block's 64-byte lines); a new mutex at its address in a
+// later block is a new lock.
+// ARGS: big_struct
+//
 // VARIANT: control
 // Positive control: B is not freed, B->A is reported.
 // ARGS: control
@@ -43,6 +49,12 @@ struct Holder {
   char before[40];
   std::mutex mu;
   char after[24];
+};
+
+struct BigHolder {
+  char before[9000];
+  std::mutex mu;
+  char after[7000];
 };
 
 static void ab(std::mutex* a, std::mutex* b) {
@@ -99,6 +111,31 @@ int main(int argc, char** argv) {
     if (same) ba(a, b2);
     b2->~mutex();
     std::free(q);
+  } else if (!strcmp(mode, "big_struct")) {
+    // The next 16 KiB block may start a little before or after the freed one: a new mutex is made
+    // at the freed one's address inside whichever block covers it (tried again with a new object if
+    // none does).
+    std::vector<char*> blocks;
+    std::mutex* b2 = nullptr;
+    for (int attempt = 0; attempt < 20 && !b2; attempt++) {
+      BigHolder* h = new BigHolder;
+      ab(a, &h->mu);
+      char* old_mu = reinterpret_cast<char*>(&h->mu);
+      delete h;
+      for (int i = 0; i < 20 && !b2; i++) {
+        char* q = static_cast<char*>(std::malloc(sizeof(BigHolder)));
+        blocks.push_back(q);
+        if (q <= old_mu && old_mu + sizeof(std::mutex) <= q + sizeof(BigHolder))
+          b2 = new (old_mu) std::mutex;
+      }
+    }
+    same = b2 != nullptr;
+    std::printf("same address: %s\n", same ? "yes" : "no");
+    if (b2) {
+      ba(a, b2);
+      b2->~mutex();
+    }
+    for (char* q : blocks) std::free(q);
   } else if (!strcmp(mode, "in_struct")) {
     Holder* h = new Holder;
     ab(a, &h->mu);

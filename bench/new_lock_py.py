@@ -12,6 +12,8 @@ freed lock (the Python stack at the call is `--depth` frames deep).
   cdll_known, pydll_known  the same calls, but every item takes one mutex allocated once (a known
          lock, a known edge): what the loop costs under locksan without anything new. The difference
          to cdll/pydll is the cost of the new lock, its new edge and forgetting it at free().
+  MODE_handlers (e.g. pydll_handlers)  the same with a C-level SIGTERM handler installed first, as in
+         a PyTorch DataLoader worker: locksan then blocks signals around its lock graph.
 
 Usage:
   new_lock_py.py [--python PY] [--lib LIB ...] [--rounds R] [--items N] [--depth D] [--modes cdll,pydll]
@@ -40,7 +42,14 @@ import time
 
 def child(mode, n, depth):
     import ctypes
-    known = mode.endswith("_known")
+    known = "_known" in mode
+    if "_handlers" in mode:
+        # A C-level signal handler of the program's own (never called): what PyTorch's DataLoader
+        # workers have (SIGTERM, SIGBUS, ...), so that locksan blocks signals around its lock graph.
+        import signal as _signal
+        global _HANDLER
+        _HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_int)(lambda s: None)
+        ctypes.CDLL(None).signal(_signal.SIGTERM, _HANDLER)
     libc = ctypes.PyDLL(None) if mode.startswith("pydll") else ctypes.CDLL(None)
     libc.malloc.restype = ctypes.c_void_p
     libc.malloc.argtypes = [ctypes.c_size_t]

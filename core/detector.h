@@ -17,6 +17,7 @@
 #include "core/flags.h"
 #include "core/python/pystack.h"
 #include "core/report_desc.h"
+#include "core/runtime_mutex.h"
 
 namespace locksan {
 
@@ -325,7 +326,12 @@ LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_f
   ThreadState::CacheEntry& e = ts->lock_cache[(addr >> 4) & (kLockCacheSize - 1)];
   LockInfo* li = e.info;
   u32 gen = e.gen;
+  // A lock missing from the cache (new, most often) is registered and then order-checked: one scope
+  // of blocked signals for both (a pair of sigprocmask calls instead of two, once the program has
+  // signal handlers of its own).
+  ScopedBlockSignals no_signals(false);
   if (LOCKSAN_UNLIKELY(e.addr != addr || !li || li->gen.load(std::memory_order_relaxed) != gen)) {
+    no_signals.Begin(ProgramHasSignalHandlers());
     li = ResolveLockSlow(ts, addr, kind_fn(), pc);
     if (!li || li == &g_untracked) return nullptr;
     gen = e.gen;  // written by ResolveLockSlow with li

@@ -98,8 +98,11 @@ namespace {
 __thread int t_block_depth __attribute__((tls_model("initial-exec")));
 }  // namespace
 
-ScopedBlockSignals::ScopedBlockSignals(bool active) : counted_(active), masked_(false) {
-  if (!active) return;
+ScopedBlockSignals::ScopedBlockSignals(bool active) : counted_(false), masked_(false) { Begin(active); }
+
+void ScopedBlockSignals::Begin(bool active) {
+  if (!active || counted_) return;
+  counted_ = true;
   if (t_block_depth > 0) {
     t_block_depth++;
     return;

@@ -61,9 +61,12 @@ u64 SignalBlockCount();
 // pays for one pair of sigprocmask calls.
 class ScopedBlockSignals {
  public:
-  // `active` false: does nothing.
+  // `active` false: does nothing (until Begin).
   explicit ScopedBlockSignals(bool active = true);
   ~ScopedBlockSignals();
+  // Begin — starts an inactive scope later (a path that turns out to be slow), once; nothing if
+  // `active` is false or the scope is already active.
+  void Begin(bool active);
   ScopedBlockSignals(const ScopedBlockSignals&) = delete;
   ScopedBlockSignals& operator=(const ScopedBlockSignals&) = delete;
 

@@ -17,9 +17,22 @@ for r in 1 2 3; do
     echo "items ${cfg%%=*}: $(LD_PRELOAD="${cfg#*=}" "$PY" "$ROOT/bench/torch_items.py" --items 2000 --worker-handlers 2>&1 | tail -1)"
   done
 done
+# Per item, from the verbosity=1 counters of two runs of different length (each runs 2N items).
 for cfg in "$@"; do
-  echo "items ${cfg%%=*}, verbosity=1:"
-  LD_PRELOAD="${cfg#*=}" LOCKSAN_OPTIONS=verbosity=1 "$PY" "$ROOT/bench/torch_items.py" --items 2000 --rounds 1 --worker-handlers 2>&1 | grep -E "ITEMS|stats|signal handlers"
+  for n in 500 1500; do
+    LD_PRELOAD="${cfg#*=}" LOCKSAN_OPTIONS=verbosity=1 "$PY" "$ROOT/bench/torch_items.py" --items $n --rounds 1 \
+      --worker-handlers 2>&1 | grep -E "stats" >"/tmp/items.$n"
+  done
+  "$PY" - "${cfg%%=*}" /tmp/items.500 /tmp/items.1500 <<'PYEOF'
+import re, sys
+def nums(path):
+    line = open(path).read()
+    keys = ["locks seen", "slow checks", "range searches", "signal-blocking"]
+    pats = [r"\((\d+) seen\)", r"(\d+) slow checks", r"(\d+) range searches", r"(\d+) signal-blocking"]
+    return {k: int(m.group(1)) for k, p in zip(keys, pats) for m in [re.search(p, line)] if m}
+a, b = nums(sys.argv[2]), nums(sys.argv[3])
+print("per item, %s: " % sys.argv[1] + ", ".join("%s %.2f" % (k, (b[k] - a[k]) / 2000.0) for k in b if k in a))
+PYEOF
 done
 for cfg in native "$@"; do
   name=${cfg%%=*}; lib=${cfg#*=}

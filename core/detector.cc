@@ -1560,9 +1560,16 @@ void Finalize() {
     PrintSuppressionSummary(g_rt.suppressions, g_rt.flags.print_suppressions);
     if (g_rt.flags.verbosity >= 1) {
       OutputPrintf("==%d==locksan: Python: %s\n", getpid(), GilStatus());
-      OutputPrintf("==%d==locksan: program signal handlers: %s\n", getpid(),
-                   ProgramHasSignalHandlers() ? "yes (signals blocked around the lock graph)"
-                                             : "none (signals left unblocked around the lock graph)");
+      if (SignalsMasked())
+        OutputPrintf("==%d==locksan: program signal handlers: yes (signals blocked around the lock graph)\n",
+                     getpid());
+      else if (SignalsDeferred())
+        OutputPrintf("==%d==locksan: program signal handlers: yes (deferred to the end of locksan's critical "
+                     "sections: %llu signals)\n",
+                     getpid(), static_cast<unsigned long long>(DeferredSignalCount()));
+      else
+        OutputPrintf("==%d==locksan: program signal handlers: none (signals left unblocked around the lock graph)\n",
+                     getpid());
       Stats s = GetStats();
       OutputPrintf(
           "==%d==locksan: stats: %zu locks live (%zu seen), %zu edges (%zu closing cycles), %zu "

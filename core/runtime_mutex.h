@@ -4,6 +4,8 @@
 // function, so it never passes through locksan's own interceptors, and it is safe to use before the
 // runtime is initialised (zero-initialised state is "unlocked"). Not recursive. Not async-signal-safe.
 #pragma once
+#include <signal.h>
+
 #include <atomic>
 
 #include "core/common.h"
@@ -46,7 +48,33 @@ class RuntimeMutex {
 // handlers of the synchronous fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS: they run
 // where an instruction faulted, not inside the runtime's critical sections).
 void NoteSignalHandler(int sig, uptr handler);
+// ProgramHasSignalHandlers — program code may run in a signal handler on this process's threads:
+// runtime critical sections must keep it out (ScopedBlockSignals), by blocking signals
+// (SignalsMasked: a handler that could not be deferred) or by counting the depth for the trampoline
+// (SignalsDeferred).
 bool ProgramHasSignalHandlers();
+bool SignalsMasked();
+bool SignalsDeferred();
+
+// Deferred handlers (defer_signals=1): WrapSignalAction — for a sigaction() the program makes with a
+// handler of its own (not a fault signal, not SA_RESETHAND, not CPython's), records the handler and
+// fills *out with the action to install instead: the same, with SignalTrampoline as the handler
+// (SA_SIGINFO). Returns false (nothing recorded) when the handler is to be installed as it is.
+bool WrapSignalAction(int sig, const struct sigaction* act, struct sigaction* out);
+// The program's handler recorded for `sig` before a sigaction() call (SaveSignalAction), so that the
+// old action reported to the program is its own handler and flags, not the trampoline
+// (UnwrapSignalAction changes *old only if it is the trampoline).
+struct SavedSignalAction {
+  uptr fn;
+  int flags;
+};
+SavedSignalAction SaveSignalAction(int sig);
+void UnwrapSignalAction(const SavedSignalAction& before, struct sigaction* old);
+uptr SignalTrampolineAddress();
+// ClearDeferredSignalsInChild — a forked child starts with no pending signal (as the kernel's).
+void ClearDeferredSignalsInChild();
+// DeferredSignalCount — signals that landed in a critical section and were delivered after it.
+u64 DeferredSignalCount();
 // SignalBlockCount — how many ScopedBlockSignals scopes masked signals (a pair of sigprocmask calls
 // each); for the verbosity=1 statistics.
 u64 SignalBlockCount();

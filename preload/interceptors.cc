@@ -629,9 +629,12 @@ LOCKSAN_EXPORT void free(void* p) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Signal dispositions: the detector blocks signals around its graph lock only once the program has
-// a handler of its own (see NoteSignalHandler in core/detector.h). Every way glibc offers to install
-// one is watched; the call itself is passed through unchanged.
+// Signal dispositions. A handler the program installs with sigaction() or signal() is installed
+// behind the runtime's trampoline, which delays it to the end of a runtime critical section when it
+// lands in one (WrapSignalAction in core/runtime_mutex.h); the program reads back its own handler and
+// flags. Handlers that cannot be deferred (SA_RESETHAND, sysv_signal, sigset, those present at
+// start-up, defer_signals=0) are installed as they are, and then the runtime blocks signals around its
+// critical sections (NoteSignalHandler).
 // ---------------------------------------------------------------------------------------------
 namespace {
 template <typename Fn>
@@ -651,6 +654,10 @@ SignalFn g_real_signal, g_real_bsd_signal, g_real_sysv_signal, g_real___sysv_sig
 LOCKSAN_ALWAYS_INLINE void Note(int sig, sighandler_t h) {
   if (!t_local.in_runtime) NoteSignalHandler(sig, reinterpret_cast<uptr>(h));
 }
+
+// Whether a handler installed now may run behind the trampoline (core/runtime_mutex.h): the runtime
+// is up (its flags are read) and the program asked for it.
+bool MayDefer() { return !t_local.in_runtime && RuntimeInitialized() && GetFlags().defer_signals; }
 }  // namespace
 
 LOCKSAN_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
@@ -659,10 +666,52 @@ LOCKSAN_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigact
     errno = ENOSYS;
     return -1;
   }
-  if (act) Note(sig, act->sa_handler);  // sa_handler and sa_sigaction share a union
-  return fn(sig, act, old);
+  SavedSignalAction before = SaveSignalAction(sig);
+  struct sigaction wrapped;
+  bool wrap = act && MayDefer() && WrapSignalAction(sig, act, &wrapped);
+  if (act && !wrap) Note(sig, act->sa_handler);  // sa_handler and sa_sigaction share a union
+  int rc = fn(sig, wrap ? &wrapped : act, old);
+  if (rc == 0 && old) UnwrapSignalAction(before, old);
+  return rc;
 }
 
+namespace {
+// The old handler that signal() and its relatives return: the program's, not the trampoline.
+sighandler_t Unwrapped(const SavedSignalAction& before, sighandler_t h) {
+  return reinterpret_cast<uptr>(h) == SignalTrampolineAddress() ? reinterpret_cast<sighandler_t>(before.fn) : h;
+}
+}  // namespace
+
+// signal() and bsd_signal(): glibc's BSD semantics (SA_RESTART, the signal itself blocked while its
+// handler runs), through sigaction above so that the handler can be deferred.
+#define LOCKSAN_BSD_SIGNAL_INTERCEPTOR(name)                                \
+  LOCKSAN_EXPORT sighandler_t name(int sig, sighandler_t handler) {        \
+    SignalFn fn = RealSignalFn(&g_real_##name, #name);                     \
+    if (!fn) {                                                             \
+      errno = ENOSYS;                                                      \
+      return SIG_ERR;                                                      \
+    }                                                                      \
+    uptr h = reinterpret_cast<uptr>(handler);                              \
+    if (MayDefer() && h > 2 && h != ~uptr{0} && sig > 0 && sig < NSIG) {   \
+      struct sigaction act, old;                                           \
+      memset(&act, 0, sizeof act);                                         \
+      act.sa_handler = handler;                                            \
+      sigemptyset(&act.sa_mask);                                           \
+      sigaddset(&act.sa_mask, sig);                                        \
+      act.sa_flags = SA_RESTART;                                           \
+      if (sigaction(sig, &act, &old) != 0) return SIG_ERR;                 \
+      return old.sa_handler;                                               \
+    }                                                                      \
+    SavedSignalAction before = SaveSignalAction(sig);                      \
+    Note(sig, handler);                                                    \
+    return Unwrapped(before, fn(sig, handler));                            \
+  }
+LOCKSAN_BSD_SIGNAL_INTERCEPTOR(signal)
+LOCKSAN_BSD_SIGNAL_INTERCEPTOR(bsd_signal)
+#undef LOCKSAN_BSD_SIGNAL_INTERCEPTOR
+
+// System V semantics (SA_RESETHAND) and sigset(): installed as they are, with signals blocked around
+// the runtime's critical sections.
 #define LOCKSAN_SIGNAL_INTERCEPTOR(name)                                   \
   LOCKSAN_EXPORT sighandler_t name(int sig, sighandler_t handler) {        \
     SignalFn fn = RealSignalFn(&g_real_##name, #name);                     \
@@ -670,11 +719,10 @@ LOCKSAN_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigact
       errno = ENOSYS;                                                      \
       return SIG_ERR;                                                      \
     }                                                                      \
+    SavedSignalAction before = SaveSignalAction(sig);                      \
     Note(sig, handler);                                                    \
-    return fn(sig, handler);                                               \
+    return Unwrapped(before, fn(sig, handler));                            \
   }
-LOCKSAN_SIGNAL_INTERCEPTOR(signal)
-LOCKSAN_SIGNAL_INTERCEPTOR(bsd_signal)
 LOCKSAN_SIGNAL_INTERCEPTOR(sysv_signal)
 LOCKSAN_SIGNAL_INTERCEPTOR(__sysv_signal)
 LOCKSAN_SIGNAL_INTERCEPTOR(sigset)
@@ -688,6 +736,7 @@ namespace {
 void AtForkPrepare() { ForkBefore(); }
 void AtForkParent() { ForkAfterParent(); }
 void AtForkChild() {
+  ClearDeferredSignalsInChild();
   ForkAfterChild();
   cupti::Shutdown(/*unsubscribe=*/false);  // CUDA does not survive fork; make no CUPTI call here
 }

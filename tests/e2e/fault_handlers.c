@@ -13,9 +13,17 @@
 // CHECK-NOT: WARNING
 //
 // VARIANT: plus_sigusr1
-// The same program with a SIGUSR1 handler as well: an asynchronous signal's handler can interrupt the
-// runtime anywhere, so signals are blocked around the lock graph.
+// The same program with a SIGUSR1 handler as well (installed with signal()): an asynchronous signal's
+// handler can interrupt the runtime anywhere, so it runs behind locksan's trampoline.
 // ARGS: usr1
+// CLEAR: CHECK
+// CHECK: ^==%pid==locksan: program signal handlers: yes \(deferred to the end of locksan's critical sections: \d+ signals\)$
+// CHECK-NOT: WARNING
+//
+// VARIANT: plus_sigusr1_masked
+// The same with defer_signals=0: signals are blocked around the lock graph.
+// ARGS: usr1
+// RUN-OPTIONS: verbosity=1:defer_signals=0
 // CLEAR: CHECK
 // CHECK: ^==%pid==locksan: program signal handlers: yes \(signals blocked around the lock graph\)$
 // CHECK-NOT: WARNING

@@ -5,6 +5,9 @@
 // and two workers take A->B and fresh locks too. Every order is consistent: no report, no crash,
 // no hang, exit 0, and the handler really ran (thousands of times).
 //
+// By default the handler runs behind locksan's trampoline, which delays a signal that lands in one of
+// locksan's critical sections to its end (defer_signals); the *_masked variants block signals there.
+//
 // An edge from whatever main holds when the signal arrives into S is a real order (a handler can
 // block on S while main holds A); none of them closes a cycle here.
 //
@@ -26,13 +29,26 @@
 //
 // VARIANT: any_signal
 // The same with the handler installed by signal() instead of sigaction() (BSD semantics; SIGALRM
-// only): locksan must notice a handler installed that way too, since it blocks signals around its
-// graph lock only once the program has a handler (verbosity=1 says so at exit).
+// only): locksan must wrap a handler installed that way too (its trampoline delays a signal that lands
+// in a runtime critical section to the section's end; verbosity=1 says at exit how many were).
 // ARGS: any_signal
 // RUN-OPTIONS: verbosity=1
 // CLEAR: EXPECT-NO-STDERR
+// CHECK: ^==%pid==locksan: program signal handlers: yes \(deferred to the end of locksan's critical sections: [1-9]\d* signals\)$
+// CHECK-NOT: WARNING
+//
+// VARIANT: any_masked
+// The same with defer_signals=0: signals are blocked around the runtime's critical sections instead.
+// ARGS: any
+// RUN-OPTIONS: verbosity=1:defer_signals=0
+// CLEAR: EXPECT-NO-STDERR
 // CHECK: ^==%pid==locksan: program signal handlers: yes \(signals blocked around the lock graph\)$
 // CHECK-NOT: WARNING
+//
+// VARIANT: kill_masked
+// sigusr_from_threads with defer_signals=0.
+// ARGS: kill
+// RUN-OPTIONS: defer_signals=0
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>

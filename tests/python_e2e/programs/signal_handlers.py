@@ -1,6 +1,7 @@
 # Signal handlers and locksan's signal blocking (docs/design.md, "Signals"). CPython's own C handlers
 # (signal.signal(), SIGINT, faulthandler) take no lock, so they do not make locksan block signals around
-# its lock graph; a C handler the program installs itself (here through ctypes) does.
+# its lock graph; a C handler the program installs itself (here through ctypes) is deferred out of
+# locksan's critical sections (or, with defer_signals=0, makes locksan block signals around them).
 # argv[1]: "python" (signal.signal + faulthandler) or "c" (libc signal() with a ctypes C callback).
 import ctypes
 import faulthandler

@@ -1242,6 +1242,11 @@ void OnLockDestroy(uptr addr) {
   if (!LiveLineTest(addr >> kLineShift)) return;
   if (g_rt.state.load(std::memory_order_acquire) != 2) return;
   ScopedInRuntime guard;
+  {
+    // No lock registered at this address (its line is shared with another lock's): no graph lock.
+    RuntimeLockGuard rlock(&g_rt.registry_mu);
+    if (!g_rt.by_addr->Find(addr)) return;
+  }
   RuntimeLockGuard glock(&g_rt.graph_mu);
   RuntimeLockGuard rlock(&g_rt.registry_mu);
   LockInfo* li = g_rt.by_addr->Find(addr);
@@ -1273,6 +1278,14 @@ void ForgetRange(uptr lo, uptr hi) {
   if (g_rt.state.load(std::memory_order_acquire) != 2 || hi <= lo) return;
   g_frees_forget.fetch_add(1, std::memory_order_relaxed);
   ScopedInRuntime guard;
+  {
+    // Most look-ups find nothing (a block that shares a 64-byte line, or a hashed slot, with a live
+    // lock): the registry alone says so, without the graph lock.
+    RuntimeLockGuard rlock(&g_rt.registry_mu);
+    SmallVec<LockInfo*, 8> found;
+    CollectRangeLocked(lo, hi, &found);
+    if (found.empty()) return;
+  }
   RuntimeLockGuard glock(&g_rt.graph_mu);
   RuntimeLockGuard rlock(&g_rt.registry_mu);
   SmallVec<LockInfo*, 8> locks;

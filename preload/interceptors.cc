@@ -676,57 +676,53 @@ LOCKSAN_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigact
 }
 
 namespace {
-// The old handler that signal() and its relatives return: the program's, not the trampoline.
-sighandler_t Unwrapped(const SavedSignalAction& before, sighandler_t h) {
-  return reinterpret_cast<uptr>(h) == SignalTrampolineAddress() ? reinterpret_cast<sighandler_t>(before.fn) : h;
+// InstallAsIs — signal() and its relatives, passed through (NoteSignalHandler decides whether signals
+// are then blocked around the runtime's critical sections); returns the program's old handler, not
+// the trampoline.
+sighandler_t InstallAsIs(SignalFn fn, int sig, sighandler_t handler) {
+  if (!fn) {
+    errno = ENOSYS;
+    return SIG_ERR;
+  }
+  SavedSignalAction before = SaveSignalAction(sig);
+  Note(sig, handler);
+  sighandler_t old = fn(sig, handler);
+  return reinterpret_cast<uptr>(old) == SignalTrampolineAddress() ? reinterpret_cast<sighandler_t>(before.fn) : old;
+}
+
+// InstallBsd — signal() and bsd_signal(): glibc's BSD semantics (SA_RESTART, the signal itself
+// blocked while its handler runs), made through sigaction() above so that the handler can be deferred.
+sighandler_t InstallBsd(SignalFn fn, int sig, sighandler_t handler) {
+  uptr h = reinterpret_cast<uptr>(handler);
+  if (!fn || !MayDefer() || h <= 2 || h == ~uptr{0} || sig <= 0 || sig >= NSIG)
+    return InstallAsIs(fn, sig, handler);
+  struct sigaction act, old;
+  memset(&act, 0, sizeof act);
+  act.sa_handler = handler;
+  sigemptyset(&act.sa_mask);
+  sigaddset(&act.sa_mask, sig);
+  act.sa_flags = SA_RESTART;
+  if (sigaction(sig, &act, &old) != 0) return SIG_ERR;
+  return old.sa_handler;
 }
 }  // namespace
 
-// signal() and bsd_signal(): glibc's BSD semantics (SA_RESTART, the signal itself blocked while its
-// handler runs), through sigaction above so that the handler can be deferred.
-#define LOCKSAN_BSD_SIGNAL_INTERCEPTOR(name)                                \
-  LOCKSAN_EXPORT sighandler_t name(int sig, sighandler_t handler) {        \
-    SignalFn fn = RealSignalFn(&g_real_##name, #name);                     \
-    if (!fn) {                                                             \
-      errno = ENOSYS;                                                      \
-      return SIG_ERR;                                                      \
-    }                                                                      \
-    uptr h = reinterpret_cast<uptr>(handler);                              \
-    if (MayDefer() && h > 2 && h != ~uptr{0} && sig > 0 && sig < NSIG) {   \
-      struct sigaction act, old;                                           \
-      memset(&act, 0, sizeof act);                                         \
-      act.sa_handler = handler;                                            \
-      sigemptyset(&act.sa_mask);                                           \
-      sigaddset(&act.sa_mask, sig);                                        \
-      act.sa_flags = SA_RESTART;                                           \
-      if (sigaction(sig, &act, &old) != 0) return SIG_ERR;                 \
-      return old.sa_handler;                                               \
-    }                                                                      \
-    SavedSignalAction before = SaveSignalAction(sig);                      \
-    Note(sig, handler);                                                    \
-    return Unwrapped(before, fn(sig, handler));                            \
-  }
-LOCKSAN_BSD_SIGNAL_INTERCEPTOR(signal)
-LOCKSAN_BSD_SIGNAL_INTERCEPTOR(bsd_signal)
-#undef LOCKSAN_BSD_SIGNAL_INTERCEPTOR
-
-// System V semantics (SA_RESETHAND) and sigset(): installed as they are, with signals blocked around
-// the runtime's critical sections.
-#define LOCKSAN_SIGNAL_INTERCEPTOR(name)                                   \
-  LOCKSAN_EXPORT sighandler_t name(int sig, sighandler_t handler) {        \
-    SignalFn fn = RealSignalFn(&g_real_##name, #name);                     \
-    if (!fn) {                                                             \
-      errno = ENOSYS;                                                      \
-      return SIG_ERR;                                                      \
-    }                                                                      \
-    SavedSignalAction before = SaveSignalAction(sig);                      \
-    Note(sig, handler);                                                    \
-    return Unwrapped(before, fn(sig, handler));                            \
-  }
-LOCKSAN_SIGNAL_INTERCEPTOR(sysv_signal)
-LOCKSAN_SIGNAL_INTERCEPTOR(__sysv_signal)
-LOCKSAN_SIGNAL_INTERCEPTOR(sigset)
-#undef LOCKSAN_SIGNAL_INTERCEPTOR
+LOCKSAN_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
+  return InstallBsd(RealSignalFn(&g_real_signal, "signal"), sig, handler);
+}
+LOCKSAN_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler) {
+  return InstallBsd(RealSignalFn(&g_real_bsd_signal, "bsd_signal"), sig, handler);
+}
+// System V semantics (SA_RESETHAND) and sigset(): installed as they are.
+LOCKSAN_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler) {
+  return InstallAsIs(RealSignalFn(&g_real_sysv_signal, "sysv_signal"), sig, handler);
+}
+LOCKSAN_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t handler) {
+  return InstallAsIs(RealSignalFn(&g_real___sysv_signal, "__sysv_signal"), sig, handler);
+}
+LOCKSAN_EXPORT sighandler_t sigset(int sig, sighandler_t handler) {
+  return InstallAsIs(RealSignalFn(&g_real_sigset, "sigset"), sig, handler);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Process

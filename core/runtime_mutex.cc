@@ -222,10 +222,7 @@ void ClearDeferredSignalsInChild() {
   t_overflow = 0;
 }
 
-ScopedBlockSignals::ScopedBlockSignals(bool active) : counted_(false), masked_(false) { Begin(active); }
-
-void ScopedBlockSignals::Begin(bool active) {
-  if (!active || counted_) return;
+void ScopedBlockSignals::BeginActive() {
   counted_ = true;
   if (t_block_depth > 0) {
     t_block_depth++;
@@ -247,8 +244,7 @@ void ScopedBlockSignals::Begin(bool active) {
   masked_ = true;
 }
 
-ScopedBlockSignals::~ScopedBlockSignals() {
-  if (!counted_) return;
+void ScopedBlockSignals::End() {
   // Uncount first, then unmask (signals are still blocked while the depth changes).
   t_block_depth--;
   std::atomic_signal_fence(std::memory_order_seq_cst);

@@ -89,16 +89,24 @@ u64 SignalBlockCount();
 // pays for one pair of sigprocmask calls.
 class ScopedBlockSignals {
  public:
-  // `active` false: does nothing (until Begin).
-  explicit ScopedBlockSignals(bool active = true);
-  ~ScopedBlockSignals();
+  // `active` false: does nothing (until Begin); inline, so that an inactive scope costs a test.
+  explicit ScopedBlockSignals(bool active = true) : counted_(false), masked_(false) {
+    if (active) BeginActive();
+  }
+  ~ScopedBlockSignals() {
+    if (counted_) End();
+  }
   // Begin — starts an inactive scope later (a path that turns out to be slow), once; nothing if
   // `active` is false or the scope is already active.
-  void Begin(bool active);
+  void Begin(bool active) {
+    if (active && !counted_) BeginActive();
+  }
   ScopedBlockSignals(const ScopedBlockSignals&) = delete;
   ScopedBlockSignals& operator=(const ScopedBlockSignals&) = delete;
 
  private:
+  void BeginActive();
+  void End();
   unsigned long old_[16];  // a sigset_t
   bool counted_;           // this scope counts in the thread's depth
   bool masked_;            // this scope (the outermost) changed the mask

@@ -39,14 +39,13 @@ class RuntimeMutex {
   std::atomic<int> state_{0};
 };
 
-// NoteSignalHandler — a signal disposition the program installs (sigaction, signal, ...): once it
-// has a handler of its own (not SIG_DFL/SIG_IGN), ProgramHasSignalHandlers() is true for good, and
-// the runtime blocks signals while it waits for or holds any of its locks, and while it unwinds
-// (ScopedBlockSignals). Until then no program code can run in a signal handler, and those
-// sigprocmask calls are skipped. InitRuntime looks at the
-// dispositions present at start-up. CPython's own C handlers do not count (they take no lock), nor do
-// handlers of the synchronous fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS: they run
-// where an instruction faulted, not inside the runtime's critical sections).
+// NoteSignalHandler — a signal disposition the program installs that is not deferred (sysv_signal,
+// sigset, SA_RESETHAND, defer_signals=0, or present at start-up: InitRuntime looks at those): once it
+// is a handler of its own (not SIG_DFL/SIG_IGN), SignalsMasked() is true for good, and the runtime
+// blocks signals while it waits for or holds any of its locks, and while it unwinds
+// (ScopedBlockSignals). CPython's own C handlers do not count (they take no lock), nor do handlers of
+// the synchronous fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS: they run where an
+// instruction faulted, not inside the runtime's critical sections).
 void NoteSignalHandler(int sig, uptr handler);
 // ProgramHasSignalHandlers — program code may run in a signal handler on this process's threads:
 // runtime critical sections must keep it out (ScopedBlockSignals), by blocking signals
@@ -79,14 +78,16 @@ u64 DeferredSignalCount();
 // each); for the verbosity=1 statistics.
 u64 SignalBlockCount();
 
-// ScopedBlockSignals — blocks every blockable signal for the scope. A program's signal handler that
-// locks its own mutexes must never run on a thread that holds or waits for a runtime lock (or the
-// dynamic loader's lock, inside an unwind): another thread's handler, or plain code, may hold that
-// program mutex and wait for the runtime lock (a deadlock that cannot happen natively). A thread
-// woken to take a RuntimeMutex must not be stopped in a handler either: the wake-up was handed to
-// it, and the other waiters sleep until it takes and releases the lock. Scopes nest (a thread-local
-// depth): only the outermost changes the mask, so a slow path that holds several runtime locks
-// pays for one pair of sigprocmask calls.
+// ScopedBlockSignals — a runtime critical section that no program signal handler may run in: every
+// blockable signal is blocked for the scope when SignalsMasked(); otherwise the scope is only counted,
+// and SignalTrampoline defers a signal that lands in it to the outermost scope's end. A program's
+// signal handler that locks its own mutexes must never run on a thread that holds or waits for a
+// runtime lock (or the dynamic loader's lock, inside an unwind): another thread's handler, or plain
+// code, may hold that program mutex and wait for the runtime lock (a deadlock that cannot happen
+// natively). A thread woken to take a RuntimeMutex must not be stopped in a handler either: the
+// wake-up was handed to it, and the other waiters sleep until it takes and releases the lock. Scopes nest (a thread-local
+// depth): only the outermost changes the mask (or delivers deferred signals), so a slow path that
+// holds several runtime locks pays for one pair of sigprocmask calls at most.
 class ScopedBlockSignals {
  public:
   // `active` false: does nothing (until Begin); inline, so that an inactive scope costs a test.
@@ -112,8 +113,9 @@ class ScopedBlockSignals {
   bool masked_;            // this scope (the outermost) changed the mask
 };
 
-// RuntimeLockGuard — holds a RuntimeMutex, with signals blocked from before it starts waiting until
-// after it is released once the program has signal handlers of its own (ProgramHasSignalHandlers).
+// RuntimeLockGuard — holds a RuntimeMutex inside a ScopedBlockSignals scope, from before it starts
+// waiting until after it is released, once the program has signal handlers of its own
+// (ProgramHasSignalHandlers).
 // Threads that never run program handlers (the watchdog blocks every signal) use Lock()/Unlock().
 class RuntimeLockGuard {
  public:

@@ -71,6 +71,20 @@ struct Runtime {
   FlatMap<LockInfo*>* by_page = nullptr;
   LockInfo* free_infos = nullptr;
   u64 next_lock_id = 1;
+  // Parked graph nodes of freed locks, one slot per address hash (revive_locks; see
+  // ParkOrRemoveLocked). Guarded by registry_mu; a slot is emptied with its node removed only with
+  // graph_mu held too.
+  struct ParkedLock {
+    uptr addr;
+    u64 id;     // 0: empty slot
+    u64 chain;  // the chain of the acquisition that made every edge into it
+    uptr pc;    // its call site
+    u32 thread;
+    LockKind kind;
+  };
+  ParkedLock* parked = nullptr;  // kParkedSlots, allocated at the first park
+  size_t parked_live = 0;
+  u64 revived = 0;
   size_t locks_live = 0;
   size_t locks_total = 0;
   std::atomic<u64> bloom[kBloomBits / 64] = {};
@@ -243,7 +257,8 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Locks
 // ---------------------------------------------------------------------------------------------
-LockInfo* NewLockInfoLocked(uptr addr, LockKind kind) {
+// `reuse_id`: the id of a parked node this lock takes back (0: a new id); `park_chain`: its state.
+LockInfo* NewLockInfoLocked(uptr addr, LockKind kind, u64 reuse_id = 0, u64 park_chain = kParkNone) {
   LockInfo* li = g_rt.free_infos;
   if (li) {
     g_rt.free_infos = li->next_in_page;
@@ -252,7 +267,8 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind) {
   }
   li->addr.store(addr, std::memory_order_relaxed);
   li->kind = kind;
-  li->id = g_rt.next_lock_id++;
+  li->id = reuse_id ? reuse_id : g_rt.next_lock_id++;
+  li->park_chain = park_chain;
   li->first_pc = 0;
   li->first_stack = 0;
   li->first_thread = 0;
@@ -325,10 +341,76 @@ void CollectRangeLocked(uptr lo, uptr hi, SmallVec<LockInfo*, 8>* out) {
   }
 }
 
+constexpr u32 kParkedSlots = 1024;
+
+Runtime::ParkedLock& ParkedSlot(uptr addr) {
+  return g_rt.parked[Mix64(addr) & (kParkedSlots - 1)];
+}
+
+bool ParkableKind(LockKind k) {
+  return k == LockKind::kMutex || k == LockKind::kRecursiveMutex || k == LockKind::kErrorCheckMutex ||
+         k == LockKind::kRwlock || k == LockKind::kSpin;
+}
+
+// ParkOrRemoveLocked — a lock is forgotten (graph_mu and registry_mu held; ForgetLocked follows):
+// its node is removed from the graph, or parked. A node is parked when every edge into it was made by
+// the order check of one acquisition chain (its first thread, at its first call site), no edge goes
+// out of it, and no order check that made an edge ran while it was held (so its id is in no other
+// edge's gates): then a new lock at the same address, first taken by that thread at that call site
+// under the same held locks (the same chain), would make exactly these edges again. That lock takes
+// the parked id back (ResolveLockSlow): its order check, edges and evidence are already there, and
+// its chains are in the caches. A parked node has no edge out of it, so it is on no cycle and in no
+// report. One slot per address hash: a node parked in an occupied slot removes the one there.
+void ParkOrRemoveLocked(LockInfo* li) {
+  uptr addr = li->addr.load(std::memory_order_relaxed);
+  bool park = g_rt.flags.revive_locks && li->park_chain > kParkNever && ParkableKind(li->kind) &&
+              li->first_pc && g_rt.graph->IsSinkWithInEdges(li->id);
+  if (!park) {
+    g_rt.graph->RemoveNode(li->id);
+    return;
+  }
+  if (!g_rt.parked)
+    g_rt.parked = static_cast<Runtime::ParkedLock*>(InternalAlloc(kParkedSlots * sizeof(Runtime::ParkedLock)));
+  Runtime::ParkedLock& p = ParkedSlot(addr);
+  if (p.id) {
+    g_rt.graph->RemoveNode(p.id);
+    g_rt.parked_live--;
+  }
+  p.addr = addr;
+  p.id = li->id;
+  p.chain = li->park_chain;
+  p.pc = li->first_pc;
+  p.thread = li->first_thread;
+  p.kind = li->kind;
+  g_rt.parked_live++;
+}
+
+// TakeParkedLocked — the id of the node parked at `addr` for this first acquisition (registry_mu
+// held), emptying its slot; 0 when there is none or it does not match.
+u64 TakeParkedLocked(const ThreadState* ts, uptr addr, LockKind kind, uptr pc, const ParkKey& k,
+                     u64* chain) {
+  if (!g_rt.parked_live) return 0;
+  Runtime::ParkedLock& p = ParkedSlot(addr);
+  if (!p.id || p.addr != addr || p.kind != kind || p.thread != ts->number || p.pc != pc ||
+      p.chain != ChainStep(k.below, p.id, k.mode, k.flags))
+    return 0;
+  u64 id = p.id;
+  *chain = p.chain;
+  p = Runtime::ParkedLock{};
+  g_rt.parked_live--;
+  g_rt.revived++;
+  return id;
+}
+
 void ForgetLocks(SmallVec<LockInfo*, 8>* locks) {
   // graph_mu -> registry_mu.
-  for (LockInfo* li : *locks)
-    g_rt.graph->RemoveNode(li->id);
+  if (g_rt.flags.verbosity >= 3)
+    for (LockInfo* li : *locks)
+      OutputPrintf("==%d==locksan: forget lock %llu(%s)@%p, first taken at pc %p\n", getpid(),
+                   static_cast<unsigned long long>(li->id), LockKindName(li->kind),
+                   reinterpret_cast<void*>(li->addr.load(std::memory_order_relaxed)),
+                   reinterpret_cast<void*>(li->first_pc));
+  for (LockInfo* li : *locks) ParkOrRemoveLocked(li);
   for (LockInfo* li : *locks) ForgetLocked(li);
 }
 
@@ -579,11 +661,12 @@ u32 CaptureAcquireStack() {
   return StackDepotPut(pcs, n);
 }
 
-LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
+LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, const ParkKey* revive) {
   ScopedInRuntime guard;
   ScopedBlockSignals no_signals(ProgramHasSignalHandlers());  // registry, capture and depot at once
   LockInfo* li;
   bool is_new = false;
+  bool revived = false;
   if (kind != LockKind::kGil && kind != LockKind::kSemaphore && GilIsInternal(addr)) {
     // The GIL's own mutexes are not locks of the graph: the GIL itself is (core/gil.h).
     ThreadState::CacheEntry& e = ts->lock_cache[(addr >> 4) & (kLockCacheSize - 1)];
@@ -602,8 +685,11 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
       li = &g_untracked;
     } else {
       if (OverBudget()) return nullptr;
-      li = NewLockInfoLocked(addr, kind);
+      u64 chain = kParkNone;
+      u64 id = revive && pc ? TakeParkedLocked(ts, addr, kind, pc, *revive, &chain) : 0;
+      li = NewLockInfoLocked(addr, kind, id, chain);
       is_new = true;
+      revived = id != 0;
     }
   }
   if (!is_new && li->first_thread != ts->number && !li->shared) li->shared = true;
@@ -623,7 +709,8 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
       // same acquisition (CheckAcquireSlow, next) will want the whole stack as the evidence of its
       // new edges: it is captured whole once, here, and kept for that check (SharedCapture).
       int first_depth = g_rt.flags.stack_depth < 8 ? g_rt.flags.stack_depth : 8;
-      if (ts->nheld) {
+      // (A revived lock's chain is most likely in this thread's cache: no order check to share with.)
+      if (ts->nheld && !revived) {
         ThreadState::SharedCapture& sc = ts->shared_capture;
         int n = CaptureUserStack(sc.pcs, nullptr, g_rt.flags.stack_depth);
         sc.n = static_cast<u32>(n);
@@ -640,6 +727,11 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
     }
     li->driver_call = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
     li->in_libcuda = li->driver_call != nullptr || InLibcuda(pc);
+    if (is_new && g_rt.flags.verbosity >= 3)
+      OutputPrintf("==%d==locksan: T%u %s lock %llu(%s)@%p at pc %p, %u held\n", getpid(),
+                   ts->number, revived ? "revived" : "new", static_cast<unsigned long long>(li->id),
+                   LockKindName(li->kind), reinterpret_cast<void*>(addr), reinterpret_cast<void*>(pc),
+                   ts->nheld);
   }
   // (Every thread's first use of a lock misses its lock cache: that is where a second thread taking
   // it is noticed, above; only such a lock can serve as a gate lock.)
@@ -724,6 +816,35 @@ u32 PreviousStack(const HeldLock& h, CurrentStack* cur) {
   }
   for (; i < cur->n && k < kMaxStackDepth; i++) out[k++] = cur->pcs[i];
   return StackDepotPut(out, k);
+}
+
+// NoteParkability — an order check with edges (graph_mu held, which guards LockInfo::park_chain):
+// every lock held now is an edge's source or gate, so it is never parked; the acquired lock stays a
+// candidate while every check that makes new edges into it has the chain of the first one, by its
+// first thread at its first call site (see ParkOrRemoveLocked).
+void NoteParkability(ThreadState* ts, u32 top, const Acquire* a, bool all_known) {
+  for (u32 j = 0; j < top; j++) {
+    const HeldLock& h = ts->held[j];
+    if (h.lock->gen.load(std::memory_order_relaxed) == h.gen) h.lock->park_chain = kParkNever;
+  }
+  LockInfo* li = a->lock;
+  if (all_known || li->park_chain == kParkNever) return;
+  if (li->park_chain == kParkNone)
+    li->park_chain = ts->number == li->first_thread && a->pc == li->first_pc && a->chain > kParkNever
+                         ? a->chain
+                         : kParkNever;
+  else if (li->park_chain != a->chain)
+    li->park_chain = kParkNever;
+}
+
+// TraceEdge — verbosity=3: one line per edge an order check looks at (outcome: AddOutcome's value,
+// kKnown for an edge the graph had), with both locks' addresses and the acquiring call site.
+void TraceEdge(const ThreadState* ts, const HeldLock& h, const Acquire* a, AddOutcome o) {
+  OutputPrintf("==%d==locksan: T%u edge %llu(%s)@%p -> %llu(%s)@%p at pc %p: %d\n", getpid(), ts->number,
+               static_cast<unsigned long long>(h.id), LockKindName(h.kind),
+               reinterpret_cast<void*>(h.addr), static_cast<unsigned long long>(a->lock->id),
+               LockKindName(a->lock->kind), reinterpret_cast<void*>(a->addr),
+               reinterpret_cast<void*>(a->pc), static_cast<int>(o));
 }
 
 }  // namespace
@@ -913,12 +1034,9 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
       const HeldLock& h = ts->held[src.index];
       src.known = g_rt.graph->MergeIfKnown(h.id, li->id, src.f);
       all_known &= src.known;
-      if (src.known && g_rt.flags.verbosity >= 3)
-        OutputPrintf("==%d==locksan: T%u edge %llu(%s) -> %llu(%s): %d\n", getpid(), ts->number,
-                     static_cast<unsigned long long>(h.id), LockKindName(h.kind),
-                     static_cast<unsigned long long>(li->id), LockKindName(li->kind),
-                     static_cast<int>(AddOutcome::kKnown));
+      if (src.known && g_rt.flags.verbosity >= 3) TraceEdge(ts, h, a, AddOutcome::kKnown);
     }
+    if (!edges.empty()) NoteParkability(ts, top, a, all_known);
     if (all_known) {
       validated();
       return;
@@ -963,10 +1081,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
       const HeldLock& h = ts->held[src.index];
       CycleResult cycle;
       AddOutcome o = g_rt.graph->AddEdge(h.id, li->id, src.f, g_rt.flags.report_gate_locks, &cycle);
-      if (g_rt.flags.verbosity >= 3)
-        OutputPrintf("==%d==locksan: T%u edge %llu(%s) -> %llu(%s): %d\n", getpid(), ts->number,
-                     static_cast<unsigned long long>(h.id), LockKindName(h.kind),
-                     static_cast<unsigned long long>(li->id), LockKindName(li->kind), static_cast<int>(o));
+      if (g_rt.flags.verbosity >= 3) TraceEdge(ts, h, a, o);
       if (o != AddOutcome::kCycle) continue;
       if (ReportDesc* r = NewInversionReport(ts, cycle)) reports.push_back(r);
     }
@@ -1251,7 +1366,7 @@ void OnLockDestroy(uptr addr) {
   RuntimeLockGuard rlock(&g_rt.registry_mu);
   LockInfo* li = g_rt.by_addr->Find(addr);
   if (!li) return;
-  g_rt.graph->RemoveNode(li->id);
+  ParkOrRemoveLocked(li);
   ForgetLocked(li);
   // Destroying a lock this thread holds (a semaphore used as a signal, or a misuse): drop the entry.
   if (ThreadState* ts = t_local.ts)
@@ -1587,11 +1702,12 @@ void Finalize() {
       OutputPrintf(
           "==%d==locksan: stats: %zu locks live (%zu seen), %zu edges (%zu closing cycles), %zu "
           "threads, %zu stacks, %zu KiB of detector memory, %llu slow checks, %llu searches, %llu "
-          "range searches for freed locks, %llu signal-blocking scopes\n",
+          "range searches for freed locks, %llu signal-blocking scopes, %llu locks revived (%zu parked)\n",
           getpid(), s.locks_live, s.locks_total, s.edges, s.back_edges, s.threads, s.stacks,
           s.memory_bytes >> 10, static_cast<unsigned long long>(s.slow_checks),
           static_cast<unsigned long long>(s.searches), static_cast<unsigned long long>(s.frees_forget),
-          static_cast<unsigned long long>(s.signal_blocks));
+          static_cast<unsigned long long>(s.signal_blocks), static_cast<unsigned long long>(s.revived),
+          s.parked);
     }
     if (n) OutputPrintf("==%d==locksan: reported %llu warning%s\n", getpid(),
                         static_cast<unsigned long long>(n), n == 1 ? "" : "s");
@@ -1617,6 +1733,8 @@ Stats GetStats() {
     RuntimeLockGuard rlock(&g_rt.registry_mu);
     s.locks_live = g_rt.locks_live;
     s.locks_total = g_rt.locks_total;
+    s.revived = g_rt.revived;
+    s.parked = g_rt.parked_live;
   }
   {
     RuntimeLockGuard tlock(&g_rt.threads_mu);

@@ -50,7 +50,13 @@ struct LockInfo {
   // thread did (also when a thread number does not fit); kGilCycleSkipped: a cycle through it was
   // left unreported for want of one.
   std::atomic<u32> gil_state{0};
+  // Lock revival (revive_locks, see ParkOrRemoveLocked): kParkNone before the first order check that
+  // made an edge into this lock; then the chain of that acquisition (its held entry's chain) while
+  // every edge into it came from that chain, by its first thread at its first call site, and no
+  // order check with an edge ran while it was held; kParkNever once one of these fails.
+  u64 park_chain = 0;
 };
+constexpr u64 kParkNone = 0, kParkNever = 1;
 static_assert(sizeof(LockInfo) <= 80, "LockInfo fits the allocator's 80-byte class");
 constexpr u32 kGilTakerMask = (1u << 30) - 1, kGilShared = 1u << 30, kGilCycleSkipped = 1u << 31;
 
@@ -221,7 +227,15 @@ class ScopedInRuntime {
 // Events
 // ---------------------------------------------------------------------------------------------
 
-LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc);
+// ParkKey — the acquisition that registers a lock, for reviving a parked node (revive_locks): the
+// chain of the held entries below it, its mode and flags.
+struct ParkKey {
+  u64 below;
+  u8 mode;
+  u8 flags;
+};
+LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc,
+                          const ParkKey* revive = nullptr);
 void CheckAcquireSlow(ThreadState* ts, Acquire* a);
 void PushHeldSlow(ThreadState* ts);
 bool ReleaseSlow(ThreadState* ts, uptr addr);
@@ -332,7 +346,8 @@ LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_f
   ScopedBlockSignals no_signals(false);
   if (LOCKSAN_UNLIKELY(e.addr != addr || !li || li->gen.load(std::memory_order_relaxed) != gen)) {
     no_signals.Begin(ProgramHasSignalHandlers());
-    li = ResolveLockSlow(ts, addr, kind_fn(), pc);
+    ParkKey key{prev, mode, flags};
+    li = ResolveLockSlow(ts, addr, kind_fn(), pc, &key);
     if (!li || li == &g_untracked) return nullptr;
     gen = e.gen;  // written by ResolveLockSlow with li
   } else if (LOCKSAN_UNLIKELY(li == &g_untracked)) {
@@ -511,6 +526,8 @@ struct Stats {
   size_t locks_live, locks_total, edges, back_edges, threads, stacks;
   size_t memory_bytes, graph_bytes, depot_bytes;
   u64 slow_checks, searches, visited, reports;
+  u64 revived;        // new locks that took a parked node back (revive_locks)
+  size_t parked;      // nodes parked now
   u64 frees_forget;   // ForgetRange calls (freed memory, unloaded libraries, exited threads' stacks)
   u64 signal_blocks;  // ScopedBlockSignals scopes that called sigprocmask
 };

@@ -129,6 +129,12 @@ class LockGraph {
 
   Edge* FindEdge(u64 from, u64 to);
   bool HasNode(u64 id) { return nodes_.Find(id) != nullptr; }
+  // IsSinkWithInEdges — the node exists, has edges into it and none out of it (such a node is on
+  // no cycle).
+  bool IsSinkWithInEdges(u64 id) {
+    Node* n = nodes_.Find(id);
+    return n && n->out.empty() && !n->in.empty();
+  }
 
   // Reachable — is there a path from a to b over all edges (used by tests and by the watchdog).
   bool Reachable(u64 a, u64 b);

@@ -155,17 +155,33 @@ constexpr u32 kLivePageSlots = 1u << 16;
 std::atomic<u32> g_live_pages[kLivePageSlots];
 std::atomic<u32>& LiveSlot(uptr page) { return g_live_pages[(Mix64(page) >> 20) & (kLivePageSlots - 1)]; }
 bool LiveTest(uptr page) { return LiveSlot(page).load(std::memory_order_relaxed) != 0; }
-// The same per 64-byte line of a lock's address: a page with a live lock (a torch.Generator's
-// std::mutex, a Python lock) also holds many other blocks, and every free() of one of them went to
-// ForgetRange (two runtime locks, and with program signal handlers two sigprocmask calls) to find
-// nothing. In a page whose slot says it has a live lock, the freed block's lines are tested.
+// The same per 64-byte line of a lock's address, with a 16-bit count for each of the line's four
+// 16-byte granules (where the lock starts): a page with a live lock (a torch.Generator's std::mutex,
+// a Python lock) also holds many other blocks, and every free() of one of them went to ForgetRange
+// (two runtime locks, and with program signal handlers two sigprocmask calls) to find nothing; then a
+// small block in the same line as a lock still did (9 look-ups per DataLoader item). In a page whose
+// slot says it has a live lock, the freed block's granules are tested: heap blocks are 16-byte
+// aligned, so a granule where a lock starts overlaps no other block (but its own block's header). A
+// count overflows into the next granule's only past 65,535 live locks starting in one hashed slot.
 constexpr uptr kLineShift = 6;
+constexpr uptr kGranuleShift = 4;
 constexpr u32 kLiveLineSlots = 1u << 16;
-std::atomic<u32> g_live_lines[kLiveLineSlots];
-std::atomic<u32>& LiveLineSlot(uptr line) {
+std::atomic<u64> g_live_lines[kLiveLineSlots];
+std::atomic<u64>& LiveLineSlot(uptr line) {
   return g_live_lines[(Mix64(line) >> 20) & (kLiveLineSlots - 1)];
 }
-bool LiveLineTest(uptr line) { return LiveLineSlot(line).load(std::memory_order_relaxed) != 0; }
+// The count of the granule of `addr` (as the unit to add), and the counts of granules g0..g1.
+u64 GranuleUnit(uptr addr) { return u64{1} << (((addr >> kGranuleShift) & 3) * 16); }
+u64 GranuleMask(u32 g0, u32 g1) { return (~u64{0} >> (16 * (3 - g1))) & (~u64{0} << (16 * g0)); }
+void LiveLineAdd(uptr addr) {
+  LiveLineSlot(addr >> kLineShift).fetch_add(GranuleUnit(addr), std::memory_order_relaxed);
+}
+void LiveLineSub(uptr addr) {
+  LiveLineSlot(addr >> kLineShift).fetch_sub(GranuleUnit(addr), std::memory_order_relaxed);
+}
+bool LiveGranuleTest(uptr addr) {
+  return LiveLineSlot(addr >> kLineShift).load(std::memory_order_relaxed) & (GranuleUnit(addr) * 0xffff);
+}
 // free() ranges that went to ForgetRange (verbosity=1 statistics; counted there only, so that free()
 // itself writes no shared line).
 std::atomic<u64> g_frees_forget{0};
@@ -286,7 +302,7 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind, u64 reuse_id = 0, u64 park
   g_rt.by_page->Insert(page + 1, li);
   BloomSet(addr);
   LiveSlot(page).fetch_add(1, std::memory_order_relaxed);
-  LiveLineSlot(addr >> kLineShift).fetch_add(1, std::memory_order_relaxed);
+  LiveLineAdd(addr);
   g_rt.locks_live++;
   g_rt.locks_total++;
   return li;
@@ -311,7 +327,7 @@ void ForgetLocked(LockInfo* li) {
     if (!*head) g_rt.by_page->Erase(page + 1);
   }
   LiveSlot(page).fetch_sub(1, std::memory_order_relaxed);
-  LiveLineSlot(addr >> kLineShift).fetch_sub(1, std::memory_order_relaxed);
+  LiveLineSub(addr);
   li->gen.fetch_add(1, std::memory_order_release);
   li->addr.store(0, std::memory_order_relaxed);
   li->next_in_page = g_rt.free_infos;
@@ -1354,7 +1370,7 @@ void OnLockInit(uptr addr, LockKind kind) {
 }
 
 void OnLockDestroy(uptr addr) {
-  if (!LiveLineTest(addr >> kLineShift)) return;
+  if (!LiveGranuleTest(addr)) return;
   if (g_rt.state.load(std::memory_order_acquire) != 2) return;
   ScopedInRuntime guard;
   {
@@ -1378,13 +1394,19 @@ bool MayHoldLocks(uptr lo, uptr hi) {
   if (hi <= lo) return false;
   uptr first = lo >> kPageShift, last = (hi - 1) >> kPageShift;
   if (last - first > 64) return true;
-  // A page with a live lock: then the block's lines in that page (at most 64 loads a page).
+  // A page with a live lock: then the block's lines in that page (at most 64 loads a page), and in
+  // the first and last line only the granules the block overlaps.
   for (uptr p = first; p <= last; p++) {
     if (!LiveTest(p)) continue;
     uptr a = p << kPageShift > lo ? p << kPageShift : lo;
     uptr b = (p + 1) << kPageShift < hi ? (p + 1) << kPageShift : hi;
-    for (uptr l = a >> kLineShift, e = (b - 1) >> kLineShift; l <= e; l++)
-      if (LiveLineTest(l)) return true;
+    for (uptr l = a >> kLineShift, s = l, e = (b - 1) >> kLineShift; l <= e; l++) {
+      u64 v = LiveLineSlot(l).load(std::memory_order_relaxed);
+      if (!v) continue;
+      u32 g0 = l == s ? static_cast<u32>((a >> kGranuleShift) & 3) : 0;
+      u32 g1 = l == e ? static_cast<u32>(((b - 1) >> kGranuleShift) & 3) : 3;
+      if (v & GranuleMask(g0, g1)) return true;
+    }
   }
   return false;
 }

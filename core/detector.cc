@@ -896,6 +896,10 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   // covers the allocations, both graph passes and the capture between them.
   ScopedBlockSignals no_signals(ProgramHasSignalHandlers());
   g_rt.slow_checks.fetch_add(1, std::memory_order_relaxed);
+  if (LOCKSAN_UNLIKELY(g_rt.flags.verbosity >= 3))
+    OutputPrintf("==%d==locksan: T%u check %llu(%s)@%p at pc %p, %u held\n", getpid(), ts->number,
+                 static_cast<unsigned long long>(li->id), LockKindName(li->kind),
+                 reinterpret_cast<void*>(a->addr), reinterpret_cast<void*>(a->pc), ts->nheld);
   if (PurgeStaleHeld(ts)) {
     u64 prev = ts->nheld ? ts->held[ts->nheld - 1].chain : kChainSeed;
     a->chain = ChainStep(prev, li->id, a->mode, a->flags);
@@ -1186,6 +1190,9 @@ void OnSemInit(uptr addr, unsigned value) {
     RuntimeLockGuard lock(&g_rt.registry_mu);
     if (!g_rt.by_addr->Find(addr) && !OverBudget()) {
       LockInfo* li = NewLockInfoLocked(addr, LockKind::kSemaphore);
+      if (g_rt.flags.verbosity >= 3)
+        OutputPrintf("==%d==locksan: T%u new lock %llu(semaphore)@%p at sem_init\n", getpid(), ts->number,
+                     static_cast<unsigned long long>(li->id), reinterpret_cast<void*>(addr));
       li->first_thread = ts->number;
       li->init_thread = ts->number + 1;
       ts->fresh_lock = li;

@@ -716,6 +716,31 @@ def scenario_callback_in_driver(ctx):
     expect_callback(ctx, r, rep, "b2d", prog, "B2D", "cuFakeOccupancy")
 
 
+def scenario_lock_revival(ctx):
+    # A mutex made, taken with the GIL held and freed per item comes back at the same address and takes
+    # the previous item's node back (revive_locks): no report, and (where the GIL is tracked, so that the
+    # mutex has an edge into it) one revival per item but the first; revive_locks=0 revives nothing.
+    for opts in ("verbosity=1", "verbosity=1:revive_locks=0"):
+        r = ctx.run("lock_revival", options=opts)
+        expect(r.rc == 0 and r.stdout.endswith("done\n"), "%s: the program did not run to its end" % opts, r)
+        expect("WARNING: locksan" not in r.stderr, "%s: a report" % opts, r)
+        m = re.search(r"stats: .* (\d+) locks revived \((\d+) parked\)$", r.stderr, re.M)
+        expect(m is not None, "%s: no stats line with revivals" % opts, r)
+        revived = int(m.group(1))
+        one_address = r.stdout.startswith("addresses: 1\n")
+        if "revive_locks=0" in opts:
+            expect(revived == 0, "%s: %d locks revived" % (opts, revived), r)
+        elif not ctx.gil:
+            ctx.log("NOTE: CPython %s: GIL not tracked (edges only from the held threading.Lock): %d revived" % (
+                ctx.vstr(), revived))
+        elif not one_address:
+            ctx.log("NOTE: the allocator gave several addresses (%s): %d revived" % (r.stdout.split("\n")[0],
+                                                                                     revived))
+        else:
+            expect(revived >= 499, "%s: %d locks revived, expected 499 (one per item but the first)" % (
+                opts, revived), r)
+
+
 def scenario_clean(ctx):
     failures = []
     for name in CLEAN_PROGRAMS:
@@ -762,6 +787,7 @@ SCENARIOS = {
     "callback_not_entry": scenario_callback_not_entry,
     "gil_sem_inversion": scenario_gil_sem_inversion,
     "signal_handlers": scenario_signal_handlers,
+    "lock_revival": scenario_lock_revival,
     "clean": scenario_clean,
 }
 

@@ -435,7 +435,13 @@ int ModeBench(long n, bool own) {
   }
   Stub s{};
   bool have_stub = LoadStub(s, RTLD_DEFAULT);
+  // Under the full library (LD_PRELOAD=liblocksan.so, no stub): pthread_mutex_lock is its.
+  Dl_info di{};
+  void* lock_fn = dlsym(RTLD_DEFAULT, "pthread_mutex_lock");
+  bool full = !have_stub && lock_fn && dladdr(lock_fn, &di) && di.dli_fname && strstr(di.dli_fname, "liblocksan");
+  const char* env_label = getenv("LOCKSAN_BENCH_LABEL");
   const char* label = own ? "own-empty-subscriber"
+                      : full ? (env_label ? env_label : "locksan")
                       : !have_stub ? "no-preload"
                       : s.tracker_active() ? "preload-tracking"
                                            : "preload-off";

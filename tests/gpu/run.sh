@@ -201,6 +201,8 @@ fi
 if [ -f "$LOCKSAN_LIB" ]; then
   L=$LOCKSAN_LIB
   # The report names the Python callback (b2d) that the driver calls back (docs/python.md).
+  run_case bench.locksan           info 60 LD_PRELOAD="$L" LOCKSAN_BENCH_LABEL=locksan -- "$BUILD/cupti_smoke" bench 2000000
+  run_case bench.locksan-off       info 60 LD_PRELOAD="$L" LOCKSAN_OPTIONS=cuda_tracking=off LOCKSAN_BENCH_LABEL=locksan-cuda-off -- "$BUILD/cupti_smoke" bench 2000000
   run_case seed_single@locksan     "report:python-callback-in-driver-call|Python callback: b2d at " 120 LD_PRELOAD="$L" -- "$PY" seed_single.py
   run_case seed_hang@locksan       "report:python-callback-in-driver-call deadlock|Python callback: b2d at " 120 LD_PRELOAD="$L" -- "$PY" seed_hang.py --seconds 30 --watchdog 10
   run_case hostfunc_gil@locksan    "report:lock-order-inversion deadlock" 90  LD_PRELOAD="$L" -- "$PY" hostfunc_gil.py --sync pydll --watchdog 10
@@ -227,6 +229,10 @@ grep -h '^BENCH' "$LOGS"/bench.*.log 2>/dev/null | sed 's/^/  /'
 awk '/^BENCH .* cuCtxGetCurrent/ { c[$2]=$4; d[$2]=$7 }
      END { if (("no-preload" in c) && ("preload-tracking" in c))
              printf "  tracking adds %.1f ns to cuCtxGetCurrent, %.1f ns to cuDeviceGet\n", c["preload-tracking"]-c["no-preload"], d["preload-tracking"]-d["no-preload"];
+           if (("no-preload" in c) && ("locksan" in c))
+             printf "  the full library adds %.1f ns / %.1f ns (CUPTI on)\n", c["locksan"]-c["no-preload"], d["locksan"]-d["no-preload"];
+           if (("no-preload" in c) && ("locksan-cuda-off" in c))
+             printf "  the full library with cuda_tracking=off adds %.1f ns / %.1f ns\n", c["locksan-cuda-off"]-c["no-preload"], d["locksan-cuda-off"]-d["no-preload"];
            if (("no-preload" in c) && ("own-empty-subscriber" in c))
              printf "  an empty CUPTI callback alone adds %.1f ns / %.1f ns\n", c["own-empty-subscriber"]-c["no-preload"], d["own-empty-subscriber"]-d["no-preload"] }' \
     "$LOGS"/bench.*.log 2>/dev/null

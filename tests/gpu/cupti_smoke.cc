@@ -407,7 +407,13 @@ void OwnCallback(void*, int domain, uint32_t, const void*) {
   if (domain == 1) g_own_calls.fetch_add(1, std::memory_order_relaxed);
 }
 
-int ModeBench(long n, bool own) {
+// own: the program's own empty CUPTI subscriber, for the whole driver-API domain, or (one) for a single
+// callback id only (cuOccupancyMaxPotentialBlockSize): whether CUPTI's cost falls on every driver
+// call or only on the enabled ones.
+using EnableCallbackFn = int (*)(uint32_t, void*, int, uint32_t);
+constexpr uint32_t kCbidOccupancyMaxPotentialBlockSize = 384;  // cupti_driver_cbid.h, CUDA 13.0
+
+int ModeBench(long n, bool own, bool one = false) {
   Driver d;
   if (!LoadDriver(d)) {
     printf("SKIP: no libcuda.so.1\n");
@@ -423,7 +429,12 @@ int ModeBench(long n, bool own) {
     auto en = reinterpret_cast<EnableDomainFn>(dlsym(c, "cuptiEnableDomain"));
     void* handle = nullptr;
     int rc = sub(&handle, CUPTIAPI_Empty, nullptr);
-    if (rc == 0) rc = en(1, handle, 1);
+    if (rc == 0 && one) {
+      auto en1 = reinterpret_cast<EnableCallbackFn>(dlsym(c, "cuptiEnableCallback"));
+      rc = en1 ? en1(1, handle, 1, kCbidOccupancyMaxPotentialBlockSize) : -1;
+    } else if (rc == 0) {
+      rc = en(1, handle, 1);
+    }
     if (rc != 0) {
       printf("FAIL: own subscribe: %d\n", rc);
       return 1;
@@ -440,7 +451,7 @@ int ModeBench(long n, bool own) {
   void* lock_fn = dlsym(RTLD_DEFAULT, "pthread_mutex_lock");
   bool full = !have_stub && lock_fn && dladdr(lock_fn, &di) && di.dli_fname && strstr(di.dli_fname, "liblocksan");
   const char* env_label = getenv("LOCKSAN_BENCH_LABEL");
-  const char* label = own ? "own-empty-subscriber"
+  const char* label = own ? (one ? "own-one-callback" : "own-empty-subscriber")
                       : full ? (env_label ? env_label : "locksan")
                       : !have_stub ? "no-preload"
                       : s.tracker_active() ? "preload-tracking"
@@ -627,6 +638,7 @@ int main(int argc, char** argv) {
   if (!strcmp(mode, "driver")) return ModeDriver();
   if (!strcmp(mode, "bench")) return ModeBench(argc > 2 ? atol(argv[2]) : 1000000, false);
   if (!strcmp(mode, "bench-own")) return ModeBench(argc > 2 ? atol(argv[2]) : 1000000, true);
+  if (!strcmp(mode, "bench-own-one")) return ModeBench(argc > 2 ? atol(argv[2]) : 1000000, true, true);
   if (!strcmp(mode, "presub")) return argc > 2 ? ModePresub(argv[2]) : 2;
   if (!strcmp(mode, "yield")) return ModeYield();
   if (!strcmp(mode, "inject")) return ModeInject();

@@ -163,6 +163,7 @@ if [ $BUILD_OK -eq 1 ]; then
   run_case bench.preload-off    info 60 LD_PRELOAD="$SMOKE" LOCKSAN_CUPTI=0 -- "$BUILD/cupti_smoke" bench 2000000
   run_case bench.tracking       info 60 LD_PRELOAD="$SMOKE" -- "$BUILD/cupti_smoke" bench 2000000
   run_case bench.own-empty-cb   info 60 -- "$BUILD/cupti_smoke" bench-own 2000000
+  run_case bench.own-one-cb     info 60 -- "$BUILD/cupti_smoke" bench-own-one 2000000
   if [ $HAVE_CUDART -eq 1 ]; then
     run_case cudart_smoke       pass 60 LD_PRELOAD="$SMOKE" -- "$BUILD/cudart_smoke"
   else
@@ -233,6 +234,8 @@ awk '/^BENCH .* cuCtxGetCurrent/ { c[$2]=$4; d[$2]=$7 }
              printf "  the full library adds %.1f ns / %.1f ns (CUPTI on)\n", c["locksan"]-c["no-preload"], d["locksan"]-d["no-preload"];
            if (("no-preload" in c) && ("locksan-cuda-off" in c))
              printf "  the full library with cuda_tracking=off adds %.1f ns / %.1f ns\n", c["locksan-cuda-off"]-c["no-preload"], d["locksan-cuda-off"]-d["no-preload"];
+           if (("no-preload" in c) && ("own-one-callback" in c))
+             printf "  an empty CUPTI callback enabled for one other function only adds %.1f ns / %.1f ns\n", c["own-one-callback"]-c["no-preload"], d["own-one-callback"]-d["no-preload"];
            if (("no-preload" in c) && ("own-empty-subscriber" in c))
              printf "  an empty CUPTI callback alone adds %.1f ns / %.1f ns\n", c["own-empty-subscriber"]-c["no-preload"], d["own-empty-subscriber"]-d["no-preload"] }' \
     "$LOGS"/bench.*.log 2>/dev/null

@@ -80,6 +80,7 @@ struct Runtime {
     u64 chain;  // the chain of the acquisition that made every edge into it
     uptr pc;    // its call site
     u32 thread;
+    u32 first_stack;  // its "first locked at" stack (depot id)
     LockKind kind;
   };
   ParkedLock* parked = nullptr;  // kParkedSlots, allocated at the first park
@@ -397,6 +398,7 @@ void ParkOrRemoveLocked(LockInfo* li) {
   p.chain = li->park_chain;
   p.pc = li->first_pc;
   p.thread = li->first_thread;
+  p.first_stack = li->first_stack;
   p.kind = li->kind;
   g_rt.parked_live++;
 }
@@ -404,7 +406,7 @@ void ParkOrRemoveLocked(LockInfo* li) {
 // TakeParkedLocked — the id of the node parked at `addr` for this first acquisition (registry_mu
 // held), emptying its slot; 0 when there is none or it does not match.
 u64 TakeParkedLocked(const ThreadState* ts, uptr addr, LockKind kind, uptr pc, const ParkKey& k,
-                     u64* chain) {
+                     u64* chain, u32* first_stack) {
   if (!g_rt.parked_live) return 0;
   Runtime::ParkedLock& p = ParkedSlot(addr);
   if (!p.id || p.addr != addr || p.kind != kind || p.thread != ts->number || p.pc != pc ||
@@ -412,6 +414,7 @@ u64 TakeParkedLocked(const ThreadState* ts, uptr addr, LockKind kind, uptr pc, c
     return 0;
   u64 id = p.id;
   *chain = p.chain;
+  *first_stack = p.first_stack;
   p = Runtime::ParkedLock{};
   g_rt.parked_live--;
   g_rt.revived++;
@@ -702,10 +705,14 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, co
     } else {
       if (OverBudget()) return nullptr;
       u64 chain = kParkNone;
-      u64 id = revive && pc ? TakeParkedLocked(ts, addr, kind, pc, *revive, &chain) : 0;
+      u32 revived_stack = 0;
+      u64 id = revive && pc ? TakeParkedLocked(ts, addr, kind, pc, *revive, &chain, &revived_stack) : 0;
       li = NewLockInfoLocked(addr, kind, id, chain);
       is_new = true;
       revived = id != 0;
+      // A revived lock is the parked node's lock again: first taken at the same call site, by the same
+      // thread, under the same locks, so its "first locked at" is that node's (no stack captured).
+      if (revived) li->first_stack = revived_stack;
     }
   }
   if (!is_new && li->first_thread != ts->number && !li->shared) li->shared = true;
@@ -714,7 +721,9 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, co
     // at its pthread_*_init gets its first-use site here).
     li->first_thread = ts->number;
     li->first_pc = pc;
-    if (pc && InInterpreterCode(pc)) {
+    if (revived) {
+      // first_stack set above.
+    } else if (pc && InInterpreterCode(pc)) {
       // CPython's own locks (threading.Lock, Condition waiters, the import lock...): taken in the
       // interpreter, which is the first frame that is not a system library, so "first locked at" is
       // the frame of `pc` itself and no stack is needed (a Condition.wait makes a new lock each time).
@@ -725,8 +734,7 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, co
       // same acquisition (CheckAcquireSlow, next) will want the whole stack as the evidence of its
       // new edges: it is captured whole once, here, and kept for that check (SharedCapture).
       int first_depth = g_rt.flags.stack_depth < 8 ? g_rt.flags.stack_depth : 8;
-      // (A revived lock's chain is most likely in this thread's cache: no order check to share with.)
-      if (ts->nheld && !revived) {
+      if (ts->nheld) {
         ThreadState::SharedCapture& sc = ts->shared_capture;
         int n = CaptureUserStack(sc.pcs, nullptr, g_rt.flags.stack_depth);
         sc.n = static_cast<u32>(n);

@@ -39,20 +39,6 @@ int FindLibcuda(struct dl_phdr_info* info, size_t, void*) {
   return 1;
 }
 
-// A synchronising driver call: it waits for work queued on streams (and so for host functions).
-bool IsSyncCall(const char* n) {
-  if (!n || n[0] != 'c' || n[1] != 'u') return false;
-  switch (n[2]) {
-    case 'S': return !strncmp(n, "cuStreamSynchronize", 19);
-    case 'C': return !strncmp(n, "cuCtxSynchronize", 16);
-    case 'E': return !strncmp(n, "cuEventSynchronize", 18);
-    case 'M':
-      // Blocking copies: cuMemcpy, cuMemcpyDtoH, cuMemcpyHtoD, ... but not the *Async variants.
-      return !strncmp(n, "cuMemcpy", 8) && !strstr(n, "Async");
-    default: return false;
-  }
-}
-
 bool HoldsLibcudaLock(ThreadState* ts) {
   for (u32 i = 0; i < ts->nheld; i++) {
     const HeldLock& h = ts->held[i];
@@ -154,7 +140,7 @@ void OnDriverApiEnter(const char* function_name, uint32_t, const char*) {
   if (!ts || t_local.in_runtime) return;
   if (ts->driver_depth < kMaxDriverDepth) ts->driver_calls[ts->driver_depth] = function_name;
   ts->driver_depth++;
-  if (!ts->sync_depth && IsSyncCall(function_name)) {
+  if (!ts->sync_depth && IsSyncDriverCall(function_name)) {
     // Waiting for the streams' work: the order check "held locks -> CUDA-STREAM", and the wait is
     // published for the watchdog.
     ts->sync_depth = ts->driver_depth;

@@ -6,6 +6,7 @@
 // never takes a pthread lock. They are cheap: a thread-local update and nothing else.
 #pragma once
 #include <cstdint>
+#include <cstring>
 
 namespace locksan {
 
@@ -24,5 +25,26 @@ const char* CurrentDriverCall();
 
 // SetDriverTracking — the CUPTI module reports its state once: "active", or why it is off.
 void SetDriverTrackingStatus(bool active, const char* why);
+
+// IsSyncDriverCall — a synchronising driver call: it waits for work queued on streams (and so for host
+// functions): cuStreamSynchronize, cuCtxSynchronize, cuEventSynchronize and the blocking copies
+// (cuMemcpy*, not the *Async variants). Used by the detector (the CUDA-STREAM rule) and by the CUPTI
+// module (cuda_calls=needed subscribes to these).
+inline bool IsSyncDriverCall(const char* n) {
+  if (!n || n[0] != 'c' || n[1] != 'u') return false;
+  switch (n[2]) {
+    case 'S': return !strncmp(n, "cuStreamSynchronize", 19);
+    case 'C': return !strncmp(n, "cuCtxSynchronize", 16);
+    case 'E': return !strncmp(n, "cuEventSynchronize", 18);
+    case 'M': return !strncmp(n, "cuMemcpy", 8) && !strstr(n, "Async");
+    default: return false;
+  }
+}
+
+// IsCallbackDriverCall — a driver call that runs a function of the program on the calling thread,
+// inside the call: the occupancy calculators' block-size-to-shared-memory callback (b2dFunc).
+inline bool IsCallbackDriverCall(const char* n) {
+  return n && !strncmp(n, "cuOccupancyMaxPotentialBlockSize", 32);
+}
 
 }  // namespace locksan

@@ -59,6 +59,7 @@ enum State : int {
 
 std::atomic<int> g_state{kIdle};
 std::atomic<int> g_mode{static_cast<int>(Mode::kAuto)};
+std::atomic<bool> g_needed_only{false};  // cuda_calls=needed (SetNeededCallsOnly)
 std::atomic<bool> g_forward{false};
 
 // g_status is written only by the thread that holds kStarting and read only when the state is
@@ -112,6 +113,9 @@ using SubscribeFn = CUptiResult (*)(CUpti_SubscriberHandle*, CUpti_CallbackFunc,
 using UnsubscribeFn = CUptiResult (*)(CUpti_SubscriberHandle);
 using EnableDomainFn = CUptiResult (*)(uint32_t, CUpti_SubscriberHandle, CUpti_CallbackDomain);
 using ResultStringFn = CUptiResult (*)(CUptiResult, const char**);
+using EnableCallbackFn = CUptiResult (*)(uint32_t, CUpti_SubscriberHandle, CUpti_CallbackDomain,
+                                         CUpti_CallbackId);
+using CallbackNameFn = CUptiResult (*)(CUpti_CallbackDomain, uint32_t, const char**);
 #ifdef CUpti_SubscriberParams_STRUCT_SIZE
 using SubscribeV2Fn = CUptiResult (*)(CUpti_SubscriberHandle*, CUpti_CallbackFunc, void*,
                                       CUpti_SubscriberParams*);
@@ -125,6 +129,8 @@ SubscribeV2Fn p_subscribe_v2 = nullptr;
 UnsubscribeFn p_unsubscribe = nullptr;
 EnableDomainFn p_enable_domain = nullptr;
 ResultStringFn p_result_string = nullptr;
+EnableCallbackFn p_enable_callback = nullptr;
+CallbackNameFn p_callback_name = nullptr;
 CUpti_SubscriberHandle g_sub = nullptr;
 char g_cupti_path[PATH_MAX];
 
@@ -200,6 +206,8 @@ bool TryFile(Search& s, const char* path, const char* how) {
   p_unsubscribe = unsub;
   p_enable_domain = en;
   p_result_string = reinterpret_cast<ResultStringFn>(dlsym(h, "cuptiGetResultString"));
+  p_enable_callback = reinterpret_cast<EnableCallbackFn>(dlsym(h, "cuptiEnableCallback"));
+  p_callback_name = reinterpret_cast<CallbackNameFn>(dlsym(h, "cuptiGetCallbackName"));
 #ifdef CUpti_SubscriberParams_STRUCT_SIZE
   p_subscribe_v2 = reinterpret_cast<SubscribeV2Fn>(dlsym(h, "cuptiSubscribe_v2"));
 #endif
@@ -470,6 +478,28 @@ bool LibcudaLoaded() {
 }
 
 // Runs in the one thread holding kStarting. Fills g_status; returns true when subscribed.
+// EnableNeededCalls — cuda_calls=needed: enables the callbacks of the driver functions the detector's
+// rules need (IsSyncDriverCall, IsCallbackDriverCall), found by name among every driver-API callback
+// id, instead of the whole domain: CUPTI then costs nothing on the other calls (docs/gpu.md). Returns
+// how many were enabled; 0 when this libcupti cannot do it (nothing enabled: the caller enables the
+// domain).
+int EnableNeededCalls(CUpti_SubscriberHandle sub) {
+  if (!p_enable_callback || !p_callback_name) return 0;
+  int n = 0;
+  // Ids past this header's last one may exist in a newer libcupti: their names are asked for too.
+  for (uint32_t cbid = 1; cbid < 2u * CUPTI_DRIVER_TRACE_CBID_SIZE; cbid++) {
+    const char* name = nullptr;
+    if (p_callback_name(CUPTI_CB_DOMAIN_DRIVER_API, cbid, &name) != CUPTI_SUCCESS || !name) continue;
+    if (!IsSyncDriverCall(name) && !IsCallbackDriverCall(name)) continue;
+    if (p_enable_callback(1, sub, CUPTI_CB_DOMAIN_DRIVER_API, cbid) != CUPTI_SUCCESS) {
+      for (uint32_t c = 1; c < cbid; c++) p_enable_callback(0, sub, CUPTI_CB_DOMAIN_DRIVER_API, c);
+      return 0;
+    }
+    n++;
+  }
+  return n;
+}
+
 bool StartLocked(Mode mode, bool from_injection) {
   const char* req = mode == Mode::kOn ? " (requested)" : "";
   if (!from_injection && InjectionBelongsToOther(g_status, sizeof(g_status))) return false;
@@ -540,7 +570,16 @@ bool StartLocked(Mode mode, bool from_injection) {
   }
   g_sub = sub;
   g_forward.store(true, std::memory_order_release);
-  r = p_enable_domain(1, sub, CUPTI_CB_DOMAIN_DRIVER_API);
+  char calls[96] = "";
+  int selected = g_needed_only.load(std::memory_order_relaxed) ? EnableNeededCalls(sub) : -1;
+  if (selected > 0) {
+    snprintf(calls, sizeof(calls), "; cuda_calls=needed: %d driver functions", selected);
+    r = CUPTI_SUCCESS;
+  } else {
+    if (selected == 0)
+      snprintf(calls, sizeof(calls), "; cuda_calls=needed not possible with this libcupti: all calls");
+    r = p_enable_domain(1, sub, CUPTI_CB_DOMAIN_DRIVER_API);
+  }
   if (r != CUPTI_SUCCESS) {
     g_forward.store(false, std::memory_order_release);
     p_unsubscribe(sub);
@@ -551,9 +590,9 @@ bool StartLocked(Mode mode, bool from_injection) {
              req, ResultString(r), static_cast<int>(r));
     return false;
   }
-  snprintf(g_status, sizeof(g_status), "CUPTI driver-API tracking active (libcupti: %s%s%s)",
+  snprintf(g_status, sizeof(g_status), "CUPTI driver-API tracking active (libcupti: %s%s%s%s)",
            g_cupti_path, from_injection ? ", via CUDA_INJECTION64_PATH" : "",
-           StartsWith(s.how, "already") ? ", already loaded" : "");
+           StartsWith(s.how, "already") ? ", already loaded" : "", calls);
   return true;
 #endif
 }
@@ -569,6 +608,8 @@ void TryStart(Mode mode, bool from_injection) {
 }
 
 }  // namespace
+
+void SetNeededCallsOnly(bool needed_only) { g_needed_only.store(needed_only, std::memory_order_relaxed); }
 
 void MaybeStart(Mode mode) {
   g_mode.store(static_cast<int>(mode), std::memory_order_relaxed);

@@ -28,6 +28,13 @@ enum class Mode {
 // once.
 void MaybeStart(Mode mode);
 
+// cuda_calls=needed: subscribe only to the driver functions the detector's rules need (the
+// synchronising calls and the occupancy calculators that call back into the program) instead of every
+// driver call; CUPTI then costs nothing on the others. Takes effect at the subscription (call it before
+// MaybeStart). Where libcupti lacks cuptiEnableCallback/cuptiGetCallbackName, every call is tracked and
+// the status line says so.
+void SetNeededCallsOnly(bool needed_only);
+
 // One line for reports and verbosity:
 //   "CUPTI driver-API tracking active (libcupti: PATH)" or why not. Static storage, never freed.
 const char* StatusLine();

@@ -481,10 +481,21 @@ cupti::Mode CudaMode() {
 // CUDA tracking starts inside cuInit through CUDA_INJECTION64_PATH (set to liblocksan.so itself when
 // no other tool owns it), and otherwise at the first thread creation after libcuda was loaded (the
 // driver starts its own threads when it initialises).
+// cuda_calls: 'needed' subscribes to the driver functions the rules need only; anything but 'all'
+// and 'needed' is reported once (at start-up) and read as 'all'.
+bool CudaNeededCallsOnly(bool at_startup) {
+  const char* c = GetFlags().cuda_calls;
+  if (!strcmp(c, "needed")) return true;
+  if (at_startup && strcmp(c, "all"))
+    OutputPrintf("==%d==locksan: cuda_calls=%s is not 'all' or 'needed'; using 'all'\n", getpid(), c);
+  return false;
+}
+
 void StartCudaTracking(bool at_startup) {
   if (!RuntimeInitialized()) return;
   cupti::Mode mode = CudaMode();
   if (mode == cupti::Mode::kOff) return;
+  cupti::SetNeededCallsOnly(CudaNeededCallsOnly(at_startup));
   if (at_startup && !getenv("CUDA_INJECTION64_PATH")) {
     Dl_info info;
     if (dladdr(reinterpret_cast<void*>(&StartCudaTracking), &info) && info.dli_fname)

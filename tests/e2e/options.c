@@ -123,6 +123,22 @@
 // CHECK: ^==%pid==locksan: stats: \d+ locks live \(\d+ seen\), \d+ edges
 // CHECK: ^==%pid==locksan: reported 2 warnings$
 //
+// VARIANT: cuda_calls_bad
+// An unknown cuda_calls value: one line saying so at start-up; detection unchanged.
+// RUN-OPTIONS: cuda_calls=some
+// CLEAR: CHECK
+// CHECK: \A==%pid==locksan: cuda_calls=some is not 'all' or 'needed'; using 'all'\n
+// CHECK: ^SUMMARY: locksan: lock-order-inversion .*in inverted_ba$
+// CHECK: ^==%pid==locksan: reported 2 warnings$
+// CHECK-COUNT: 1 cuda_calls
+//
+// VARIANT: cuda_calls_needed
+// cuda_calls=needed is accepted silently (no CUDA here: nothing else changes).
+// RUN-OPTIONS: cuda_calls=needed
+// CLEAR: CHECK
+// CHECK-NOT: cuda_calls
+// CHECK: ^==%pid==locksan: reported 2 warnings$
+//
 // VARIANT: options_separators
 // Options may be separated by ':' ',' or spaces, and quoted.
 // RUN-OPTIONS: exitcode=9, halt_on_error=0 log_path='%t/q'

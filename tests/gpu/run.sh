@@ -204,6 +204,11 @@ if [ -f "$LOCKSAN_LIB" ]; then
   # The report names the Python callback (b2d) that the driver calls back (docs/python.md).
   run_case bench.locksan           info 60 LD_PRELOAD="$L" LOCKSAN_BENCH_LABEL=locksan -- "$BUILD/cupti_smoke" bench 2000000
   run_case bench.locksan-off       info 60 LD_PRELOAD="$L" LOCKSAN_OPTIONS=cuda_tracking=off LOCKSAN_BENCH_LABEL=locksan-cuda-off -- "$BUILD/cupti_smoke" bench 2000000
+  run_case bench.locksan-needed    info 60 LD_PRELOAD="$L" LOCKSAN_OPTIONS=cuda_calls=needed LOCKSAN_BENCH_LABEL=locksan-needed -- "$BUILD/cupti_smoke" bench 2000000
+  run_case seed_single@needed      "report:python-callback-in-driver-call|cuOccupancyMaxPotentialBlockSize" 120 LD_PRELOAD="$L" LOCKSAN_OPTIONS=cuda_calls=needed -- "$PY" seed_single.py
+  run_case hostfunc_gil@needed     "report:lock-order-inversion deadlock" 90 LD_PRELOAD="$L" LOCKSAN_OPTIONS=cuda_calls=needed -- "$PY" hostfunc_gil.py --sync pydll --watchdog 10
+  run_case clean_cupy@needed       clean 300  LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" LOCKSAN_OPTIONS=cuda_calls=needed -- "$PY" clean_cupy.py
+  run_case status@needed           "says:cuda_calls=needed: " 300 LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" LOCKSAN_OPTIONS=cuda_calls=needed:verbosity=1 -- "$PY" clean_cupy.py
   run_case seed_single@locksan     "report:python-callback-in-driver-call|Python callback: b2d at " 120 LD_PRELOAD="$L" -- "$PY" seed_single.py
   run_case seed_hang@locksan       "report:python-callback-in-driver-call deadlock|Python callback: b2d at " 120 LD_PRELOAD="$L" -- "$PY" seed_hang.py --seconds 30 --watchdog 10
   run_case hostfunc_gil@locksan    "report:lock-order-inversion deadlock" 90  LD_PRELOAD="$L" -- "$PY" hostfunc_gil.py --sync pydll --watchdog 10
@@ -232,6 +237,8 @@ awk '/^BENCH .* cuCtxGetCurrent/ { c[$2]=$4; d[$2]=$7 }
              printf "  tracking adds %.1f ns to cuCtxGetCurrent, %.1f ns to cuDeviceGet\n", c["preload-tracking"]-c["no-preload"], d["preload-tracking"]-d["no-preload"];
            if (("no-preload" in c) && ("locksan" in c))
              printf "  the full library adds %.1f ns / %.1f ns (CUPTI on)\n", c["locksan"]-c["no-preload"], d["locksan"]-d["no-preload"];
+           if (("no-preload" in c) && ("locksan-needed" in c))
+             printf "  the full library with cuda_calls=needed adds %.1f ns / %.1f ns\n", c["locksan-needed"]-c["no-preload"], d["locksan-needed"]-d["no-preload"];
            if (("no-preload" in c) && ("locksan-cuda-off" in c))
              printf "  the full library with cuda_tracking=off adds %.1f ns / %.1f ns\n", c["locksan-cuda-off"]-c["no-preload"], d["locksan-cuda-off"]-d["no-preload"];
            if (("no-preload" in c) && ("own-one-callback" in c))

@@ -18,6 +18,18 @@
 // CLEAR: CHECK
 // CHECK: stats: .* 0 locks revived \(0 parked\)
 //
+// VARIANT: trace
+// verbosity=3 prints each new, revived and forgotten lock, each order check that missed the caches and
+// each edge it looked at, in the form bench/sampler/trace_sites.py reads.
+// RUN-OPTIONS: verbosity=3
+// CLEAR: CHECK
+// CHECK: ^==%pid==locksan: T0 new lock (\d+)\(mutex\)@0x[0-9a-f]+ at pc 0x[0-9a-f]+, 1 held$
+// CHECK: ^==%pid==locksan: T0 check \d+\(mutex\)@0x[0-9a-f]+ at pc 0x[0-9a-f]+, 1 held$
+// CHECK: ^==%pid==locksan: T0 edge \d+\(mutex\)@0x[0-9a-f]+ -> \d+\(mutex\)@0x[0-9a-f]+ at pc 0x[0-9a-f]+: 1$
+// CHECK: ^==%pid==locksan: forget lock \d+\(mutex\)@0x[0-9a-f]+, first taken at pc 0x[0-9a-f]+$
+// CHECK: ^==%pid==locksan: T0 revived lock \d+\(mutex\)@0x[0-9a-f]+ at pc 0x[0-9a-f]+, 1 held$
+// CHECK-COUNT: 999 revived lock
+//
 // VARIANT: inversion
 // Positive: after the loop, the revived mutex of one more item is held while A is taken: A -> m (the
 // revived edge) and m -> A make a cycle, reported with the call sites of both orders.

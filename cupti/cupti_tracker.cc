@@ -477,7 +477,6 @@ bool LibcudaLoaded() {
   return true;
 }
 
-// Runs in the one thread holding kStarting. Fills g_status; returns true when subscribed.
 // EnableNeededCalls — cuda_calls=needed: enables the callbacks of the driver functions the detector's
 // rules need (IsSyncDriverCall, IsCallbackDriverCall), found by name among every driver-API callback
 // id, instead of the whole domain: CUPTI then costs nothing on the other calls (docs/gpu.md). Returns
@@ -500,6 +499,7 @@ int EnableNeededCalls(CUpti_SubscriberHandle sub) {
   return n;
 }
 
+// Runs in the one thread holding kStarting. Fills g_status; returns true when subscribed.
 bool StartLocked(Mode mode, bool from_injection) {
   const char* req = mode == Mode::kOn ? " (requested)" : "";
   if (!from_injection && InjectionBelongsToOther(g_status, sizeof(g_status))) return false;

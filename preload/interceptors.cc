@@ -478,9 +478,6 @@ cupti::Mode CudaMode() {
   return cupti::Mode::kAuto;
 }
 
-// CUDA tracking starts inside cuInit through CUDA_INJECTION64_PATH (set to liblocksan.so itself when
-// no other tool owns it), and otherwise at the first thread creation after libcuda was loaded (the
-// driver starts its own threads when it initialises).
 // cuda_calls: 'needed' subscribes to the driver functions the rules need only; anything but 'all'
 // and 'needed' is reported once (at start-up) and read as 'all'.
 bool CudaNeededCallsOnly(bool at_startup) {
@@ -491,6 +488,9 @@ bool CudaNeededCallsOnly(bool at_startup) {
   return false;
 }
 
+// CUDA tracking starts inside cuInit through CUDA_INJECTION64_PATH (set to liblocksan.so itself when
+// no other tool owns it), and otherwise at the first thread creation after libcuda was loaded (the
+// driver starts its own threads when it initialises).
 void StartCudaTracking(bool at_startup) {
   if (!RuntimeInitialized()) return;
   cupti::Mode mode = CudaMode();

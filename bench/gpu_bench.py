@@ -12,17 +12,42 @@ Workloads:
 
 Prints '#' lines for people and one machine-readable line:
   RESULT workload=torch total_s=... import_s=... setup_s=... loop_s=... steps=... step_ms=... mono0=... mono1=...
+         loop_cpu_s=... cpu_s=... steal_s=...
 total_s is the whole process from interpreter start (the wall time a user sees, start-up included);
-loop_s is the steady part (after warm-up steps).
+loop_s is the steady part (after warm-up steps). CPU time, which a busy host disturbs less than wall
+time: loop_cpu_s is this process's (all its threads) over the steady loop; cpu_s is this process's
+and its reaped children's (the DataLoader workers) from start to the end. steal_s is the time the
+hypervisor gave this machine's CPUs to others during the loop (all CPUs, /proc/stat), a measure of
+how disturbed the run was.
 Usage: gpu_bench.py torch|cupy [--steps N] [--warmup N]
 """
 import argparse
 import os
+import resource
 import sys
 import time
 
 T_START = time.time()
 MONO = [0.0, 0.0]  # the steady loop's start and end, CLOCK_MONOTONIC (bench/sampler/report.py --window)
+CPU = [0.0, 0.0]   # this process's CPU time at the loop's start and end
+STEAL = [0.0, 0.0]  # the machine's steal time (s) at the loop's start and end
+
+
+def steal_seconds():
+    """Steal time of all CPUs so far (the 8th field of /proc/stat's cpu line, in USER_HZ ticks)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / float(os.sysconf("SC_CLK_TCK"))
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def loop_mark(i):
+    """The steady loop starts (0) or ends (1): wall clock, CPU time and steal time."""
+    MONO[i] = time.monotonic()
+    CPU[i] = time.process_time()
+    STEAL[i] = steal_seconds()
 
 
 def proc_start_time():
@@ -99,7 +124,7 @@ def bench_torch(steps, warmup):
         if n == warmup:
             torch.cuda.synchronize()
             t_loop0 = time.time()
-            MONO[0] = time.monotonic()
+            loop_mark(0)
         x, y = x.cuda(non_blocking=True), y.cuda(non_blocking=True)
         loss = F.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
@@ -112,7 +137,7 @@ def bench_torch(steps, warmup):
             break
     torch.cuda.synchronize()
     loop = time.time() - t_loop0
-    MONO[1] = time.monotonic()
+    loop_mark(1)
     print("# torch %s, %s, loss %.3f after %d steps" % (torch.__version__, torch.cuda.get_device_name(0), last, n))
     return t_import, t_setup, loop, steps
 
@@ -138,7 +163,7 @@ def bench_cupy(steps, warmup):
         if n == warmup:
             cp.cuda.Device().synchronize()
             t_loop0 = time.time()
-            MONO[0] = time.monotonic()
+            loop_mark(0)
         a = cp.asarray(host)                       # host -> device copy, pool allocation
         b = rng.standard_normal((512, 512), dtype=cp.float32)
         c = saxpy(cp.float32(0.5), a, b)           # custom kernel
@@ -149,7 +174,7 @@ def bench_cupy(steps, warmup):
         del a, b, c, d, e, f
     cp.cuda.Device().synchronize()
     loop = time.time() - t_loop0
-    MONO[1] = time.monotonic()
+    loop_mark(1)
     print("# cupy %s, checksum %.3g" % (cp.__version__, acc))
     return t_import, t_setup, loop, steps
 
@@ -163,9 +188,12 @@ def main():
     steps = args.steps or {"torch": 400, "cupy": 1500}[args.workload]
     t_import, t_setup, loop, steps = (bench_torch if args.workload == "torch" else bench_cupy)(steps, args.warmup)
     total = time.time() - proc_start_time()
+    cpu = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+              for f in ("ru_utime", "ru_stime"))
     print("RESULT workload=%s total_s=%.3f import_s=%.3f setup_s=%.3f loop_s=%.3f steps=%d step_ms=%.3f "
-          "mono0=%.3f mono1=%.3f" %
-          (args.workload, total, t_import, t_setup, loop, steps, 1000.0 * loop / steps, MONO[0], MONO[1]), flush=True)
+          "mono0=%.3f mono1=%.3f loop_cpu_s=%.3f cpu_s=%.3f steal_s=%.3f" %
+          (args.workload, total, t_import, t_setup, loop, steps, 1000.0 * loop / steps, MONO[0], MONO[1],
+           CPU[1] - CPU[0], cpu, STEAL[1] - STEAL[0]), flush=True)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,15 @@
 # a worker's signal handlers), natively and under each library, interleaved.
 # usage: bench/sampler/gpu_profile.sh OUTDIR LIBSAMPLER STEPS NAME=LIBLOCKSAN...
 #   e.g. gpu_profile.sh $OUT .gpubuild/libsampler.so 300 new=$PWD/.gpubuild/liblocksan.so
+# WORKLOAD=cupy profiles gpu_bench.py's CuPy loop instead (no worker items then; SKIP_ITEMS=1 skips them for torch). A NAME=LIB may carry
+# options: off=LIB@cuda_tracking=off runs LIB with LOCKSAN_OPTIONS=verbosity=1:cuda_tracking=off.
 set -u
 O=$1; SAMP=$2; STEPS=$3; shift 3
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PY=${PYTHON:-python3}
+WORKLOAD=${WORKLOAD:-torch}
 mkdir -p "$O"
+if [ "$WORKLOAD" = torch ] && [ -z "${SKIP_ITEMS:-}" ]; then
 for r in 1 2 3; do
   echo "items native: $("$PY" "$ROOT/bench/torch_items.py" --items 2000 --worker-handlers 2>&1 | tail -1)"
   for cfg in "$@"; do
@@ -34,13 +38,15 @@ a, b = nums(sys.argv[2]), nums(sys.argv[3])
 print("per item, %s: " % sys.argv[1] + ", ".join("%s %.2f" % (k, (b[k] - a[k]) / 2000.0) for k in b if k in a))
 PYEOF
 done
+fi
 for cfg in native "$@"; do
-  name=${cfg%%=*}; lib=${cfg#*=}
+  name=${cfg%%=*}; lib=${cfg#*=}; opts=verbosity=1
+  case $lib in *@*) opts="$opts:${lib#*@}"; lib=${lib%%@*} ;; esac
   d=/tmp/prof.$name; rm -rf "$d"; mkdir -p "$d"
   pre=$SAMP; [ "$name" != native ] && pre="$SAMP $lib"
-  SAMPLER_OUT=$d LD_PRELOAD="$pre" LOCKSAN_OPTIONS=verbosity=1 "$PY" "$ROOT/bench/gpu_bench.py" torch --steps "$STEPS" >"$d/out" 2>"$O/run.$name.err"
+  SAMPLER_OUT=$d LD_PRELOAD="$pre" LOCKSAN_OPTIONS=$opts "$PY" "$ROOT/bench/gpu_bench.py" "$WORKLOAD" --steps "$STEPS" >"$d/out" 2>"$O/run.$name.err"
   res=$(grep RESULT "$d/out")
-  echo "torch $name: $res"
+  echo "$WORKLOAD $name: $res"
   m0=$(sed -n 's/.*mono0=\([0-9.]*\).*/\1/p' <<<"$res"); m1=$(sed -n 's/.*mono1=\([0-9.]*\).*/\1/p' <<<"$res")
-  "$PY" "$ROOT/bench/sampler/report.py" "$d" --top 25 --window "$m0" "$m1" >"$O/prof.$name.txt" 2>&1
+  "$PY" "$ROOT/bench/sampler/report.py" "$d" --top ${TOP:-25} --window "$m0" "$m1" >"$O/prof.$name.txt" 2>&1
 done

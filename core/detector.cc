@@ -156,6 +156,16 @@ constexpr u32 kLivePageSlots = 1u << 16;
 std::atomic<u32> g_live_pages[kLivePageSlots];
 std::atomic<u32>& LiveSlot(uptr page) { return g_live_pages[(Mix64(page) >> 20) & (kLivePageSlots - 1)]; }
 bool LiveTest(uptr page) { return LiveSlot(page).load(std::memory_order_relaxed) != 0; }
+// The same per 2 MiB region, for large blocks: a block of more than 64 pages (glibc's mmapped chunks:
+// a tensor, a batch, a buffer) went to ForgetRange whole (the registry lock, then a page-by-page
+// search); PyTorch's training process freed ~200 such blocks a step, none holding a lock. Now the
+// block's regions are tested first, and only in a region with a live lock its pages.
+constexpr uptr kRegionShift = 21;
+constexpr u32 kLiveRegionSlots = 1u << 12;
+std::atomic<u32> g_live_regions[kLiveRegionSlots];
+std::atomic<u32>& LiveRegionSlot(uptr region) {
+  return g_live_regions[(Mix64(region) >> 20) & (kLiveRegionSlots - 1)];
+}
 // The same per 64-byte line of a lock's address, with a 16-bit count for each of the line's four
 // 16-byte granules (where the lock starts): a page with a live lock (a torch.Generator's std::mutex,
 // a Python lock) also holds many other blocks, and every free() of one of them went to ForgetRange
@@ -303,6 +313,7 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind, u64 reuse_id = 0, u64 park
   g_rt.by_page->Insert(page + 1, li);
   BloomSet(addr);
   LiveSlot(page).fetch_add(1, std::memory_order_relaxed);
+  LiveRegionSlot(addr >> kRegionShift).fetch_add(1, std::memory_order_relaxed);
   LiveLineAdd(addr);
   g_rt.locks_live++;
   g_rt.locks_total++;
@@ -328,6 +339,7 @@ void ForgetLocked(LockInfo* li) {
     if (!*head) g_rt.by_page->Erase(page + 1);
   }
   LiveSlot(page).fetch_sub(1, std::memory_order_relaxed);
+  LiveRegionSlot(addr >> kRegionShift).fetch_sub(1, std::memory_order_relaxed);
   LiveLineSub(addr);
   li->gen.fetch_add(1, std::memory_order_release);
   li->addr.store(0, std::memory_order_relaxed);
@@ -1405,13 +1417,12 @@ void OnLockDestroy(uptr addr) {
       if (ts->held[i].addr == addr) RemoveHeldAt(ts, i);
 }
 
-bool MayHoldLocks(uptr lo, uptr hi) {
-  if (hi <= lo) return false;
-  uptr first = lo >> kPageShift, last = (hi - 1) >> kPageShift;
-  if (last - first > 64) return true;
-  // A page with a live lock: then the block's lines in that page (at most 64 loads a page), and in
-  // the first and last line only the granules the block overlaps.
-  for (uptr p = first; p <= last; p++) {
+namespace {
+// Pages [lo >> kPageShift, (hi - 1) >> kPageShift] of a block: a page with a live lock, then the
+// block's lines in that page (at most 64 loads a page), and in the first and last line only the
+// granules the block overlaps.
+bool PagesMayHoldLocks(uptr lo, uptr hi) {
+  for (uptr p = lo >> kPageShift, last = (hi - 1) >> kPageShift; p <= last; p++) {
     if (!LiveTest(p)) continue;
     uptr a = p << kPageShift > lo ? p << kPageShift : lo;
     uptr b = (p + 1) << kPageShift < hi ? (p + 1) << kPageShift : hi;
@@ -1422,6 +1433,22 @@ bool MayHoldLocks(uptr lo, uptr hi) {
       u32 g1 = l == e ? static_cast<u32>(((b - 1) >> kGranuleShift) & 3) : 3;
       if (v & GranuleMask(g0, g1)) return true;
     }
+  }
+  return false;
+}
+}  // namespace
+
+bool MayHoldLocks(uptr lo, uptr hi) {
+  if (hi <= lo) return false;
+  if (LOCKSAN_LIKELY(((hi - 1) >> kPageShift) - (lo >> kPageShift) <= 64)) return PagesMayHoldLocks(lo, hi);
+  // A large block: its 2 MiB regions first (a few loads), then the pages of those with a live lock.
+  uptr r0 = lo >> kRegionShift, r1 = (hi - 1) >> kRegionShift;
+  if (r1 - r0 > 64) return true;  // over 128 MiB: ForgetRange scans the registry's pages instead
+  for (uptr r = r0; r <= r1; r++) {
+    if (!LiveRegionSlot(r).load(std::memory_order_relaxed)) continue;
+    uptr a = r << kRegionShift > lo ? r << kRegionShift : lo;
+    uptr b = (r + 1) << kRegionShift < hi ? (r + 1) << kRegionShift : hi;
+    if (PagesMayHoldLocks(a, b)) return true;
   }
   return false;
 }

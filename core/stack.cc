@@ -419,7 +419,7 @@ LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip)
 // frames; nothing else depends on it.
 namespace {
 constexpr int kStartBits = 17;
-constexpr u32 kStartSlots = 1u << 12;
+constexpr u32 kStartSlots = 1u << 15;
 std::atomic<u64> g_start_memo[kStartSlots];
 std::atomic<u64>& StartSlot(uptr pc) { return g_start_memo[Mix64(pc) & (kStartSlots - 1)]; }
 }  // namespace

@@ -196,6 +196,7 @@ bool LiveGranuleTest(uptr addr) {
 // free() ranges that went to ForgetRange (verbosity=1 statistics; counted there only, so that free()
 // itself writes no shared line).
 std::atomic<u64> g_frees_forget{0};
+std::atomic<u64> g_frees_found{0};  // ... of which found a lock to forget
 
 // ---------------------------------------------------------------------------------------------
 // Threads
@@ -1465,6 +1466,7 @@ void ForgetRange(uptr lo, uptr hi) {
     CollectRangeLocked(lo, hi, &found);
     if (found.empty()) return;
   }
+  g_frees_found.fetch_add(1, std::memory_order_relaxed);
   RuntimeLockGuard glock(&g_rt.graph_mu);
   RuntimeLockGuard rlock(&g_rt.registry_mu);
   SmallVec<LockInfo*, 8> locks;
@@ -1766,12 +1768,13 @@ void Finalize() {
       OutputPrintf(
           "==%d==locksan: stats: %zu locks live (%zu seen), %zu edges (%zu closing cycles), %zu "
           "threads, %zu stacks, %zu KiB of detector memory, %llu slow checks, %llu searches, %llu "
-          "range searches for freed locks, %llu signal-blocking scopes, %llu locks revived (%zu parked)\n",
+          "range searches for freed locks (%llu found one), %llu signal-blocking scopes, %llu locks "
+          "revived (%zu parked)\n",
           getpid(), s.locks_live, s.locks_total, s.edges, s.back_edges, s.threads, s.stacks,
           s.memory_bytes >> 10, static_cast<unsigned long long>(s.slow_checks),
           static_cast<unsigned long long>(s.searches), static_cast<unsigned long long>(s.frees_forget),
-          static_cast<unsigned long long>(s.signal_blocks), static_cast<unsigned long long>(s.revived),
-          s.parked);
+          static_cast<unsigned long long>(s.frees_found), static_cast<unsigned long long>(s.signal_blocks),
+          static_cast<unsigned long long>(s.revived), s.parked);
     }
     if (n) OutputPrintf("==%d==locksan: reported %llu warning%s\n", getpid(),
                         static_cast<unsigned long long>(n), n == 1 ? "" : "s");
@@ -1810,6 +1813,7 @@ Stats GetStats() {
   s.slow_checks = g_rt.slow_checks.load();
   s.reports = g_rt.reports.load();
   s.frees_forget = g_frees_forget.load(std::memory_order_relaxed);
+  s.frees_found = g_frees_found.load(std::memory_order_relaxed);
   s.signal_blocks = SignalBlockCount();
   return s;
 }

@@ -529,6 +529,7 @@ struct Stats {
   u64 revived;        // new locks that took a parked node back (revive_locks)
   size_t parked;      // nodes parked now
   u64 frees_forget;   // ForgetRange calls (freed memory, unloaded libraries, exited threads' stacks)
+  u64 frees_found;    // ... of which found a lock to forget
   u64 signal_blocks;  // ScopedBlockSignals scopes that called sigprocmask
 };
 Stats GetStats();

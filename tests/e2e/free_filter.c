@@ -8,7 +8,7 @@
 // RUN-OPTIONS: verbosity=1
 // NATIVE-SAME-OUTPUT
 // CHECK-STDOUT: ^neighbour in the lock's line: yes$
-// CHECK: stats: 1 locks live .* [0-9] range searches for freed locks
+// CHECK: stats: 1 locks live .* [0-9] range searches for freed locks \(1 found one\)
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -12,7 +12,7 @@
 // RUN-OPTIONS: verbosity=1
 // NATIVE-SAME-OUTPUT
 // CHECK-STDOUT: ^done$
-// CHECK: stats: 1 locks live .* [0-9] range searches for freed locks
+// CHECK: stats: 1 locks live .* [0-9] range searches for freed locks \(4 found one\)
 // CHECK-NOT: WARNING: locksan
 #include <malloc.h>
 #include <pthread.h>

@@ -1637,6 +1637,7 @@ void InitRuntime() {
   if (env) ParseFlags(env, &g_rt.flags, ErrorLine, nullptr);
   OutputConfigure(g_rt.flags.log_path, g_rt.flags.color);
   g_acquire_stacks = g_rt.flags.acquire_stacks;
+  SetUnwinderLibgccOnly(!strcmp(g_rt.flags.unwinder, "libgcc"));
   if (g_rt.flags.help) PrintFlagsHelp(ErrorLine, nullptr);
   GilInit();
   g_rt.graph = InternalNew<LockGraph>();
@@ -1767,11 +1768,11 @@ void Finalize() {
       Stats s = GetStats();
       OutputPrintf(
           "==%d==locksan: stats: %zu locks live (%zu seen), %zu edges (%zu closing cycles), %zu "
-          "threads, %zu stacks, %zu KiB of detector memory, %llu slow checks, %llu searches, %llu "
+          "threads, %zu stacks (%s), %zu KiB of detector memory, %llu slow checks, %llu searches, %llu "
           "range searches for freed locks (%llu found one), %llu signal-blocking scopes, %llu locks "
           "revived (%zu parked)\n",
           getpid(), s.locks_live, s.locks_total, s.edges, s.back_edges, s.threads, s.stacks,
-          s.memory_bytes >> 10, static_cast<unsigned long long>(s.slow_checks),
+          UnwinderName(), s.memory_bytes >> 10, static_cast<unsigned long long>(s.slow_checks),
           static_cast<unsigned long long>(s.searches), static_cast<unsigned long long>(s.frees_forget),
           static_cast<unsigned long long>(s.frees_found), static_cast<unsigned long long>(s.signal_blocks),
           static_cast<unsigned long long>(s.revived), s.parked);

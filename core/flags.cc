@@ -66,6 +66,11 @@ bool Validate(Flags* f, FlagErrorSink sink, void* ctx) {
     f->stack_depth = 24;
     ok = false;
   }
+  if (strcmp(f->unwinder, "auto") != 0 && strcmp(f->unwinder, "libgcc") != 0) {
+    Error(sink, ctx, "locksan: unwinder must be 'auto' or 'libgcc', not '%s'%s; using 'auto'", f->unwinder, "");
+    f->unwinder = "auto";
+    ok = false;
+  }
   if (f->max_memory_mb < 1) {
     Error(sink, ctx, "locksan: max_memory_mb must be positive%s%s; using 4096", "", "");
     f->max_memory_mb = 4096;

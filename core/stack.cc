@@ -234,10 +234,15 @@ int FindSelfRange(struct dl_phdr_info* info, size_t, void*) {
 }
 }  // namespace
 
+namespace {
+bool g_libgcc_only = false;  // unwinder=libgcc (set before the first capture)
+}  // namespace
+void SetUnwinderLibgccOnly(bool on) { g_libgcc_only = on; }
+
 void InitUnwinder() {
   int expected = 0;
   if (!g_unw_state.compare_exchange_strong(expected, -1)) return;
-  TryLoadLibUnwind();
+  if (!g_libgcc_only) TryLoadLibUnwind();
   LoadLibGcc();
   g_have_dl_find_object = dlsym(RTLD_DEFAULT, "_dl_find_object") != nullptr;
   dl_iterate_phdr(FindSelfRange, nullptr);
@@ -272,7 +277,10 @@ int CaptureUserStack(uptr* pcs, uptr* sps, int depth) {
   return k;
 }
 
-const char* UnwinderName() { return g_unw_state.load() == 1 ? "libunwind" : "libgcc"; }
+const char* UnwinderName() {
+  int s = g_unw_state.load();
+  return s == 1 ? "libunwind" : s == 2 ? "libgcc" : "no unwinder used";
+}
 
 // Unwinders take locks of their own (libunwind's memory pool and caches, libgcc's object list): a
 // fork() while another thread unwinds would leave them held in the child. Unwinds therefore count

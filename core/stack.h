@@ -83,6 +83,8 @@ int DeepBindFlag();
 // UnwinderName — "libunwind" or "libgcc", for verbosity output.
 const char* UnwinderName();
 void InitUnwinder();
+// SetUnwinderLibgccOnly — unwinder=libgcc: never load libunwind (called before the first capture).
+void SetUnwinderLibgccOnly(bool on);
 
 struct StackTrace {
   u32 size;

@@ -13,6 +13,14 @@
 // CLEAR: EXPECT-NO-STDERR
 // CHECK-COUNT: 1 ^==%pid==locksan: memory budget max_memory_mb=1 reached: new locks and lock orders are no longer tracked \(the program keeps running\)$
 // CHECK-COUNT: 1 ^.+$
+//
+// VARIANT: unwinder_libgcc
+// unwinder=libgcc: every stack (thousands of new edges' evidence, 4 threads) taken with libgcc's
+// unwinder; the same outcome.
+// RUN-OPTIONS: unwinder=libgcc:verbosity=1
+// CLEAR: EXPECT-NO-STDERR
+// CHECK: ^==%pid==locksan: stats: .* [0-9]+ stacks \(libgcc\)
+// CHECK-NOT: WARNING: locksan
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

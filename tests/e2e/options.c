@@ -139,6 +139,15 @@
 // CHECK-NOT: cuda_calls
 // CHECK: ^==%pid==locksan: reported 2 warnings$
 //
+// VARIANT: unwinder_bad
+// An unknown unwinder value: one line saying so at start-up; stacks taken as by default.
+// RUN-OPTIONS: unwinder=fast
+// CLEAR: CHECK
+// CHECK: \A==%pid==locksan: unwinder must be 'auto' or 'libgcc', not 'fast'; using 'auto'\n
+// CHECK: ^SUMMARY: locksan: lock-order-inversion .*options\.c:%line(BA) in inverted_ba$
+// CHECK: ^==%pid==locksan: reported 2 warnings$
+// CHECK-COUNT: 1 unwinder
+//
 // VARIANT: options_separators
 // Options may be separated by ':' ',' or spaces, and quoted.
 // RUN-OPTIONS: exitcode=9, halt_on_error=0 log_path='%t/q'

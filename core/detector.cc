@@ -147,15 +147,62 @@ bool BloomTest(uptr page) {
   return g_rt.bloom[i / 64].load(std::memory_order_relaxed) & (u64{1} << (i % 64));
 }
 
-// Live locks per page, counted in 2^16 hashed slots (registry_mu held to change; read without it):
-// a page whose slot is 0 holds no registered lock now. The bloom filter above only says a page ever
-// held one, so in a long run it says yes for most of the heap. free() and destroy look here first and
-// take no runtime lock (and, with program signal handlers, make no sigprocmask call) for memory with
-// no live lock.
-constexpr u32 kLivePageSlots = 1u << 16;
-std::atomic<u32> g_live_pages[kLivePageSlots];
-std::atomic<u32>& LiveSlot(uptr page) { return g_live_pages[(Mix64(page) >> 20) & (kLivePageSlots - 1)]; }
-bool LiveTest(uptr page) { return LiveSlot(page).load(std::memory_order_relaxed) != 0; }
+// Live locks per page, in 2^15 hashed slots (registry_mu held to change; read without it), each
+// tagged with its page and holding a bitmap of the page's 64-byte lines where a live lock starts: a
+// page whose slot is not tagged with it holds no registered lock now. The bloom filter above only
+// says a page ever held one, so in a long run it says yes for most of the heap. free() and destroy
+// look here first and take no runtime lock (and, with program signal handlers, make no sigprocmask
+// call) for memory with no live lock; in a page with one, the bitmap answers for the lines a block
+// covers whole, and only its first and last line are looked up further (below), where the block
+// may share a line with a lock. (The line-by-line test it replaces cost ~140 instructions a free()
+// in a heap with a lock in every page.) Locks of two pages in one slot share it, tagged
+// kSlotCollided, their bits together, until the slot has no live lock.
+constexpr u64 kSlotCollided = ~u64{0};
+constexpr uptr kLineShift = 6;
+constexpr u32 kLivePageSlots = 1u << 15;
+struct alignas(16) LivePage {
+  std::atomic<u64> tag;    // page + 1, kSlotCollided, or 0 (no live lock)
+  std::atomic<u64> lines;  // bit i: a live lock starts in line i of the page (of either page if collided)
+};
+LivePage g_live_pages[kLivePageSlots];
+u32 g_live_page_count[kLivePageSlots];  // live locks of the slot's page(s) (registry_mu)
+u32 LivePageIndex(uptr page) { return static_cast<u32>(Mix64(page) >> 20) & (kLivePageSlots - 1); }
+u64 LineBit(uptr addr) { return u64{1} << ((addr >> kLineShift) & 63); }
+// The lines of `page` where live locks start (0: none).
+u64 LivePageLines(uptr page) {
+  LivePage& s = g_live_pages[LivePageIndex(page)];
+  u64 tag = s.tag.load(std::memory_order_relaxed);
+  if (tag != page + 1 && tag != kSlotCollided) return 0;
+  return s.lines.load(std::memory_order_relaxed);
+}
+void LivePageAdd(uptr addr) {
+  uptr page = addr >> kPageShift;
+  u32 i = LivePageIndex(page);
+  LivePage& s = g_live_pages[i];
+  u64 tag = s.tag.load(std::memory_order_relaxed);
+  if (tag == 0) {
+    s.lines.store(LineBit(addr), std::memory_order_relaxed);
+    s.tag.store(page + 1, std::memory_order_relaxed);
+  } else {
+    if (tag != page + 1 && tag != kSlotCollided) s.tag.store(kSlotCollided, std::memory_order_relaxed);
+    s.lines.store(s.lines.load(std::memory_order_relaxed) | LineBit(addr), std::memory_order_relaxed);
+  }
+  g_live_page_count[i]++;
+}
+// After `addr`'s lock left the page's list, whose remaining locks start at `rest`.
+void LivePageSub(uptr addr, const LockInfo* rest) {
+  uptr page = addr >> kPageShift;
+  u32 i = LivePageIndex(page);
+  LivePage& s = g_live_pages[i];
+  if (--g_live_page_count[i] == 0) {
+    s.tag.store(0, std::memory_order_relaxed);
+    s.lines.store(0, std::memory_order_relaxed);
+  } else if (s.tag.load(std::memory_order_relaxed) == page + 1) {
+    u64 bits = 0;  // the page's own locks: exact again
+    for (; rest; rest = rest->next_in_page) bits |= LineBit(rest->addr.load(std::memory_order_relaxed));
+    s.lines.store(bits, std::memory_order_relaxed);
+  }
+}
 // The same per 2 MiB region, for large blocks: a block of more than 64 pages (glibc's mmapped chunks:
 // a tensor, a batch, a buffer) went to ForgetRange whole (the registry lock, then a page-by-page
 // search); PyTorch's training process freed ~200 such blocks a step, none holding a lock. Now the
@@ -176,15 +223,13 @@ std::atomic<u32>& LiveRegionSlot(uptr region) {
 // A slot is tagged with the line it counts for: a line hashed to a slot that counts for another line
 // has no live lock. Untagged, a block of a kilobyte or two in a page with locks met some other
 // line's counts in one free() of five with 5,000 live locks (and PyTorch's training process made
-// ~200 needless look-ups a step). Two lines with live locks in one slot share it, tagged kCollided,
+// ~200 needless look-ups a step). Two lines with live locks in one slot share it, tagged kSlotCollided,
 // and their counts add up (a test there may say yes for either) until both have none. A count
 // overflows into the next granule's only past 65,535 live locks starting in one slot.
-constexpr uptr kLineShift = 6;
 constexpr uptr kGranuleShift = 4;
 constexpr u32 kLiveLineSlots = 1u << 16;
-constexpr u64 kCollided = ~u64{0};
 struct alignas(16) LiveLine {
-  std::atomic<u64> tag;     // line + 1, kCollided, or 0 (no live lock)
+  std::atomic<u64> tag;     // line + 1, kSlotCollided, or 0 (no live lock)
   std::atomic<u64> counts;  // four 16-bit counts, granule 0 lowest
 };
 LiveLine g_live_lines[kLiveLineSlots];
@@ -196,7 +241,7 @@ LiveLine& LiveLineSlot(uptr line) { return g_live_lines[(Mix64(line) >> 20) & (k
 u64 LiveLineCounts(uptr line) {
   LiveLine& s = LiveLineSlot(line);
   u64 tag = s.tag.load(std::memory_order_relaxed);
-  if (tag != line + 1 && tag != kCollided) return 0;
+  if (tag != line + 1 && tag != kSlotCollided) return 0;
   return s.counts.load(std::memory_order_relaxed);
 }
 // The count of the granule of `addr` (as the unit to add), and the counts of granules g0..g1.
@@ -208,7 +253,7 @@ void LiveLineAdd(uptr addr) {
   LiveLine& s = LiveLineSlot(line);
   u64 tag = s.tag.load(std::memory_order_relaxed);
   if (tag == 0) s.tag.store(line + 1, std::memory_order_relaxed);
-  else if (tag != line + 1 && tag != kCollided) s.tag.store(kCollided, std::memory_order_relaxed);
+  else if (tag != line + 1 && tag != kSlotCollided) s.tag.store(kSlotCollided, std::memory_order_relaxed);
   s.counts.fetch_add(GranuleUnit(addr), std::memory_order_relaxed);
 }
 void LiveLineSub(uptr addr) {
@@ -337,7 +382,7 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind, u64 reuse_id = 0, u64 park
   li->next_in_page = head ? *head : nullptr;
   g_rt.by_page->Insert(page + 1, li);
   BloomSet(addr);
-  LiveSlot(page).fetch_add(1, std::memory_order_relaxed);
+  LivePageAdd(addr);
   LiveRegionSlot(addr >> kRegionShift).fetch_add(1, std::memory_order_relaxed);
   LiveLineAdd(addr);
   g_rt.locks_live++;
@@ -363,7 +408,8 @@ void ForgetLocked(LockInfo* li) {
     if (*pp) *pp = li->next_in_page;
     if (!*head) g_rt.by_page->Erase(page + 1);
   }
-  LiveSlot(page).fetch_sub(1, std::memory_order_relaxed);
+  LockInfo** rest = g_rt.by_page->Find(page + 1);
+  LivePageSub(addr, rest ? *rest : nullptr);
   LiveRegionSlot(addr >> kRegionShift).fetch_sub(1, std::memory_order_relaxed);
   LiveLineSub(addr);
   li->gen.fetch_add(1, std::memory_order_release);
@@ -1443,21 +1489,27 @@ void OnLockDestroy(uptr addr) {
 }
 
 namespace {
-// Pages [lo >> kPageShift, (hi - 1) >> kPageShift] of a block: a page with a live lock, then the
-// block's lines in that page (at most 64 loads a page), and in the first and last line only the
-// granules the block overlaps.
+// Pages [lo >> kPageShift, (hi - 1) >> kPageShift] of a block: in a page with a live lock, a lock
+// starting in a line the block covers whole is in the block; in the block's first and last line,
+// only the granules the block overlaps count.
+bool LineMayHold(uptr line, u32 g0, u32 g1) { return LiveLineCounts(line) & GranuleMask(g0, g1); }
 bool PagesMayHoldLocks(uptr lo, uptr hi) {
   for (uptr p = lo >> kPageShift, last = (hi - 1) >> kPageShift; p <= last; p++) {
-    if (!LiveTest(p)) continue;
+    u64 bits = LivePageLines(p);
+    if (!bits) continue;
     uptr a = p << kPageShift > lo ? p << kPageShift : lo;
     uptr b = (p + 1) << kPageShift < hi ? (p + 1) << kPageShift : hi;
-    for (uptr l = a >> kLineShift, s = l, e = (b - 1) >> kLineShift; l <= e; l++) {
-      u64 v = LiveLineCounts(l);
-      if (!v) continue;
-      u32 g0 = l == s ? static_cast<u32>((a >> kGranuleShift) & 3) : 0;
-      u32 g1 = l == e ? static_cast<u32>(((b - 1) >> kGranuleShift) & 3) : 3;
-      if (v & GranuleMask(g0, g1)) return true;
+    u32 l0 = static_cast<u32>((a >> kLineShift) & 63), l1 = static_cast<u32>(((b - 1) >> kLineShift) & 63);
+    bits &= (~u64{0} >> (63 - l1)) & (~u64{0} << l0);
+    if (!bits) continue;
+    u32 g0 = static_cast<u32>((a >> kGranuleShift) & 3), g1 = static_cast<u32>(((b - 1) >> kGranuleShift) & 3);
+    if (l0 == l1) {
+      if (LineMayHold(a >> kLineShift, g0, g1)) return true;
+      continue;
     }
+    if (bits & ~((u64{1} << l0) | (u64{1} << l1))) return true;  // a line in between
+    if ((bits & (u64{1} << l0)) && LineMayHold(a >> kLineShift, g0, 3)) return true;
+    if ((bits & (u64{1} << l1)) && LineMayHold((b - 1) >> kLineShift, 0, g1)) return true;
   }
   return false;
 }

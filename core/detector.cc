@@ -1714,6 +1714,7 @@ void InitRuntime() {
   OutputConfigure(g_rt.flags.log_path, g_rt.flags.color);
   g_acquire_stacks = g_rt.flags.acquire_stacks;
   SetUnwinderLibgccOnly(!strcmp(g_rt.flags.unwinder, "libgcc"));
+  SetCaptureTiming(g_rt.flags.verbosity >= 1);
   if (g_rt.flags.help) PrintFlagsHelp(ErrorLine, nullptr);
   GilInit();
   g_rt.graph = InternalNew<LockGraph>();
@@ -1852,6 +1853,9 @@ void Finalize() {
           static_cast<unsigned long long>(s.searches), static_cast<unsigned long long>(s.frees_forget),
           static_cast<unsigned long long>(s.frees_found), static_cast<unsigned long long>(s.signal_blocks),
           static_cast<unsigned long long>(s.revived), s.parked);
+      char captures[512];
+      if (CaptureTimingLine(captures, sizeof captures) > 0)
+        OutputPrintf("==%d==locksan: stack captures: %s\n", getpid(), captures);
     }
     if (n) OutputPrintf("==%d==locksan: reported %llu warning%s\n", getpid(),
                         static_cast<unsigned long long>(n), n == 1 ? "" : "s");

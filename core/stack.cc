@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <sched.h>
+#include <stdio.h>
 #include <time.h>
 #include <unwind.h>
 
@@ -299,6 +300,22 @@ bool g_fork_unsafe = false;       // this fork started while an unwind was still
 bool g_unwind_disabled = false;   // the child of such a fork: its unwinders' locks may be held
 __thread int t_unwinding __attribute__((tls_model("initial-exec")));
 __thread unsigned t_captures __attribute__((tls_model("initial-exec")));
+
+// Capture timing (verbosity >= 1 only): per unwinder, captures by log2 of their duration in ns.
+bool g_capture_timing = false;
+std::atomic<u64> g_capture_hist[2][32];  // [0] libunwind, [1] libgcc
+std::atomic<u64> g_capture_frames[2];
+u64 NowNs() {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<u64>(t.tv_sec) * 1000000000u + static_cast<u64>(t.tv_nsec);
+}
+void NoteCapture(int which, u64 t0, int frames) {
+  u64 ns = NowNs() - t0;
+  int b = ns ? 63 - __builtin_clzll(ns) : 0;
+  g_capture_hist[which][b < 31 ? b : 31].fetch_add(1, std::memory_order_relaxed);
+  if (frames > 0) g_capture_frames[which].fetch_add(static_cast<u64>(frames), std::memory_order_relaxed);
+}
 constexpr unsigned kColdCaptures = 16;
 constexpr int kForkWaitMs = 200;
 
@@ -376,7 +393,9 @@ LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip)
       int to_skip = skip - 1;
       int want = max + to_skip;
       if (want > static_cast<int>(sizeof buf / sizeof buf[0])) want = sizeof buf / sizeof buf[0];
+      u64 t0 = g_capture_timing ? NowNs() : 0;
       int n = g_unw.backtrace(buf, want);
+      if (g_capture_timing) NoteCapture(0, t0, n);
       if (n > to_skip) {
         int k = 0;
         for (int i = to_skip; i < n && k < max; i++) pcs[k++] = reinterpret_cast<uptr>(buf[i]);
@@ -413,8 +432,38 @@ LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip)
   // Without _dl_find_object (glibc < 2.35) libgcc finds FDEs with dl_iterate_phdr too.
   if (!g_have_dl_find_object && !loader.ok()) return 0;
   GccState s{pcs, sps, max, skip - 1, 0, 0};  // its first frame is this function, as above
+  u64 t0 = g_capture_timing ? NowNs() : 0;
   g_gcc.backtrace(GccTrace, &s);
+  if (g_capture_timing) NoteCapture(1, t0, s.n);
   return s.n;
+}
+
+void SetCaptureTiming(bool on) { g_capture_timing = on; }
+
+int CaptureTimingLine(char* buf, int size) {
+  int len = 0;
+  const char* names[2] = {"libunwind", "libgcc"};
+  for (int w = 0; w < 2; w++) {
+    u64 total = 0, h[32];
+    for (int b = 0; b < 32; b++) total += h[b] = g_capture_hist[w][b].load(std::memory_order_relaxed);
+    if (!total) continue;
+    // Bucket b holds durations in [2^b, 2^(b+1)) ns: the quantile's bucket's upper bound.
+    auto quantile = [&](u64 q_num, u64 q_den) {
+      u64 want = (total * q_num + q_den - 1) / q_den, seen = 0;
+      for (int b = 0; b < 32; b++)
+        if ((seen += h[b]) >= want) return u64{1} << (b + 1);
+      return u64{1} << 32;
+    };
+    int k = snprintf(buf + len, size > len ? static_cast<size_t>(size - len) : 0,
+                     "%s%s %llu captures (%.1f frames each; median < %llu ns, 90%% < %llu ns, 99%% < %llu ns)",
+                     len ? ", " : "", names[w], static_cast<unsigned long long>(total),
+                     static_cast<double>(g_capture_frames[w].load(std::memory_order_relaxed)) / total,
+                     static_cast<unsigned long long>(quantile(1, 2)),
+                     static_cast<unsigned long long>(quantile(9, 10)),
+                     static_cast<unsigned long long>(quantile(99, 100)));
+    if (k > 0) len += k;
+  }
+  return len < size ? len : size - 1;
 }
 
 // FunctionStart — via libgcc's FDE lookup (lock-free with glibc's _dl_find_object), remembered in a

@@ -85,6 +85,10 @@ const char* UnwinderName();
 void InitUnwinder();
 // SetUnwinderLibgccOnly — unwinder=libgcc: never load libunwind (called before the first capture).
 void SetUnwinderLibgccOnly(bool on);
+// SetCaptureTiming — time every stack capture (verbosity >= 1); CaptureTimingLine writes, per
+// unwinder, the number of captures, frames per capture and duration quantiles ("" if none).
+void SetCaptureTiming(bool on);
+int CaptureTimingLine(char* buf, int size);
 
 struct StackTrace {
   u32 size;

@@ -20,7 +20,9 @@
 // RUN-OPTIONS: unwinder=libgcc:verbosity=1
 // CLEAR: EXPECT-NO-STDERR
 // CHECK: ^==%pid==locksan: stats: .* [0-9]+ stacks \(libgcc\)
+// CHECK: ^==%pid==locksan: stack captures: libgcc [0-9]{4,} captures \([0-9.]+ frames each; median < [0-9]+ ns
 // CHECK-NOT: WARNING: locksan
+// CHECK-NOT: libunwind [0-9]+ captures
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -88,6 +88,7 @@ struct Runtime {
   u64 revived = 0;
   size_t locks_live = 0;
   size_t locks_total = 0;
+  u64 registry_lookups = 0;  // lock-cache misses that searched the registry (registry_mu)
   std::atomic<u64> bloom[kBloomBits / 64] = {};
 
   ThreadState* all_threads = nullptr;
@@ -771,7 +772,7 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, co
   bool revived = false;
   if (kind != LockKind::kGil && kind != LockKind::kSemaphore && GilIsInternal(addr)) {
     // The GIL's own mutexes are not locks of the graph: the GIL itself is (core/gil.h).
-    ThreadState::CacheEntry& e = ts->lock_cache[(addr >> 4) & (kLockCacheSize - 1)];
+    ThreadState::CacheEntry& e = ts->lock_cache[LockCacheIndex(addr)];
     e.addr = addr;
     e.info = &g_untracked;
     e.gen = g_untracked.gen.load(std::memory_order_acquire);
@@ -779,6 +780,7 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, co
   }
   {
     RuntimeLockGuard lock(&g_rt.registry_mu);
+    g_rt.registry_lookups++;
     LockInfo* found = g_rt.by_addr->Find(addr);
     if (found) {
       li = found;
@@ -842,7 +844,7 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, co
   }
   // (Every thread's first use of a lock misses its lock cache: that is where a second thread taking
   // it is noticed, above; only such a lock can serve as a gate lock.)
-  ThreadState::CacheEntry& e = ts->lock_cache[(addr >> 4) & (kLockCacheSize - 1)];
+  ThreadState::CacheEntry& e = ts->lock_cache[LockCacheIndex(addr)];
   e.addr = addr;
   e.info = li;
   e.gen = li->gen.load(std::memory_order_acquire);
@@ -1382,7 +1384,7 @@ void PushHeldSlow(ThreadState* ts) {
 
 // LookupLock — the record of a known lock at `addr`; never registers one.
 LockInfo* LookupLock(ThreadState* ts, uptr addr) {
-  ThreadState::CacheEntry& e = ts->lock_cache[(addr >> 4) & (kLockCacheSize - 1)];
+  ThreadState::CacheEntry& e = ts->lock_cache[LockCacheIndex(addr)];
   LockInfo* li = e.info;
   if (e.addr == addr && li && li->gen.load(std::memory_order_relaxed) == e.gen)
     return li == &g_untracked ? nullptr : li;
@@ -1845,11 +1847,12 @@ void Finalize() {
       Stats s = GetStats();
       OutputPrintf(
           "==%d==locksan: stats: %zu locks live (%zu seen), %zu edges (%zu closing cycles), %zu "
-          "threads, %zu stacks (%s), %zu KiB of detector memory, %llu slow checks, %llu searches, %llu "
-          "range searches for freed locks (%llu found one), %llu signal-blocking scopes, %llu locks "
+          "threads, %zu stacks (%s), %zu KiB of detector memory, %llu lock look-ups, %llu slow checks, %llu "
+          "searches, %llu range searches for freed locks (%llu found one), %llu signal-blocking scopes, %llu locks "
           "revived (%zu parked)\n",
           getpid(), s.locks_live, s.locks_total, s.edges, s.back_edges, s.threads, s.stacks,
-          UnwinderName(), s.memory_bytes >> 10, static_cast<unsigned long long>(s.slow_checks),
+          UnwinderName(), s.memory_bytes >> 10, static_cast<unsigned long long>(s.registry_lookups),
+          static_cast<unsigned long long>(s.slow_checks),
           static_cast<unsigned long long>(s.searches), static_cast<unsigned long long>(s.frees_forget),
           static_cast<unsigned long long>(s.frees_found), static_cast<unsigned long long>(s.signal_blocks),
           static_cast<unsigned long long>(s.revived), s.parked);
@@ -1881,6 +1884,7 @@ Stats GetStats() {
     RuntimeLockGuard rlock(&g_rt.registry_mu);
     s.locks_live = g_rt.locks_live;
     s.locks_total = g_rt.locks_total;
+    s.registry_lookups = g_rt.registry_lookups;
     s.revived = g_rt.revived;
     s.parked = g_rt.parked_live;
   }

@@ -159,6 +159,10 @@ bool BloomTest(uptr page) {
 // in a heap with a lock in every page.) Locks of two pages in one slot share it, tagged
 // kSlotCollided, their bits together, until the slot has no live lock.
 constexpr u64 kSlotCollided = ~u64{0};
+// A tagged slot (the page and line tables here) counts for one key (tag key + 1), for several that
+// hash to it (kSlotCollided), or for none (0).
+bool SlotCountsFor(u64 tag, u64 key) { return tag == key + 1 || tag == kSlotCollided; }
+u64 TagAdding(u64 tag, u64 key) { return tag == 0 || tag == key + 1 ? key + 1 : kSlotCollided; }
 constexpr uptr kLineShift = 6;
 constexpr u32 kLivePageSlots = 1u << 15;
 struct alignas(16) LivePage {
@@ -172,8 +176,7 @@ u64 LineBit(uptr addr) { return u64{1} << ((addr >> kLineShift) & 63); }
 // The lines of `page` where live locks start (0: none).
 u64 LivePageLines(uptr page) {
   LivePage& s = g_live_pages[LivePageIndex(page)];
-  u64 tag = s.tag.load(std::memory_order_relaxed);
-  if (tag != page + 1 && tag != kSlotCollided) return 0;
+  if (!SlotCountsFor(s.tag.load(std::memory_order_relaxed), page)) return 0;
   return s.lines.load(std::memory_order_relaxed);
 }
 void LivePageAdd(uptr addr) {
@@ -181,13 +184,9 @@ void LivePageAdd(uptr addr) {
   u32 i = LivePageIndex(page);
   LivePage& s = g_live_pages[i];
   u64 tag = s.tag.load(std::memory_order_relaxed);
-  if (tag == 0) {
-    s.lines.store(LineBit(addr), std::memory_order_relaxed);
-    s.tag.store(page + 1, std::memory_order_relaxed);
-  } else {
-    if (tag != page + 1 && tag != kSlotCollided) s.tag.store(kSlotCollided, std::memory_order_relaxed);
-    s.lines.store(s.lines.load(std::memory_order_relaxed) | LineBit(addr), std::memory_order_relaxed);
-  }
+  u64 lines = tag ? s.lines.load(std::memory_order_relaxed) : 0;  // an empty slot's bits are stale
+  s.lines.store(lines | LineBit(addr), std::memory_order_relaxed);
+  s.tag.store(TagAdding(tag, page), std::memory_order_relaxed);
   g_live_page_count[i]++;
 }
 // After `addr`'s lock left the page's list, whose remaining locks start at `rest`.
@@ -241,8 +240,7 @@ LiveLine& LiveLineSlot(uptr line) { return g_live_lines[(Mix64(line) >> 20) & (k
 // wrong "no" for their own granules, which a slot being retagged for another line cannot give.
 u64 LiveLineCounts(uptr line) {
   LiveLine& s = LiveLineSlot(line);
-  u64 tag = s.tag.load(std::memory_order_relaxed);
-  if (tag != line + 1 && tag != kSlotCollided) return 0;
+  if (!SlotCountsFor(s.tag.load(std::memory_order_relaxed), line)) return 0;
   return s.counts.load(std::memory_order_relaxed);
 }
 // The count of the granule of `addr` (as the unit to add), and the counts of granules g0..g1.
@@ -252,9 +250,7 @@ u64 GranuleMask(u32 g0, u32 g1) { return (~u64{0} >> (16 * (3 - g1))) & (~u64{0}
 void LiveLineAdd(uptr addr) {
   uptr line = addr >> kLineShift;
   LiveLine& s = LiveLineSlot(line);
-  u64 tag = s.tag.load(std::memory_order_relaxed);
-  if (tag == 0) s.tag.store(line + 1, std::memory_order_relaxed);
-  else if (tag != line + 1 && tag != kSlotCollided) s.tag.store(kSlotCollided, std::memory_order_relaxed);
+  s.tag.store(TagAdding(s.tag.load(std::memory_order_relaxed), line), std::memory_order_relaxed);
   s.counts.fetch_add(GranuleUnit(addr), std::memory_order_relaxed);
 }
 void LiveLineSub(uptr addr) {

@@ -441,9 +441,11 @@ LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip)
 void SetCaptureTiming(bool on) { g_capture_timing = on; }
 
 int CaptureTimingLine(char* buf, int size) {
+  if (size <= 0) return 0;
   int len = 0;
+  buf[0] = 0;
   const char* names[2] = {"libunwind", "libgcc"};
-  for (int w = 0; w < 2; w++) {
+  for (int w = 0; w < 2 && len < size - 1; w++) {
     u64 total = 0, h[32];
     for (int b = 0; b < 32; b++) total += h[b] = g_capture_hist[w][b].load(std::memory_order_relaxed);
     if (!total) continue;
@@ -454,16 +456,16 @@ int CaptureTimingLine(char* buf, int size) {
         if ((seen += h[b]) >= want) return u64{1} << (b + 1);
       return u64{1} << 32;
     };
-    int k = snprintf(buf + len, size > len ? static_cast<size_t>(size - len) : 0,
+    int k = snprintf(buf + len, static_cast<size_t>(size - len),
                      "%s%s %llu captures (%.1f frames each; median < %llu ns, 90%% < %llu ns, 99%% < %llu ns)",
                      len ? ", " : "", names[w], static_cast<unsigned long long>(total),
                      static_cast<double>(g_capture_frames[w].load(std::memory_order_relaxed)) / total,
                      static_cast<unsigned long long>(quantile(1, 2)),
                      static_cast<unsigned long long>(quantile(9, 10)),
                      static_cast<unsigned long long>(quantile(99, 100)));
-    if (k > 0) len += k;
+    if (k > 0) len = len + k < size - 1 ? len + k : size - 1;  // truncated: stop there
   }
-  return len < size ? len : size - 1;
+  return len;
 }
 
 // FunctionStart — via libgcc's FDE lookup (lock-free with glibc's _dl_find_object), remembered in a

@@ -1491,12 +1491,17 @@ namespace {
 // starting in a line the block covers whole is in the block; in the block's first and last line,
 // only the granules the block overlaps count.
 bool LineMayHold(uptr line, u32 g0, u32 g1) { return LiveLineCounts(line) & GranuleMask(g0, g1); }
+// [*a, *b): the part of [lo, hi) in unit k of 2^shift bytes (a page, a region).
+void ClipToUnit(uptr lo, uptr hi, uptr k, uptr shift, uptr* a, uptr* b) {
+  *a = k << shift > lo ? k << shift : lo;
+  *b = (k + 1) << shift < hi ? (k + 1) << shift : hi;
+}
 bool PagesMayHoldLocks(uptr lo, uptr hi) {
   for (uptr p = lo >> kPageShift, last = (hi - 1) >> kPageShift; p <= last; p++) {
     u64 bits = LivePageLines(p);
     if (!bits) continue;
-    uptr a = p << kPageShift > lo ? p << kPageShift : lo;
-    uptr b = (p + 1) << kPageShift < hi ? (p + 1) << kPageShift : hi;
+    uptr a, b;
+    ClipToUnit(lo, hi, p, kPageShift, &a, &b);
     u32 l0 = static_cast<u32>((a >> kLineShift) & 63), l1 = static_cast<u32>(((b - 1) >> kLineShift) & 63);
     bits &= (~u64{0} >> (63 - l1)) & (~u64{0} << l0);
     if (!bits) continue;
@@ -1521,8 +1526,8 @@ bool MayHoldLocks(uptr lo, uptr hi) {
   if (r1 - r0 > 64) return true;  // over 128 MiB: ForgetRange scans the registry's pages instead
   for (uptr r = r0; r <= r1; r++) {
     if (!LiveRegionSlot(r).load(std::memory_order_relaxed)) continue;
-    uptr a = r << kRegionShift > lo ? r << kRegionShift : lo;
-    uptr b = (r + 1) << kRegionShift < hi ? (r + 1) << kRegionShift : hi;
+    uptr a, b;
+    ClipToUnit(lo, hi, r, kRegionShift, &a, &b);
     if (PagesMayHoldLocks(a, b)) return true;
   }
   return false;
@@ -1843,9 +1848,9 @@ void Finalize() {
       Stats s = GetStats();
       OutputPrintf(
           "==%d==locksan: stats: %zu locks live (%zu seen), %zu edges (%zu closing cycles), %zu "
-          "threads, %zu stacks (%s), %zu KiB of detector memory, %llu lock look-ups, %llu slow checks, %llu "
-          "searches, %llu range searches for freed locks (%llu found one), %llu signal-blocking scopes, %llu locks "
-          "revived (%zu parked)\n",
+          "threads, %zu stacks (%s), %zu KiB of detector memory, %llu lock look-ups, %llu slow "
+          "checks, %llu searches, %llu range searches for freed locks (%llu found one), %llu "
+          "signal-blocking scopes, %llu locks revived (%zu parked)\n",
           getpid(), s.locks_live, s.locks_total, s.edges, s.back_edges, s.threads, s.stacks,
           UnwinderName(), s.memory_bytes >> 10, static_cast<unsigned long long>(s.registry_lookups),
           static_cast<unsigned long long>(s.slow_checks),

@@ -67,7 +67,8 @@ bool Validate(Flags* f, FlagErrorSink sink, void* ctx) {
     ok = false;
   }
   if (strcmp(f->unwinder, "auto") != 0 && strcmp(f->unwinder, "libgcc") != 0) {
-    Error(sink, ctx, "locksan: unwinder must be 'auto' or 'libgcc', not '%s'%s; using 'auto'", f->unwinder, "");
+    Error(sink, ctx, "locksan: unwinder must be 'auto' or 'libgcc', not '%s'%s; using 'auto'", f->unwinder,
+          "");
     f->unwinder = "auto";
     ok = false;
   }

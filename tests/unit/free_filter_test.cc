@@ -90,7 +90,9 @@ void RunFilterChecks() {
     after += MayHoldLocks(lo, lo + 16 + rng() % (1 << 20));
   }
   for (FILE* f : {stderr, stdout})  // stdout: shown by the test run (the death test keeps stderr)
-    fprintf(f, "false negatives %d; blocks without a lock said to hold one: %d of %d; after all were forgotten: %d\n",
+    fprintf(f,
+            "false negatives %d; blocks without a lock said to hold one: %d of %d; after all were "
+            "forgotten: %d\n",
             misses, false_yes, empty, after);
   fflush(stdout);
   _exit(misses == 0 && after == 0 ? 0 : 1);

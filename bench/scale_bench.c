@@ -16,10 +16,14 @@
  *            thread stacks are reused.
  *   held     one thread holding 100 locks at once, nested, released in LIFO order on even
  *            rounds and in acquisition (FIFO) order on odd rounds.
+ *   longrun  2,000 rounds, each of 4 short-lived threads that create 100 heap locks, nest them (new
+ *            edges from a bounded set of call sites), hand items over, then free them and exit.
+ *            RSS after every round: memory under a long run must stay flat.
  *
  * Options: -L live_locks (1000000)  -E edges (1000000)  -B bucket (100000)  -D edges_per_lock (10)
  *          -t edge_threads (8)  -T threads (1000)  -W waves (2)  -H held_depth (100)
- *          -I held_rounds (20000)
+ *          -I held_rounds (20000)  -R longrun_rounds (2000)  -P longrun_threads (4)
+ *          -K longrun_locks (100)
  * Output: '#' lines for people, 'RESULT part=... key=value ...' lines for scripts.
  */
 #define _GNU_SOURCE
@@ -321,11 +325,156 @@ static void part_held(void) {
   fflush(stdout);
 }
 
+/* --- longrun ---------------------------------------------------------------------- */
+/* A long run of the kind a sanitizer is left on for: every round starts short-lived threads that
+ * create heap locks (mutexes and rwlocks, of varied sizes so that addresses move), nest them under
+ * long-lived ones and under each other in a consistent order from a bounded set of call sites
+ * (recursion depth 1..8: at most 8 x 4 distinct stacks), hand items over through a condition
+ * variable, take a lock on their own stack, then destroy or merely free the heap locks and exit.
+ * Every round is new locks, new edges, new threads; nothing a round makes outlives it except what a
+ * tool keeps.  RSS (VmRSS) is read after each round: a tool whose memory stays flat returns to the
+ * same level round after round; a leak shows as steady growth over the second half of the rounds. */
+#define LR_LONG 16
+static long g_lr_rounds = 2000;
+static int g_lr_threads = 4;
+static long g_lr_locks = 100;
+static pthread_mutex_t g_lr_long[LR_LONG];
+static pthread_mutex_t g_lr_qmu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_lr_qcv = PTHREAD_COND_INITIALIZER;
+static long g_lr_queue;
+
+typedef struct {
+  long round;
+  int id;
+} lr_arg;
+
+/* Lock `a` then `b` at one of four call sites chosen by `site`, `depth` frames down. */
+static __attribute__((noinline)) void lr_nest(pthread_mutex_t *a, pthread_mutex_t *b, int site,
+                                              int depth) {
+  if (depth > 1) {
+    lr_nest(a, b, site, depth - 1);
+    __asm__ volatile("" ::: "memory"); /* not a tail call: one frame per level */
+    return;
+  }
+  switch (site & 3) {
+    case 0: pthread_mutex_lock(a); pthread_mutex_lock(b); break;
+    case 1: pthread_mutex_lock(a); while (pthread_mutex_trylock(b) != 0) {} break;
+    case 2: pthread_mutex_lock(a); pthread_mutex_lock(b); break;
+    default: pthread_mutex_lock(a); pthread_mutex_lock(b); break;
+  }
+  pthread_mutex_unlock(b);
+  pthread_mutex_unlock(a);
+}
+
+static void *lr_worker(void *p) {
+  lr_arg *arg = p;
+  long n = g_lr_locks;
+  pthread_mutex_t **m = xmalloc(sizeof(*m) * (size_t)n);
+  pthread_rwlock_t *rw = xmalloc(sizeof(*rw));
+  pthread_mutex_t mine; /* on this thread's stack */
+  check(pthread_mutex_init(&mine, NULL), "pthread_mutex_init");
+  check(pthread_rwlock_init(rw, NULL), "pthread_rwlock_init");
+  for (long i = 0; i < n; i++) {
+    /* sizes 40..232 bytes: the heap hands out other addresses than last round's */
+    m[i] = xmalloc(sizeof(pthread_mutex_t) + (size_t)(((i + arg->round) % 25) * 8));
+    check(pthread_mutex_init(m[i], NULL), "pthread_mutex_init");
+  }
+  int depth = 1 + (int)((arg->round + arg->id) % 8);
+  for (long i = 0; i < n; i++) {
+    /* long-lived -> new, new -> newer (index order): consistent, no cycle */
+    lr_nest(&g_lr_long[(i + arg->id) % LR_LONG], m[i], (int)i, depth);
+    if (i + 1 < n) lr_nest(m[i], m[i + 1], (int)(i >> 1), depth);
+  }
+  pthread_rwlock_rdlock(rw);
+  pthread_mutex_lock(&mine);
+  pthread_mutex_lock(m[0]);
+  pthread_mutex_unlock(m[0]);
+  pthread_mutex_unlock(&mine);
+  pthread_rwlock_unlock(rw);
+  /* hand-overs: even threads produce, odd ones consume */
+  for (int k = 0; k < 64; k++) {
+    pthread_mutex_lock(&g_lr_qmu);
+    if (arg->id & 1) {
+      while (g_lr_queue == 0) pthread_cond_wait(&g_lr_qcv, &g_lr_qmu);
+      g_lr_queue--;
+    } else {
+      g_lr_queue++;
+      pthread_cond_signal(&g_lr_qcv);
+    }
+    pthread_mutex_unlock(&g_lr_qmu);
+  }
+  for (long i = 0; i < n; i++) {
+    if (i & 1) check(pthread_mutex_destroy(m[i]), "pthread_mutex_destroy"); /* half only freed */
+    free(m[i]);
+  }
+  check(pthread_rwlock_destroy(rw), "pthread_rwlock_destroy");
+  free(rw);
+  free(m);
+  check(pthread_mutex_destroy(&mine), "pthread_mutex_destroy");
+  return NULL;
+}
+
+static void part_longrun(void) {
+  int nt = g_lr_threads & ~1; /* producers and consumers in pairs */
+  if (nt < 2) nt = 2;
+  for (int i = 0; i < LR_LONG; i++) check(pthread_mutex_init(&g_lr_long[i], NULL), "pthread_mutex_init");
+  pthread_t tid[64];
+  lr_arg args[64];
+  if (nt > 64) nt = 64;
+  long *rss = xmalloc(sizeof(long) * (size_t)g_lr_rounds);
+  double *secs = xmalloc(sizeof(double) * (size_t)g_lr_rounds);
+  long rss0 = rss_kb();
+  double t0 = now_s();
+  for (long r = 0; r < g_lr_rounds; r++) {
+    double r0 = now_s();
+    for (int i = 0; i < nt; i++) {
+      args[i].round = r;
+      args[i].id = i;
+      check(pthread_create(&tid[i], NULL, lr_worker, &args[i]), "pthread_create");
+    }
+    for (int i = 0; i < nt; i++) check(pthread_join(tid[i], NULL), "pthread_join");
+    secs[r] = now_s() - r0;
+    rss[r] = rss_kb() - rss0;
+  }
+  double total = now_s() - t0;
+  long half = g_lr_rounds / 2, last = g_lr_rounds - 1;
+  long peak = 0;
+  for (long r = 0; r < g_lr_rounds; r++)
+    if (rss[r] > peak) peak = rss[r];
+  /* time per round: the first tenth of the rounds against the last tenth (medians would need a
+   * sort; means of a tenth are steady enough here) */
+  long tenth = g_lr_rounds / 10 > 0 ? g_lr_rounds / 10 : 1;
+  double first_ms = 0, last_ms = 0;
+  for (long r = 0; r < tenth; r++) {
+    first_ms += secs[r] * 1e3 / (double)tenth;
+    last_ms += secs[g_lr_rounds - 1 - r] * 1e3 / (double)tenth;
+  }
+  for (long r = 0; r < g_lr_rounds; r += g_lr_rounds / 10 > 0 ? g_lr_rounds / 10 : 1)
+    printf("# longrun: round %ld: RSS %+ld KiB, %.2f ms\n", r, rss[r], secs[r] * 1e3);
+  long grow_half = rss[last] - rss[half];
+  printf("# longrun: %ld rounds x %d threads x %ld heap locks: RSS %+ld KiB after the first round, "
+         "%+ld at mid-run, %+ld at the end (peak %+ld); second half %+ld KiB (%.2f KiB a round); "
+         "round time %.2f ms first tenth, %.2f ms last tenth; %.2f s in all\n",
+         g_lr_rounds, nt, g_lr_locks, rss[0], rss[half], rss[last], peak, grow_half,
+         (double)grow_half / (double)(last - half > 0 ? last - half : 1), first_ms, last_ms, total);
+  printf("RESULT part=longrun rounds=%ld threads=%d locks=%ld rss_first_kb=%ld rss_mid_kb=%ld "
+         "rss_end_kb=%ld rss_peak_kb=%ld growth_second_half_kb=%ld kb_per_round_second_half=%.3f "
+         "first_round_ms=%.3f last_round_ms=%.3f round_time_ratio=%.3f total_s=%.3f\n",
+         g_lr_rounds, nt, g_lr_locks, rss[0], rss[half], rss[last], peak, grow_half,
+         (double)grow_half / (double)(last - half > 0 ? last - half : 1), first_ms, last_ms,
+         first_ms > 0 ? last_ms / first_ms : 0.0, total);
+  fflush(stdout);
+  free(rss);
+  free(secs);
+  for (int i = 0; i < LR_LONG; i++) pthread_mutex_destroy(&g_lr_long[i]);
+}
+
 static void usage(void) {
   fprintf(stderr,
-          "usage: scale_bench [all|live|edges|threads|held] [-L live_locks] [-E edges] [-B bucket]\n"
-          "                   [-D edges_per_lock] [-t edge_threads] [-T threads] [-W waves]\n"
-          "                   [-H held_depth] [-I held_rounds]\n");
+          "usage: scale_bench [all|live|edges|threads|held|longrun] [-L live_locks] [-E edges]\n"
+          "                   [-B bucket] [-D edges_per_lock] [-t edge_threads] [-T threads]\n"
+          "                   [-W waves] [-H held_depth] [-I held_rounds] [-R longrun_rounds]\n"
+          "                   [-P longrun_threads] [-K longrun_locks]\n");
   exit(2);
 }
 
@@ -336,7 +485,7 @@ int main(int argc, char **argv) {
     optind = 2;
   }
   int opt;
-  while ((opt = getopt(argc, argv, "L:E:B:D:t:T:W:H:I:")) != -1) {
+  while ((opt = getopt(argc, argv, "L:E:B:D:t:T:W:H:I:R:P:K:")) != -1) {
     switch (opt) {
       case 'L': g_live = atol(optarg); break;
       case 'E': g_edges = atol(optarg); break;
@@ -347,11 +496,15 @@ int main(int argc, char **argv) {
       case 'W': g_waves = atoi(optarg); break;
       case 'H': g_depth = atoi(optarg); break;
       case 'I': g_held_rounds = atol(optarg); break;
+      case 'R': g_lr_rounds = atol(optarg); break;
+      case 'P': g_lr_threads = atoi(optarg); break;
+      case 'K': g_lr_locks = atol(optarg); break;
       default: usage();
     }
   }
   if (g_live < 1 || g_edges < 1 || g_bucket < 1 || g_edge_threads < 1 || g_threads < 1 ||
-      g_waves < 1 || g_depth < 1 || g_held_rounds < 0) {
+      g_waves < 1 || g_depth < 1 || g_held_rounds < 0 || g_lr_rounds < 2 || g_lr_threads < 1 ||
+      g_lr_locks < 1) {
     fprintf(stderr, "scale_bench: counts must be positive\n");
     return 2;
   }
@@ -361,6 +514,7 @@ int main(int argc, char **argv) {
   if (all || strcmp(part, "edges") == 0) { part_edges(); known = 1; }
   if (all || strcmp(part, "threads") == 0) { part_threads(); known = 1; }
   if (all || strcmp(part, "held") == 0) { part_held(); known = 1; }
+  if (all || strcmp(part, "longrun") == 0) { part_longrun(); known = 1; }
   if (!known) usage();
   printf("RESULT part=done part_run=%s total_s=%.3f\n", part, now_s() - t0);
   return 0;

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -93,8 +94,12 @@ struct Runtime {
 
   ThreadState* all_threads = nullptr;
   ThreadState* free_states = nullptr;
-  // Exited threads: a compact record each (for reports), their ThreadState recycled.
+  // Exited threads: a compact record each (for reports), their ThreadState recycled. Only records
+  // that something a report can show still names are kept (SweepDeadThreads), once their number
+  // reaches dead_sweep_at.
   PtrVec<ReportThread>* dead_threads = nullptr;
+  u32 dead_sweep_at = 0;
+  u64 dead_dropped = 0;
   u32 next_thread_number = 0;
   size_t threads_total = 0;
 
@@ -1593,6 +1598,51 @@ void OnThreadStart(ThreadStart* st) {
 }
 
 namespace {
+// SweepDeadThreads — drops the records of exited threads that nothing can show in a report any
+// more: a record stays while an edge of the graph was first made by that thread, a live or parked
+// lock was first taken by it, it exited holding a lock (an orphan), or it is the parent of a live
+// thread or of a record kept. Run when the records reach dead_sweep_at, which is then set to twice
+// the records kept (at least kDeadSweepMin): the records stay within a constant factor of what the
+// graph and the registry name, and a sweep (a pass over the edges and the live locks) comes at most
+// once per kDeadSweepMin thread exits and never more often than the records double.
+constexpr u32 kDeadSweepMin = 4096;
+
+void SweepDeadThreads() {
+  RuntimeLockGuard glock(&g_rt.graph_mu);
+  RuntimeLockGuard rlock(&g_rt.registry_mu);
+  RuntimeLockGuard tlock(&g_rt.threads_mu);
+  PtrVec<ReportThread>& dead = *g_rt.dead_threads;
+  if (dead.size() < g_rt.dead_sweep_at) return;  // another thread swept meanwhile
+  u32 n = g_rt.next_thread_number;
+  size_t words = (static_cast<size_t>(n) + 63) / 64;
+  u64* named = static_cast<u64*>(InternalAlloc(words * sizeof(u64)));
+  auto name = [&](u32 t) {
+    if (t < n) named[t >> 6] |= u64{1} << (t & 63);
+  };
+  auto is_named = [&](u32 t) { return t < n && (named[t >> 6] >> (t & 63) & 1); };
+  if (g_rt.graph) g_rt.graph->ForEachEdge([&](const Edge* e) { name(e->facts.thread); });
+  g_rt.by_id->ForEach([&](LockInfo* li) { name(li->first_thread); });
+  if (g_rt.parked)
+    for (size_t i = 0; i < kParkedSlots; i++)
+      if (g_rt.parked[i].id) name(g_rt.parked[i].thread);
+  for (const internal::OrphanLock& o : *g_rt.orphans) name(o.thread);
+  for (ThreadState* t = g_rt.all_threads; t; t = t->next_all) name(t->parent);
+  // A parent's number is below its child's: in descending order, a kept record names its parent
+  // before the parent's own record is judged.
+  std::sort(dead.begin(), dead.end(),
+            [](const ReportThread& a, const ReportThread& b) { return a.number > b.number; });
+  u32 kept = 0;
+  for (u32 i = 0; i < dead.size(); i++) {
+    if (!is_named(dead[i].number)) continue;
+    name(dead[i].parent);
+    dead[kept++] = dead[i];
+  }
+  g_rt.dead_dropped += dead.size() - kept;
+  while (dead.size() > kept) dead.pop_back();
+  g_rt.dead_sweep_at = kept * 2 > kDeadSweepMin ? kept * 2 : kDeadSweepMin;
+  InternalFree(named, words * sizeof(u64));
+}
+
 void ThreadExitDestructor(void* arg) {
   ThreadState* ts = static_cast<ThreadState*>(arg);
   ThreadLocal& tl = t_local;
@@ -1620,7 +1670,8 @@ void ThreadExitDestructor(void* arg) {
   tl.ts = nullptr;
   tl.disabled = 1;  // later destructors of this thread pass straight through
   // Keep a compact record for reports and recycle the (large) state: memory stays bounded over
-  // any number of threads.
+  // any number of threads (the records too: SweepDeadThreads).
+  bool sweep;
   {
     RuntimeLockGuard lock(&g_rt.threads_mu);
     ReportThread d{};
@@ -1631,6 +1682,7 @@ void ThreadExitDestructor(void* arg) {
     d.parent = ts->parent;
     d.alive = false;
     g_rt.dead_threads->push_back(d);
+    sweep = g_rt.dead_threads->size() >= g_rt.dead_sweep_at;
     for (ThreadState** pp = &g_rt.all_threads; *pp; pp = &(*pp)->next_all)
       if (*pp == ts) {
         *pp = ts->next_all;
@@ -1639,6 +1691,7 @@ void ThreadExitDestructor(void* arg) {
     ts->next_all = g_rt.free_states;
     g_rt.free_states = ts;
   }
+  if (sweep) SweepDeadThreads();
   // The last thread but one ends the watchdog before it goes (a program single-threaded again must
   // not count it).
   WatchdogOnThreadExit();
@@ -1731,6 +1784,7 @@ void InitRuntime() {
   g_rt.inversions = InternalNew<PtrVec<Runtime::Inversion>>();
   g_rt.orphans = InternalNew<PtrVec<internal::OrphanLock>>();
   g_rt.dead_threads = InternalNew<PtrVec<ReportThread>>();
+  g_rt.dead_sweep_at = kDeadSweepMin;
   g_rt.suppressions = InternalNew<Suppressions>();
   if (g_rt.flags.suppressions[0]) LoadSuppressions(g_rt.flags.suppressions);
   pthread_key_create(&g_rt.exit_key, ThreadExitDestructor);
@@ -1850,12 +1904,14 @@ void Finalize() {
           "==%d==locksan: stats: %zu locks live (%zu seen), %zu edges (%zu closing cycles), %zu "
           "threads, %zu stacks (%s), %zu KiB of detector memory, %llu lock look-ups, %llu slow "
           "checks, %llu searches, %llu range searches for freed locks (%llu found one), %llu "
-          "signal-blocking scopes, %llu locks revived (%zu parked)\n",
+          "signal-blocking scopes, %zu records of exited threads (%llu dropped), %llu locks revived "
+          "(%zu parked)\n",
           getpid(), s.locks_live, s.locks_total, s.edges, s.back_edges, s.threads, s.stacks,
           UnwinderName(), s.memory_bytes >> 10, static_cast<unsigned long long>(s.registry_lookups),
           static_cast<unsigned long long>(s.slow_checks),
           static_cast<unsigned long long>(s.searches), static_cast<unsigned long long>(s.frees_forget),
           static_cast<unsigned long long>(s.frees_found), static_cast<unsigned long long>(s.signal_blocks),
+          s.dead_threads, static_cast<unsigned long long>(s.dead_dropped),
           static_cast<unsigned long long>(s.revived), s.parked);
       char captures[512];
       if (CaptureTimingLine(captures, sizeof captures) > 0)
@@ -1892,6 +1948,8 @@ Stats GetStats() {
   {
     RuntimeLockGuard tlock(&g_rt.threads_mu);
     s.threads = g_rt.threads_total;
+    s.dead_threads = g_rt.dead_threads ? g_rt.dead_threads->size() : 0;
+    s.dead_dropped = g_rt.dead_dropped;
   }
   s.stacks = StackDepotCount();
   s.depot_bytes = StackDepotMemoryBytes();

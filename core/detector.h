@@ -538,6 +538,8 @@ struct Stats {
   u64 frees_found;    // ... of which found a lock to forget
   u64 registry_lookups;  // acquisitions that missed the thread's lock cache and searched the registry
   u64 signal_blocks;  // ScopedBlockSignals scopes that called sigprocmask
+  size_t dead_threads;  // records of exited threads kept for reports
+  u64 dead_dropped;     // ... and dropped (nothing left named them)
 };
 Stats GetStats();
 

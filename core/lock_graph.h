@@ -128,6 +128,11 @@ class LockGraph {
   void RemoveNode(u64 id);
 
   Edge* FindEdge(u64 from, u64 to);
+  // ForEachEdge — calls f(const Edge*) for every edge, in no particular order.
+  template <typename F>
+  void ForEachEdge(F f) const {
+    edges_.ForEach([&](const Edge* e) { f(e); });
+  }
   bool HasNode(u64 id) { return nodes_.Find(id) != nullptr; }
   // IsSinkWithInEdges — the node exists, has edges into it and none out of it (such a node is on
   // no cycle).

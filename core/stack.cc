@@ -300,6 +300,13 @@ bool g_fork_unsafe = false;       // this fork started while an unwind was still
 bool g_unwind_disabled = false;   // the child of such a fork: its unwinders' locks may be held
 __thread int t_unwinding __attribute__((tls_model("initial-exec")));
 __thread unsigned t_captures __attribute__((tls_model("initial-exec")));
+// Ski rental between the unwinders (CaptureStackLocked): the time this thread's libgcc captures took
+// so far, whether it has libunwind's table, and the process's estimate of what a thread's first
+// libunwind capture costs (the table's creation and its first, uncached steps).
+__thread u64 t_gcc_ns __attribute__((tls_model("initial-exec")));
+__thread bool t_unw_table __attribute__((tls_model("initial-exec")));
+std::atomic<u64> g_unw_table_ns{0};
+std::atomic<u64> g_unw_tables{0};  // threads that created libunwind's table
 
 // Capture timing (verbosity >= 1 only): per unwinder, captures by log2 of their duration in ns.
 bool g_capture_timing = false;
@@ -379,11 +386,17 @@ LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip)
     InitUnwinder();
   }
   skip++;  // this function
-  // unw_backtrace keeps a per-thread cache of frame shapes: 256 KiB mapped at a thread's first call,
-  // and slow (unw_step) for every frame it has not seen. A thread's first captures use libgcc instead:
-  // a short-lived thread never pays for that cache. libunwind looks up unwind tables with
-  // dl_iterate_phdr: not while a program thread is inside it (LoaderLockScope); libgcc then.
-  bool warm = ++t_captures > kColdCaptures;
+  // unw_backtrace keeps a per-thread cache of frame shapes: 256 KiB mapped at a thread's first call
+  // and written whole (16,384 entries: 64 page faults), and slow (unw_step) for every frame it has
+  // not seen; then ~15 ns a frame. libgcc needs nothing per thread but costs ~0.2 us a frame. A
+  // thread therefore starts with libgcc and buys libunwind's table only once its libgcc captures
+  // have cost what a table is estimated to cost (ski rental: never more than twice the cheaper
+  // choice made in hindsight). The estimate is the first libunwind capture of earlier threads; until
+  // there is one, a thread switches after kColdCaptures. A short-lived thread never pays for the
+  // table. libunwind looks up unwind tables with dl_iterate_phdr: not while a program thread is
+  // inside it (LoaderLockScope); libgcc then.
+  bool warm = ++t_captures > kColdCaptures &&
+              (t_unw_table || t_gcc_ns >= g_unw_table_ns.load(std::memory_order_relaxed));
   bool want_libunwind = g_unw_state.load(std::memory_order_acquire) == 1 && (warm || sps);
   LoaderLockScope loader(want_libunwind || !g_have_dl_find_object);
   if (want_libunwind && loader.ok()) {
@@ -393,9 +406,18 @@ LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip)
       int to_skip = skip - 1;
       int want = max + to_skip;
       if (want > static_cast<int>(sizeof buf / sizeof buf[0])) want = sizeof buf / sizeof buf[0];
-      u64 t0 = g_capture_timing ? NowNs() : 0;
+      bool first = !t_unw_table;
+      u64 t0 = g_capture_timing || first ? NowNs() : 0;
       int n = g_unw.backtrace(buf, want);
       if (g_capture_timing) NoteCapture(0, t0, n);
+      if (first) {
+        // This thread's table exists now: what it cost updates the estimate (a moving average).
+        t_unw_table = true;
+        g_unw_tables.fetch_add(1, std::memory_order_relaxed);
+        u64 d = NowNs() - t0;
+        u64 old = g_unw_table_ns.load(std::memory_order_relaxed);
+        g_unw_table_ns.store(old ? (old * 3 + d) / 4 : d, std::memory_order_relaxed);
+      }
       if (n > to_skip) {
         int k = 0;
         for (int i = to_skip; i < n && k < max; i++) pcs[k++] = reinterpret_cast<uptr>(buf[i]);
@@ -432,13 +454,19 @@ LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip)
   // Without _dl_find_object (glibc < 2.35) libgcc finds FDEs with dl_iterate_phdr too.
   if (!g_have_dl_find_object && !loader.ok()) return 0;
   GccState s{pcs, sps, max, skip - 1, 0, 0};  // its first frame is this function, as above
-  u64 t0 = g_capture_timing ? NowNs() : 0;
+  bool renting = !t_unw_table;  // timed while the thread weighs buying libunwind's table
+  u64 t0 = g_capture_timing || renting ? NowNs() : 0;
   g_gcc.backtrace(GccTrace, &s);
   if (g_capture_timing) NoteCapture(1, t0, s.n);
+  if (renting) t_gcc_ns += NowNs() - t0;
   return s.n;
 }
 
 void SetCaptureTiming(bool on) { g_capture_timing = on; }
+
+u64 UnwinderTablesCreated() { return g_unw_tables.load(std::memory_order_relaxed); }
+u64 UnwinderTableEstimateNs() { return g_unw_table_ns.load(std::memory_order_relaxed); }
+void SetUnwinderTableEstimateNs(u64 ns) { g_unw_table_ns.store(ns, std::memory_order_relaxed); }
 
 int CaptureTimingLine(char* buf, int size) {
   if (size <= 0) return 0;
@@ -456,13 +484,18 @@ int CaptureTimingLine(char* buf, int size) {
         if ((seen += h[b]) >= want) return u64{1} << (b + 1);
       return u64{1} << 32;
     };
+    char tables[96] = "";
+    if (w == 0)
+      snprintf(tables, sizeof tables, "; %llu threads' tables, each ~%llu us to create",
+               static_cast<unsigned long long>(UnwinderTablesCreated()),
+               static_cast<unsigned long long>(UnwinderTableEstimateNs() / 1000));
     int k = snprintf(buf + len, static_cast<size_t>(size - len),
-                     "%s%s %llu captures (%.1f frames each; median < %llu ns, 90%% < %llu ns, 99%% < %llu ns)",
+                     "%s%s %llu captures (%.1f frames each; median < %llu ns, 90%% < %llu ns, 99%% < %llu ns%s)",
                      len ? ", " : "", names[w], static_cast<unsigned long long>(total),
                      static_cast<double>(g_capture_frames[w].load(std::memory_order_relaxed)) / total,
                      static_cast<unsigned long long>(quantile(1, 2)),
                      static_cast<unsigned long long>(quantile(9, 10)),
-                     static_cast<unsigned long long>(quantile(99, 100)));
+                     static_cast<unsigned long long>(quantile(99, 100)), tables);
     if (k > 0) len = len + k < size - 1 ? len + k : size - 1;  // truncated: stop there
   }
   return len;

@@ -89,6 +89,12 @@ void SetUnwinderLibgccOnly(bool on);
 // unwinder, the number of captures, frames per capture and duration quantiles ("" if none).
 void SetCaptureTiming(bool on);
 int CaptureTimingLine(char* buf, int size);
+// libunwind's per-thread table (256 KiB, written whole when a thread first uses unw_backtrace): how
+// many threads created one, and the estimate of what creating one costs, which a thread's libgcc
+// captures must have cost before it creates its own (CaptureStackLocked). The setter is for tests.
+u64 UnwinderTablesCreated();
+u64 UnwinderTableEstimateNs();
+void SetUnwinderTableEstimateNs(u64 ns);
 
 struct StackTrace {
   u32 size;

@@ -1,6 +1,9 @@
 // Stack helpers of the slow path: FunctionStart (remembered in a lock-free table after the first
 // FDE lookup) and SmallVec (inline storage, then internal memory).
 #include <gtest/gtest.h>
+#include <pthread.h>
+
+#include <cstring>
 
 #include "core/ptr_vec.h"
 #include "core/stack.h"
@@ -37,6 +40,48 @@ TEST(SmallVec, InlineThenGrownKeepsEveryElement) {
   u64 sum = 0;
   for (u64 x : v) sum += x;
   EXPECT_EQ(sum, 328350u);
+}
+
+// A thread that makes `n` stack captures.
+void* MakeCaptures(void* arg) {
+  int n = *static_cast<int*>(arg);
+  uptr pcs[32];
+  for (int i = 0; i < n; i++) CaptureStack(pcs, nullptr, 32, 0);
+  return nullptr;
+}
+
+// How many threads created libunwind's table while one new thread made `n` captures.
+u64 TablesCreatedBy(int n) {
+  u64 before = UnwinderTablesCreated();
+  pthread_t t;
+  EXPECT_EQ(pthread_create(&t, nullptr, MakeCaptures, &n), 0);
+  pthread_join(t, nullptr);
+  return UnwinderTablesCreated() - before;
+}
+
+TEST(Unwinder, AThreadBuysLibunwindsTableOnlyOnceItsLibgccCapturesCostAsMuch) {
+  uptr pcs[32];
+  ASSERT_GT(CaptureStack(pcs, nullptr, 32, 0), 0);
+  if (strcmp(UnwinderName(), "libunwind") != 0) GTEST_SKIP() << "libunwind is not loaded here";
+  u64 saved = UnwinderTableEstimateNs();
+  // A table estimated at an hour: no number of libgcc captures pays for it.
+  SetUnwinderTableEstimateNs(u64{3600} * 1000000000);
+  EXPECT_EQ(TablesCreatedBy(300), 0u);
+  // Estimated at 1 ns: bought by the first capture after the 16 cold ones, not before.
+  SetUnwinderTableEstimateNs(1);
+  EXPECT_EQ(TablesCreatedBy(16), 0u);
+  EXPECT_EQ(TablesCreatedBy(17), 1u);
+  // No estimate yet: the same, and what the table cost becomes the estimate.
+  SetUnwinderTableEstimateNs(0);
+  EXPECT_EQ(TablesCreatedBy(16), 0u);
+  EXPECT_EQ(TablesCreatedBy(17), 1u);
+  EXPECT_GT(UnwinderTableEstimateNs(), 0u);
+  // The estimate is a moving average of the threads' first libunwind captures: a later thread's
+  // cost moves it by a quarter of the difference.
+  SetUnwinderTableEstimateNs(1);
+  EXPECT_EQ(TablesCreatedBy(20), 1u);
+  EXPECT_GT(UnwinderTableEstimateNs(), 1u);
+  SetUnwinderTableEstimateNs(saved);
 }
 
 }  // namespace

@@ -34,13 +34,14 @@ namespace locksan {
 
 __thread ThreadLocal t_local __attribute__((tls_model("initial-exec")));
 LockInfo g_untracked;
+LivePage g_live_pages[kLivePageSlots];
+bool g_free_filter = false;
 
 namespace {
 
 constexpr u32 kBloomBits = 1u << 20;
 // glibc's PTHREAD_MUTEX_ROBUST_NORMAL_NP bit of pthread_mutex_t::__data.__kind (internal header value).
 constexpr int kGlibcMutexRobustFlag = 16;
-constexpr uptr kPageShift = 12;
 
 struct ThreadStartImpl {
   bool driver_thread;
@@ -163,20 +164,11 @@ bool BloomTest(uptr page) {
 // may share a line with a lock. (The line-by-line test it replaces cost ~140 instructions a free()
 // in a heap with a lock in every page.) Locks of two pages in one slot share it, tagged
 // kSlotCollided, their bits together, until the slot has no live lock.
-constexpr u64 kSlotCollided = ~u64{0};
-// A tagged slot (the page and line tables here) counts for one key (tag key + 1), for several that
-// hash to it (kSlotCollided), or for none (0).
-bool SlotCountsFor(u64 tag, u64 key) { return tag == key + 1 || tag == kSlotCollided; }
+// (kSlotCollided, SlotCountsFor, LivePage, g_live_pages and LivePageIndex are in detector.h: free()'s
+// first test reads them inline.)
 u64 TagAdding(u64 tag, u64 key) { return tag == 0 || tag == key + 1 ? key + 1 : kSlotCollided; }
 constexpr uptr kLineShift = 6;
-constexpr u32 kLivePageSlots = 1u << 15;
-struct alignas(16) LivePage {
-  std::atomic<u64> tag;    // page + 1, kSlotCollided, or 0 (no live lock)
-  std::atomic<u64> lines;  // bit i: a live lock starts in line i of the page (of either page if collided)
-};
-LivePage g_live_pages[kLivePageSlots];
 u32 g_live_page_count[kLivePageSlots];  // live locks of the slot's page(s) (registry_mu)
-u32 LivePageIndex(uptr page) { return static_cast<u32>(Mix64(page) >> 20) & (kLivePageSlots - 1); }
 u64 LineBit(uptr addr) { return u64{1} << ((addr >> kLineShift) & 63); }
 // The lines of `page` where live locks start (0: none).
 u64 LivePageLines(uptr page) {
@@ -1795,6 +1787,7 @@ void InitRuntime() {
     if (sigaction(sig, nullptr, &old) == 0) NoteSignalHandler(sig, reinterpret_cast<uptr>(old.sa_handler));
   }
   WatchdogInstallSignals();
+  g_free_filter = g_rt.flags.detect_heap_reuse;
   g_rt.state.store(2, std::memory_order_release);
   tl.in_runtime--;
   if (g_rt.flags.verbosity >= 1)

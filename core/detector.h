@@ -510,6 +510,44 @@ void ForgetRange(uptr lo, uptr hi);
 // MayHoldLocks — cheap filter for free(): could [lo, hi) contain a known lock?
 bool MayHoldLocks(uptr lo, uptr hi);
 
+// Live locks per page (core/detector.cc, "Live locks per page"): 2^15 hashed slots, each tagged with
+// its page (page + 1), kSlotCollided (pages that share the slot), or 0 (no live lock), with a bitmap
+// of the 64-byte lines where live locks start. Here so that free() tests a block's pages inline.
+constexpr uptr kPageShift = 12;
+constexpr u64 kSlotCollided = ~u64{0};
+// A tagged slot (the page and line tables) counts for one key (tag key + 1), for several that hash
+// to it (kSlotCollided), or for none (0).
+LOCKSAN_ALWAYS_INLINE bool SlotCountsFor(u64 tag, u64 key) { return tag == key + 1 || tag == kSlotCollided; }
+constexpr u32 kLivePageSlots = 1u << 15;
+struct alignas(16) LivePage {
+  std::atomic<u64> tag;    // page + 1, kSlotCollided, or 0 (no live lock)
+  std::atomic<u64> lines;  // bit i: a live lock starts in line i of the page (of either page if collided)
+};
+extern LivePage g_live_pages[kLivePageSlots] __attribute__((visibility("hidden")));
+// A multiplicative (Fibonacci) hash: consecutive pages land far apart, in 3 instructions (free()
+// computes it inline for every block).
+LOCKSAN_ALWAYS_INLINE u32 LivePageIndex(uptr page) {
+  static_assert(kLivePageSlots == 1u << 15, "the shift below takes the top 15 bits");
+  return static_cast<u32>((page * 0x9e3779b97f4a7c15ULL) >> (64 - 15));
+}
+LOCKSAN_ALWAYS_INLINE bool PageMayHoldLocks(uptr page) {
+  return SlotCountsFor(g_live_pages[LivePageIndex(page)].tag.load(std::memory_order_relaxed), page);
+}
+// Set once the runtime is initialised, if detect_heap_reuse is on: free() looks for locks.
+extern bool g_free_filter __attribute__((visibility("hidden")));
+
+// FreedBlockMayHoldLocks — MayHoldLocks with its most common answer inline: a block within two
+// pages, neither of which has a live lock (most of a heap, in most programs), holds none.
+LOCKSAN_ALWAYS_INLINE bool FreedBlockMayHoldLocks(uptr lo, uptr hi) {
+  uptr p0 = lo >> kPageShift, p1 = (hi - 1) >> kPageShift;
+  if (LOCKSAN_LIKELY(p1 == p0)) {
+    if (!PageMayHoldLocks(p0)) return false;
+  } else if (p1 == p0 + 1 && hi > lo) {
+    if (!PageMayHoldLocks(p0) && !PageMayHoldLocks(p1)) return false;
+  }
+  return MayHoldLocks(lo, hi);
+}
+
 // Threads.
 struct ThreadStart;  // opaque: created by OnThreadCreate in the parent, consumed by the child
 ThreadStart* OnThreadCreate(uptr pc);

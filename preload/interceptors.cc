@@ -631,10 +631,10 @@ LOCKSAN_EXPORT void free(void* p) {
     // Called while dlsym itself runs (before the real free is known): leak the block.
     if (!ResolveFree()) return;
   }
-  if (p && HeapReuseTracking() && !t_local.in_runtime) {
+  if (p && g_free_filter && g_heap_tracking_ok && !t_local.in_runtime) {
     uptr lo = ADDR(p);
     uptr hi = lo + REAL(malloc_usable_size)(p);
-    if (MayHoldLocks(lo, hi)) ForgetRange(lo, hi);
+    if (FreedBlockMayHoldLocks(lo, hi)) ForgetRange(lo, hi);
   }
   REAL(free)(p);
 }

@@ -9,6 +9,8 @@
 #include "core/output.h"
 
 namespace locksan {
+
+bool g_heap_tracking_ok = false;
 namespace real {
 #define LOCKSAN_DEFINE_REAL(ret, name, args, version) ret(*name) args = nullptr;
 LOCKSAN_REAL_LIST(LOCKSAN_DEFINE_REAL)
@@ -21,7 +23,6 @@ bool resolved = false;
 namespace {
 
 std::atomic<int> g_free_state{0};  // 0 = not resolved, 1 = resolving, 2 = done
-bool g_heap_tracking_ok = false;
 
 bool IsOurs(void* fn) {
   Dl_info self, other;
@@ -60,9 +61,6 @@ bool ResolveFree() {
   return __atomic_load_n(&real::free, __ATOMIC_ACQUIRE) != nullptr;
 }
 
-bool HeapReuseTracking() {
-  return g_heap_tracking_ok && RuntimeInitialized() && GetFlags().detect_heap_reuse;
-}
 
 void InitReal() {
   static std::atomic<bool> in_progress{false};

@@ -65,8 +65,10 @@ extern bool resolved __attribute__((visibility("hidden")));
 void InitReal();
 // ResolveFree — resolves free/malloc_usable_size only; false while that is under way (re-entry).
 bool ResolveFree();
-// HeapReuseTracking — free() should look for locks in the block it frees.
-bool HeapReuseTracking();
+// g_heap_tracking_ok — free and malloc_usable_size come from one allocator: free() may ask the size
+// of the block it frees (set by ResolveFree). With g_free_filter (core/detector.h), free() looks for
+// locks in the block.
+extern bool g_heap_tracking_ok __attribute__((visibility("hidden")));
 
 }  // namespace locksan
 

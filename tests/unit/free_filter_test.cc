@@ -1,4 +1,4 @@
-// The free() filter (MayHoldLocks, core/detector.cc): tagged page slots with line bitmaps, tagged
+// The free() filter (MayHoldLocks, core/detector.cc, and its inline first test FreedBlockMayHoldLocks): tagged page slots with line bitmaps, tagged
 // line slots with granule counts, 2 MiB region counts. Whatever the layout of live locks, a block
 // that contains the start of a live lock must never be answered "no" (the lock would outlive its
 // memory: a new lock at that address would inherit its edges). Checked against a brute-force oracle
@@ -60,6 +60,12 @@ int Trial(std::mt19937_64& rng, int locks, uptr span, int queries, int* false_ye
     uptr hi = lo + size;
     bool truth = l.AnyIn(lo, hi);
     bool said = MayHoldLocks(lo, hi);
+    // free()'s inline first test (FreedBlockMayHoldLocks) only ever answers what MayHoldLocks would.
+    if (FreedBlockMayHoldLocks(lo, hi) != said) {
+      if (misses++ < 5)
+        fprintf(stderr, "inline test differs: [%#lx, %#lx)\n", static_cast<unsigned long>(lo),
+                static_cast<unsigned long>(hi));
+    }
     if (truth && !said) {
       if (misses++ < 5)
         fprintf(stderr, "false negative: [%#lx, %#lx) holds a live lock\n", static_cast<unsigned long>(lo),
@@ -87,7 +93,8 @@ void RunFilterChecks() {
   int after = 0;
   for (int q = 0; q < 2000; q++) {
     uptr lo = kBase + (rng() % (uptr{1} << 34) & ~uptr{15});
-    after += MayHoldLocks(lo, lo + 16 + rng() % (1 << 20));
+    uptr hi = lo + 16 + rng() % (1 << 20);
+    after += MayHoldLocks(lo, hi) + FreedBlockMayHoldLocks(lo, hi);
   }
   for (FILE* f : {stderr, stdout})  // stdout: shown by the test run (the death test keeps stderr)
     fprintf(f,

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <time.h>
@@ -637,6 +638,60 @@ LOCKSAN_EXPORT void free(void* p) {
     if (FreedBlockMayHoldLocks(lo, hi)) ForgetRange(lo, hi);
   }
   REAL(free)(p);
+}
+
+// realloc: a block that moves is freed inside the allocator, where free() above does not see it, and
+// a lock that was in it would keep its identity (and edges) for whatever is allocated there next (a
+// false inversion: e2e realloc_moved). A block that may hold a live lock is therefore moved here —
+// malloc, copy, then its locks forgotten and the old block freed, in that order, so that no other
+// thread can be given the old address while its locks are still known — which realloc may always
+// do. Every other block goes to the allocator's realloc untouched.
+namespace {
+LOCKSAN_NOINLINE void* ReallocSlow(void* p, size_t n) {
+  if (ResolveFree() && REAL(realloc)) return REAL(realloc)(p, n);
+  // Being resolved: by another thread (wait for it), or by this one, in dlsym (fail the call).
+  if (!ResolvingFreeHere()) {
+    while (!__atomic_load_n(&REAL(realloc), __ATOMIC_ACQUIRE) && !ResolveFree()) sched_yield();
+    if (REAL(realloc)) return REAL(realloc)(p, n);
+  }
+  errno = ENOMEM;
+  return nullptr;
+}
+
+LOCKSAN_NOINLINE void* ReallocHoldingLocks(void* p, size_t n, size_t old) {
+  uptr lo = ADDR(p), hi = lo + old;
+  if (n == 0) {  // the allocator frees the block (glibc), or swaps it for a minimal one
+    ForgetRange(lo, hi);
+    return REAL(realloc)(p, 0);
+  }
+  void* q = REAL(malloc)(n);
+  if (!q) return nullptr;  // errno is the allocator's; the block stays as it was
+  memcpy(q, p, n < old ? n : old);
+  ForgetRange(lo, hi);
+  REAL(free)(p);
+  return q;
+}
+}  // namespace
+
+LOCKSAN_EXPORT void* realloc(void* p, size_t n) {
+  if (LOCKSAN_UNLIKELY(!__atomic_load_n(&REAL(realloc), __ATOMIC_ACQUIRE))) return ReallocSlow(p, n);
+  if (p && g_free_filter && g_heap_tracking_ok && !t_local.in_runtime) {
+    uptr lo = ADDR(p);
+    size_t old = REAL(malloc_usable_size)(p);
+    if (FreedBlockMayHoldLocks(lo, lo + old)) return ReallocHoldingLocks(p, n, old);
+  }
+  return REAL(realloc)(p, n);
+}
+
+// glibc's reallocarray calls its realloc internally (not through the interposable symbol): the same
+// overflow check, then the realloc above.
+LOCKSAN_EXPORT void* reallocarray(void* p, size_t nmemb, size_t size) {
+  size_t n;
+  if (__builtin_mul_overflow(nmemb, size, &n)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return realloc(p, n);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,12 +17,20 @@ LOCKSAN_REAL_LIST(LOCKSAN_DEFINE_REAL)
 #undef LOCKSAN_DEFINE_REAL
 void (*free)(void*) = nullptr;
 size_t (*malloc_usable_size)(void*) = nullptr;
+void* (*realloc)(void*, size_t) = nullptr;
+void* (*malloc)(size_t) = nullptr;
 bool resolved = false;
 }  // namespace real
 
 namespace {
 
 std::atomic<int> g_free_state{0};  // 0 = not resolved, 1 = resolving, 2 = done
+__thread bool t_resolving_free __attribute__((tls_model("initial-exec")));
+
+bool SameModule(void* a, void* b) {
+  Dl_info ai, bi;
+  return a && b && dladdr(a, &ai) && dladdr(b, &bi) && ai.dli_fbase == bi.dli_fbase;
+}
 
 bool IsOurs(void* fn) {
   Dl_info self, other;
@@ -46,16 +54,23 @@ void* Lookup(const char* name, const char* version) {
 
 }  // namespace
 
+bool ResolvingFreeHere() { return t_resolving_free; }
+
 bool ResolveFree() {
   int expected = 0;
   if (g_free_state.compare_exchange_strong(expected, 1)) {
+    t_resolving_free = true;
     void* f = Lookup("free", nullptr);
     void* u = Lookup("malloc_usable_size", nullptr);
+    void* r = Lookup("realloc", nullptr);
+    void* m = Lookup("malloc", nullptr);
     real::malloc_usable_size = reinterpret_cast<size_t (*)(void*)>(u);
-    // Only look into freed blocks when free and malloc_usable_size come from the same allocator.
-    Dl_info fi, ui;
-    g_heap_tracking_ok = f && u && dladdr(f, &fi) && dladdr(u, &ui) && fi.dli_fbase == ui.dli_fbase;
+    real::malloc = reinterpret_cast<void* (*)(size_t)>(m);
+    __atomic_store_n(&real::realloc, reinterpret_cast<void* (*)(void*, size_t)>(r), __ATOMIC_RELEASE);
+    // Only look into blocks given back when these come from one allocator.
+    g_heap_tracking_ok = SameModule(f, u) && SameModule(f, r) && SameModule(f, m);
     __atomic_store_n(&real::free, reinterpret_cast<void (*)(void*)>(f), __ATOMIC_RELEASE);
+    t_resolving_free = false;
     g_free_state.store(2);
   }
   return __atomic_load_n(&real::free, __ATOMIC_ACQUIRE) != nullptr;

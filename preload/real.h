@@ -59,15 +59,20 @@ LOCKSAN_REAL_LIST(LOCKSAN_DECLARE_REAL)
 #undef LOCKSAN_DECLARE_REAL
 extern void (*free)(void*) __attribute__((visibility("hidden")));
 extern size_t (*malloc_usable_size)(void*) __attribute__((visibility("hidden")));
+extern void* (*realloc)(void*, size_t) __attribute__((visibility("hidden")));
+extern void* (*malloc)(size_t) __attribute__((visibility("hidden")));
 extern bool resolved __attribute__((visibility("hidden")));
 }  // namespace real
 
 void InitReal();
-// ResolveFree — resolves free/malloc_usable_size only; false while that is under way (re-entry).
+// ResolveFree — resolves the allocator's free, malloc_usable_size, realloc and malloc only; false
+// while that is under way (re-entry, or another thread). ResolvingFreeHere — this thread is doing it
+// (an allocator call made by dlsym itself).
 bool ResolveFree();
-// g_heap_tracking_ok — free and malloc_usable_size come from one allocator: free() may ask the size
-// of the block it frees (set by ResolveFree). With g_free_filter (core/detector.h), free() looks for
-// locks in the block.
+bool ResolvingFreeHere();
+// g_heap_tracking_ok — free, malloc_usable_size, realloc and malloc come from one allocator: free()
+// and realloc() may ask the size of the block they give back (set by ResolveFree). With g_free_filter
+// (core/detector.h), they look for locks in the block.
 extern bool g_heap_tracking_ok __attribute__((visibility("hidden")));
 
 }  // namespace locksan

@@ -490,7 +490,8 @@ int CaptureTimingLine(char* buf, int size) {
                static_cast<unsigned long long>(UnwinderTablesCreated()),
                static_cast<unsigned long long>(UnwinderTableEstimateNs() / 1000));
     int k = snprintf(buf + len, static_cast<size_t>(size - len),
-                     "%s%s %llu captures (%.1f frames each; median < %llu ns, 90%% < %llu ns, 99%% < %llu ns%s)",
+                     "%s%s %llu captures (%.1f frames each; median < %llu ns, 90%% < %llu ns, "
+                     "99%% < %llu ns%s)",
                      len ? ", " : "", names[w], static_cast<unsigned long long>(total),
                      static_cast<double>(g_capture_frames[w].load(std::memory_order_relaxed)) / total,
                      static_cast<unsigned long long>(quantile(1, 2)),

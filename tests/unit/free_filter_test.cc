@@ -1,4 +1,5 @@
-// The free() filter (MayHoldLocks, core/detector.cc, and its inline first test FreedBlockMayHoldLocks): tagged page slots with line bitmaps, tagged
+// The free() filter (MayHoldLocks, core/detector.cc, and its inline first test
+// FreedBlockMayHoldLocks, core/detector.h): tagged page slots with line bitmaps, tagged
 // line slots with granule counts, 2 MiB region counts. Whatever the layout of live locks, a block
 // that contains the start of a live lock must never be answered "no" (the lock would outlive its
 // memory: a new lock at that address would inherit its edges). Checked against a brute-force oracle

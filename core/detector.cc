@@ -1144,7 +1144,11 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     }
     if (!edges.empty()) NoteParkability(ts, top, a, all_known);
     if (all_known) {
-      validated();
+      // A chain through a lock newer than every chain this thread put in the shared set (a lock
+      // made per step or per item, taken above locks whose edges are known) waits in the ring like
+      // a chain that made an edge: it goes into the shared set only if that lock outlives 32 more
+      // new chains.
+      validated(/*fresh=*/newest > ts->validated_newest);
       return;
     }
   }

@@ -555,6 +555,7 @@ build/bench/sqlite_bench own -t 4 -n 60000      # needs libsqlite3-dev; also `sh
 LD_PRELOAD=build/liblocksan.so build/bench/scale_bench edges
 python3 bench/gil_bench.py
 python3 bench/queue_pingpong.py 20000   # Condition waits: a new Python lock per blocking get (docs/design.md)
+cc -O2 -pthread bench/young_lock_chain.c -o young && ./young 400000   # a lock made per iteration above known edges (docs/design.md)
 ```
 
 ## How to read

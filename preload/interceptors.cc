@@ -627,16 +627,22 @@ LOCKSAN_EXPORT int dlclose(void* handle) {
 // ---------------------------------------------------------------------------------------------
 // Heap: a lock inside a freed block is forgotten (std::mutex never calls destroy).
 // ---------------------------------------------------------------------------------------------
+namespace {
+// ExtentIfMayHoldLocks — the size of a heap block being given back (free, realloc) if the filter
+// says it may hold a live lock; 0 if it holds none, or blocks are not looked into now.
+LOCKSAN_ALWAYS_INLINE size_t ExtentIfMayHoldLocks(void* p) {
+  if (!p || !g_free_filter || !g_heap_tracking_ok || t_local.in_runtime) return 0;
+  size_t n = REAL(malloc_usable_size)(p);
+  return FreedBlockMayHoldLocks(ADDR(p), ADDR(p) + n) ? n : 0;
+}
+}  // namespace
+
 LOCKSAN_EXPORT void free(void* p) {
   if (LOCKSAN_UNLIKELY(!REAL(free))) {
     // Called while dlsym itself runs (before the real free is known): leak the block.
     if (!ResolveFree()) return;
   }
-  if (p && g_free_filter && g_heap_tracking_ok && !t_local.in_runtime) {
-    uptr lo = ADDR(p);
-    uptr hi = lo + REAL(malloc_usable_size)(p);
-    if (FreedBlockMayHoldLocks(lo, hi)) ForgetRange(lo, hi);
-  }
+  if (size_t n = ExtentIfMayHoldLocks(p)) ForgetRange(ADDR(p), ADDR(p) + n);
   REAL(free)(p);
 }
 
@@ -675,11 +681,7 @@ LOCKSAN_NOINLINE void* ReallocHoldingLocks(void* p, size_t n, size_t old) {
 
 LOCKSAN_EXPORT void* realloc(void* p, size_t n) {
   if (LOCKSAN_UNLIKELY(!__atomic_load_n(&REAL(realloc), __ATOMIC_ACQUIRE))) return ReallocSlow(p, n);
-  if (p && g_free_filter && g_heap_tracking_ok && !t_local.in_runtime) {
-    uptr lo = ADDR(p);
-    size_t old = REAL(malloc_usable_size)(p);
-    if (FreedBlockMayHoldLocks(lo, lo + old)) return ReallocHoldingLocks(p, n, old);
-  }
+  if (size_t old = ExtentIfMayHoldLocks(p)) return ReallocHoldingLocks(p, n, old);
   return REAL(realloc)(p, n);
 }
 

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,6 +37,7 @@ __thread ThreadLocal t_local __attribute__((tls_model("initial-exec")));
 LockInfo g_untracked;
 LivePage g_live_pages[kLivePageSlots];
 bool g_free_filter = false;
+bool g_mutex_tail = false;
 
 namespace {
 
@@ -1323,6 +1325,78 @@ void OnCrossRelease(ThreadState* ts, uptr addr) {
   if (li && li->kind == LockKind::kSemaphore) OnLockDestroy(addr);
 }
 
+// ---------------------------------------------------------------------------------------------
+// The pthread_mutex_lock tail path (kWaitTail)
+// ---------------------------------------------------------------------------------------------
+bool ProbeMutexLayout(int (*init)(pthread_mutex_t*, const pthread_mutexattr_t*),
+                      int (*lock)(pthread_mutex_t*), int (*unlock)(pthread_mutex_t*)) {
+  if (!init || !lock || !unlock) return false;
+  pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+  // The default mutex: kind 0 (PTHREAD_MUTEX_INITIALIZER and pthread_mutex_init(m, NULL)), its
+  // owner recorded while locked and cleared by the unlock.
+  pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+  bool ok = m.__data.__kind == 0 && init(&m, nullptr) == 0 && m.__data.__kind == 0 && lock(&m) == 0;
+  if (!ok) return false;
+  ok = m.__data.__owner == tid;
+  ok &= unlock(&m) == 0 && m.__data.__owner == 0;
+  // The other kinds read as the tail path's mask expects (kMutexTailRefuse, preload/interceptors.cc):
+  // recursive 1 (taken), error-checking 2 and adaptive 3 (refused).
+  const int types[] = {PTHREAD_MUTEX_RECURSIVE, PTHREAD_MUTEX_ERRORCHECK, PTHREAD_MUTEX_ADAPTIVE_NP};
+  const int kinds[] = {1, 2, 3};
+  for (int i = 0; i < 3 && ok; i++) {
+    pthread_mutexattr_t a;
+    pthread_mutex_t k;
+    ok = pthread_mutexattr_init(&a) == 0 && pthread_mutexattr_settype(&a, types[i]) == 0 &&
+         init(&k, &a) == 0 && (k.__data.__kind & 0x7f) == kinds[i];
+    pthread_mutexattr_destroy(&a);
+  }
+  return ok;
+}
+
+void EnableMutexTail(bool layout_ok) {
+  g_mutex_tail = layout_ok && g_rt.flags.mutex_tail_call;
+  if (g_rt.flags.verbosity >= 1 && g_rt.flags.mutex_tail_call && !layout_ok)
+    OutputPrintf("==%d==locksan: pthread_mutex_t is not laid out as expected: mutex_tail_call is off\n",
+                 getpid());
+}
+
+namespace {
+// MutexOwnerTid — the owner field of the pthread_mutex_t of held entry `h`, read without faulting
+// if the memory was unmapped meanwhile (the program may have freed a mutex it still held); -1 if
+// unreadable.
+int MutexOwnerTid(const HeldLock& h) {
+  int owner = -1;
+  const int* field = &reinterpret_cast<const pthread_mutex_t*>(h.addr)->__data.__owner;
+  struct iovec local = {&owner, sizeof owner};
+  struct iovec remote = {const_cast<int*>(field), sizeof owner};
+  if (syscall(SYS_process_vm_readv, getpid(), &local, 1, &remote, 1, 0) == sizeof owner) return owner;
+  if (errno == EFAULT) return -1;
+  // The call is refused (a seccomp filter, an old kernel): read the field directly while the lock's
+  // record is current — a lock in memory given back to the allocator is forgotten (its record
+  // recycled), so the memory of a current one is still the program's.
+  if (h.lock && h.lock->gen.load(std::memory_order_relaxed) == h.gen) return __atomic_load_n(field, __ATOMIC_RELAXED);
+  return -1;
+}
+}  // namespace
+
+bool TailWaitPending(const ThreadState* t, uptr wait) {
+  const HeldLock* held = t->held;
+  u32 n = t->nheld;
+  if (n == 0 || n > 4096) return false;  // popped since (or a torn read)
+  const HeldLock& top = held[n - 1];
+  if (top.addr != (wait & ~uptr{3})) return false;  // the thread moved on: a stale publication
+  int owner = MutexOwnerTid(top);
+  // Unreadable: the mutex is gone, so no one holds it and no one waits for it.
+  return owner != -1 && owner != t->tid;
+}
+
+bool HeldEntryIsPending(const ThreadState* t, u32 i, u32 n) {
+  if (i + 1 != n) return false;  // only the top entry can be pending
+  uptr wait = t->wait_addr.load(std::memory_order_acquire);
+  if (!(wait & kWaitTail) || (wait & ~uptr{3}) != t->held[i].addr) return false;
+  return TailWaitPending(t, wait);
+}
+
 void RestoreOuterWait(ThreadState* ts) {
   const ThreadState::OuterWait& o = ts->outer_wait;
   ts->wait_lock.store(o.lock, std::memory_order_relaxed);
@@ -1399,7 +1473,7 @@ bool ReleaseSlow(ThreadState* ts, uptr addr) {
   return false;
 }
 
-void OnForeignUnlock(ThreadState* ts, uptr addr, int rc) {
+void OnForeignUnlock(ThreadState* ts, uptr addr, int rc, int prev_owner) {
   // Not held by this thread: an untracked lock (over budget, or taken before tracking started), or
   // another thread's lock (a misuse for mutexes: undefined behaviour). When the unlock succeeded,
   // its holder's entry is stale from now on, so that the holder does not make edges from a lock it
@@ -1407,7 +1481,23 @@ void OnForeignUnlock(ThreadState* ts, uptr addr, int rc) {
   if (rc != 0) return;
   LockInfo* li = LookupLock(ts, addr);
   if (!li) return;
-  li->release_epoch.fetch_add(1, std::memory_order_relaxed);
+  u32 epoch = li->release_epoch.fetch_add(1, std::memory_order_relaxed) + 1;
+  // A thread that waited for this mutex in the tail path read the epoch before its wait (kWaitTail):
+  // the unlock that hands the mutex to it must not make its entry stale. Such a thread has the mutex
+  // as its top entry and its tail wait still published, and was not the owner before the unlock
+  // (`prev_owner`; the owner's entry is the one made stale). A thread that has read the epoch but not
+  // yet pushed its entry is not seen here: that window is a few instructions.
+  if (g_mutex_tail && prev_owner != -1) {
+    RuntimeLockGuard tlock(&g_rt.threads_mu);
+    for (ThreadState* t = g_rt.all_threads; t; t = t->next_all) {
+      if (t == ts || t->tid == prev_owner || !t->alive.load(std::memory_order_relaxed)) continue;
+      u32 n = t->nheld;
+      if (n == 0 || n > 4096 || t->held[n - 1].addr != addr ||
+          t->wait_addr.load(std::memory_order_acquire) != (addr | kWaitTail))
+        continue;
+      __atomic_store_n(&t->held[n - 1].epoch, epoch, __ATOMIC_RELAXED);
+    }
+  }
   {
     // An exited thread's lock released by another thread is no longer orphaned.
     RuntimeLockGuard rlock(&g_rt.registry_mu);
@@ -1439,8 +1529,9 @@ void OnForeignUnlock(ThreadState* ts, uptr addr, int rc) {
     RuntimeLockGuard tlock(&g_rt.threads_mu);
     for (ThreadState* t = g_rt.all_threads; t && !r.previous_stack; t = t->next_all) {
       if (t == ts || !t->alive.load(std::memory_order_relaxed)) continue;
-      for (u32 i = 0; i < t->nheld && i < 4096; i++)
-        if (t->held[i].addr == addr) {
+      u32 n = t->nheld;
+      for (u32 i = 0; i < n && i < 4096; i++)
+        if (t->held[i].addr == addr && !HeldEntryIsPending(t, i, n)) {
           r.held.push_back({t->number, t->held[i].id, addr, t->held[i].kind, t->held[i].mode, t->held[i].pc});
           break;
         }

@@ -10,6 +10,8 @@
 // touches only thread-local memory and the lock's read-mostly LockInfo: no global lock, no shared
 // cache line written. Everything else goes to the *Slow functions in detector.cc.
 #pragma once
+#include <pthread.h>
+
 #include <atomic>
 #include <cstddef>
 
@@ -246,8 +248,9 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a);
 void PushHeldSlow(ThreadState* ts);
 bool ReleaseSlow(ThreadState* ts, uptr addr);
 // OnForeignUnlock — after an unlock call for a lock this thread did not hold (OnRelease returned
-// false): if it succeeded (`rc` 0), the holder's entry is stale; report_bad_unlock reports it.
-void OnForeignUnlock(ThreadState* ts, uptr addr, int rc);
+// false): if it succeeded (`rc` 0), the holder's entry is stale; report_bad_unlock reports it. For a
+// pthread mutex, `prev_owner` is its owner field before the unlock (-1 otherwise; see kWaitTail).
+void OnForeignUnlock(ThreadState* ts, uptr addr, int rc, int prev_owner = -1);
 // The acquire_stacks flag, read on the fast path.
 extern bool g_acquire_stacks __attribute__((visibility("hidden")));
 u32 CaptureAcquireStack();
@@ -265,6 +268,30 @@ LOCKSAN_ALWAYS_INLINE void PublishWait(ThreadState* ts, uptr addr, u8 mode, Lock
 #endif
   ts->wait_addr.store(addr | mode, std::memory_order_release);
 }
+
+// kWaitTail — bit 1 of wait_addr (beside the mode in bit 0): a wait published by the
+// pthread_mutex_lock tail path (MutexLockCall, preload/interceptors.cc). That path pushes the held
+// entry before the real call and tail-calls it, so nothing runs after the lock is taken: the entry
+// is on the held stack while the thread still waits, and the wait stays published after the thread
+// got the mutex, until its next lock event. Whoever reads another thread's wait or held stack tells
+// the two apart with TailWaitPending (core/detector.cc): the mutex's owner field says who holds it.
+constexpr uptr kWaitTail = 2;
+// g_mutex_tail — the tail path is on: the mutex_tail_call flag, and glibc's pthread_mutex_t was
+// found to record its owner and kind where the fast path reads them (ProbeMutexLayout).
+extern bool g_mutex_tail __attribute__((visibility("hidden")));
+// ProbeMutexLayout — run once real pthread functions are resolved: whether pthread_mutex_t's
+// __data.__owner and __data.__kind behave as the tail path and TailWaitPending assume.
+bool ProbeMutexLayout(int (*init)(pthread_mutex_t*, const pthread_mutexattr_t*),
+                      int (*lock)(pthread_mutex_t*), int (*unlock)(pthread_mutex_t*));
+// EnableMutexTail — at start-up: turns the tail path on if the probe passed and the flag allows it.
+void EnableMutexTail(bool layout_ok);
+// TailWaitPending — thread `t` (not the caller) published `wait` (its wait_addr) with kWaitTail:
+// whether it still waits for that mutex, i.e. its top held entry is the mutex and the mutex's owner
+// is not `t`. False when it holds the mutex by now, or moved on (the publication is stale).
+bool TailWaitPending(const ThreadState* t, uptr wait);
+// HeldEntryIsPending — entry `i` of `t`'s held stack (of `n`) is a tail-path acquisition still
+// waiting (see kWaitTail): `t` does not hold that lock yet.
+bool HeldEntryIsPending(const ThreadState* t, u32 i, u32 n);
 
 // UpdateEndSlow — recomputes ThreadState::end_slow after outer_wait or fresh_lock changed.
 void UpdateEndSlow(ThreadState* ts);

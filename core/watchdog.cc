@@ -166,13 +166,22 @@ bool InFutexWait(int tid) {
   return strtol(buf, nullptr, 10) == SYS_futex;
 }
 
+// WaitOf — what thread `t` waits for now, as wait_addr tags it (the lock's address, bit 0 for a read
+// acquisition), or 0. A wait published by the pthread_mutex_lock tail path (kWaitTail) counts only
+// while the thread still waits: it stays published after the thread got the mutex.
+uptr WaitOf(const ThreadState* t) {
+  uptr addr = t->wait_addr.load(std::memory_order_acquire);
+  if (!(addr & kWaitTail)) return addr;
+  return TailWaitPending(t, addr) ? addr & ~kWaitTail : 0;
+}
+
 // CollectStack — asks thread `ts` (alive) for its current stack; 0 if it did not answer in time or
 // may not be interrupted (InFutexWait).
 u32 CollectStack(ThreadState* ts, u32* py_stack = nullptr) {
   if (!g_stack_signal || !ts->alive.load(std::memory_order_acquire)) return 0;
   // A thread that waits for a lock is in futex() most of the time, but a GIL waiter wakes every
   // few milliseconds (CPython's switch interval) to renew its drop request: look a few times.
-  bool waits = ts->wait_addr.load(std::memory_order_acquire) != 0;
+  bool waits = WaitOf(ts) != 0;
   for (int i = 0; !InFutexWait(ts->tid); i++) {
     if (!waits || i >= 50) return 0;
     if (i < 10) sched_yield();
@@ -269,7 +278,7 @@ void AppendHeld(const ThreadState* t, u32 number, PtrVec<ReportHeld>* out) {
   u32 n = t->nheld;
   for (u32 i = 0; i < n && i < 4096; i++) {
     const HeldLock& h = t->held[i];
-    if (h.flags & kHeldReentry) continue;
+    if ((h.flags & kHeldReentry) || HeldEntryIsPending(t, i, n)) continue;
     out->push_back({number, h.id, h.addr, h.kind, h.mode, h.pc});
   }
 }
@@ -282,7 +291,7 @@ void FindHolders(ThreadState* list, ThreadState* self, uptr addr, u64 id, u8 mod
     const HeldLock* held = t->held;
     if (n > 4096) continue;  // a torn read
     for (u32 i = 0; i < n; i++) {
-      if (held[i].addr != addr || (id && held[i].id != id)) continue;
+      if (held[i].addr != addr || (id && held[i].id != id) || HeldEntryIsPending(t, i, n)) continue;
       // Readers do not block a reader.
       if (mode == kRead && held[i].mode == kRead) continue;
       out->push_back(t);
@@ -299,7 +308,7 @@ void Watchdog::Scan() {
   ThreadState* list = internal::ThreadListHead();
   for (ThreadState* t = list; t; t = t->next_all) {
     if (!t->alive.load(std::memory_order_acquire)) continue;
-    uptr addr = t->wait_addr.load(std::memory_order_acquire);
+    uptr addr = WaitOf(t);
     u32 seq = t->wait_seq.load(std::memory_order_relaxed);
     u64 key = static_cast<u64>(t->number) + 1;
     Observed* o = observed_.Find(key);
@@ -521,7 +530,7 @@ void Watchdog::Dump() {
       rt.number = t->number;
       rt.tid = t->tid;
       memcpy(rt.name, t->name, sizeof rt.name);
-      uptr addr = t->wait_addr.load(std::memory_order_acquire);
+      uptr addr = WaitOf(t);
       u32 seq = t->wait_seq.load(std::memory_order_relaxed);
       if (addr) {
         ReportWait w{};

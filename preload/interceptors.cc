@@ -102,7 +102,7 @@ LOCKSAN_ALWAYS_INLINE int AcquireCall(uptr addr, KindFn kind, u8 mode, bool is_t
   ThreadLocal& tl = t_local;
   ThreadState* ts = tl.ts;
   if (LOCKSAN_UNLIKELY(!ts || tl.in_runtime || tl.disabled))
-    return AcquireSlowCall(addr, kind, mode, is_try, CALLER_CFA, call, acquired);
+    return AcquireSlowCall(addr, kind, mode, is_try, sp + 2 * sizeof(uptr), call, acquired);
   // Busy: a signal handler interrupting us must not re-enter the detector. in_runtime is 0 here
   // (tested above) and a handler leaves it as it found it, so it is set and cleared with plain
   // stores (an increment and a decrement would each load the word the previous call stored).
@@ -123,15 +123,19 @@ bool RcZero(int rc) { return rc == 0; }
 
 // ReleaseSlowCall — an unlock that is not the pop of this thread's top held entry (or from a thread
 // without state); out of line, so that the fast path below needs no stack frame.
-template <typename Unlock>
-LOCKSAN_NOINLINE int ReleaseSlowCall(uptr addr, Unlock unlock) {
+// `owner` returns a pthread mutex's owner field before an unlock by a non-holder (-1 for other
+// locks; see OnForeignUnlock).
+int NoOwner() { return -1; }
+template <typename Unlock, typename Owner = int (*)()>
+LOCKSAN_NOINLINE int ReleaseSlowCall(uptr addr, Unlock unlock, Owner owner = NoOwner) {
   LOCKSAN_REAL_INIT(any);
   ThreadState* ts = CurrentThread();
   if (!ts) return unlock();
   ScopedInRuntime busy;  // a signal handler interrupting us must not re-enter the detector
   if (LOCKSAN_LIKELY(OnRelease(ts, addr))) return unlock();
+  int prev_owner = owner();
   int rc = unlock();
-  OnForeignUnlock(ts, addr, rc);
+  OnForeignUnlock(ts, addr, rc, prev_owner);
   return rc;
 }
 
@@ -140,8 +144,9 @@ LOCKSAN_NOINLINE int ReleaseSlowCall(uptr addr, Unlock unlock) {
 // handler that interrupts the real unlock finds it consistent. The pop needs no busy marking: a
 // handler that runs before the store sees the entry still held (it is), one that runs after sees it
 // popped, and a handler returns with the held stack as it found it.
-template <typename Unlock>
-LOCKSAN_ALWAYS_INLINE int ReleaseCall(uptr addr, Unlock unlock) {
+// `slow` is called instead when the lock is not the top entry.
+template <typename Unlock, typename Slow>
+LOCKSAN_ALWAYS_INLINE int ReleaseCall(uptr addr, Unlock unlock, Slow slow) {
   ThreadLocal& tl = t_local;
   ThreadState* ts = tl.ts;
   if (LOCKSAN_LIKELY(ts && !tl.in_runtime && !tl.disabled)) {
@@ -153,7 +158,11 @@ LOCKSAN_ALWAYS_INLINE int ReleaseCall(uptr addr, Unlock unlock) {
       return unlock();
     }
   }
-  return ReleaseSlowCall(addr, unlock);
+  return slow();
+}
+template <typename Unlock>
+LOCKSAN_ALWAYS_INLINE int ReleaseCall(uptr addr, Unlock unlock) {
+  return ReleaseCall(addr, unlock, [addr, unlock] { return ReleaseSlowCall(addr, unlock); });
 }
 
 }  // namespace
@@ -200,10 +209,47 @@ LOCKSAN_NOINLINE int GilMutexUnlock(pthread_mutex_t* m) {
 // thread has a state (the fast path) only after InitReal completed, in that thread or in the parent
 // that created it (every way to a ThreadState starts in the constructor or in an interceptor that
 // called InitReal first).
+//
+// The tail path: a mutex whose lock cannot fail (glibc's default or recursive kind: not
+// error-checking, adaptive, robust, priority-inheriting, priority-protected or elided), locked with a
+// slot reused in place and nothing to do once the lock is taken (no end_slow), is pushed on the held
+// stack before the call, with its wait published tagged kWaitTail, and the real function is
+// tail-called. Nothing then runs after the atomic that takes the lock: the work after it is what an
+// in-place acquisition costs most (docs/design.md). The entry is on the held stack while the thread
+// waits, and the wait stays published once the thread has the mutex; readers of another thread's
+// state resolve both with the mutex's owner field (TailWaitPending).
+constexpr int kMutexTailRefuse = 0x17e;  // __kind bits: type 2 and 3, robust, PI, PP, elision
+namespace {
+// MutexLockCall — pthread_mutex_lock off the tail path; out of line, so that the tail path saves no
+// register.
+LOCKSAN_NOINLINE int MutexLockCall(pthread_mutex_t* m, uptr pc, uptr sp) {
+  return AcquireCall(ADDR(m), MUTEX_KIND(m), kWrite, false, pc, sp,
+                     [m] { return REAL(pthread_mutex_lock)(m); }, MutexAcquired);
+}
+}  // namespace
+
 LOCKSAN_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
   if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_mutex)) return GilMutexLock(m, CALLER_PC, CALLER_SP);
-  return AcquireCall(ADDR(m), MUTEX_KIND(m), kWrite, false, CALLER_PC, CALLER_SP,
-                     [m] { return REAL(pthread_mutex_lock)(m); }, MutexAcquired);
+  ThreadLocal& tl = t_local;
+  ThreadState* ts = tl.ts;
+  if (LOCKSAN_LIKELY(ts && !tl.in_runtime && !tl.disabled && g_mutex_tail && !ts->end_slow &&
+                     !(m->__data.__kind & kMutexTailRefuse))) {
+    tl.in_runtime = 1;  // a signal handler must not use the slot while it is checked and pushed
+    HeldLock* h = ReusableSlot(ts, ADDR(m), kWrite, false);
+    if (LOCKSAN_LIKELY(h != nullptr)) {
+      h->pc = CALLER_PC;
+      h->epoch = h->lock->release_epoch.load(std::memory_order_relaxed);
+      PublishWait(ts, ADDR(m) | kWaitTail, kWrite, h->lock);
+      std::atomic_signal_fence(std::memory_order_release);  // a handler sees the entry whole
+      ts->nheld++;
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      tl.in_runtime = 0;
+      return REAL(pthread_mutex_lock)(m);
+    }
+    return FillCall(ts, ADDR(m), MUTEX_KIND(m), kWrite, false, CALLER_PC,
+                    [m] { return REAL(pthread_mutex_lock)(m); }, MutexAcquired);
+  }
+  return MutexLockCall(m, CALLER_PC, CALLER_SP);
 }
 
 LOCKSAN_EXPORT int pthread_mutex_trylock(pthread_mutex_t* m) {
@@ -226,9 +272,15 @@ LOCKSAN_EXPORT int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t c, cons
 }
 
 
+// The GIL's mutex is compared only when the mutex is not the top held entry: OnGilMutexLock pushes
+// no entry for it (a GIL mutex locked before CPython's GIL was located is popped like any mutex).
 LOCKSAN_EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
-  if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_mutex)) return GilMutexUnlock(m);
-  return ReleaseCall(ADDR(m), [m] { return REAL(pthread_mutex_unlock)(m); });
+  auto unlock = [m] { return REAL(pthread_mutex_unlock)(m); };
+  return ReleaseCall(ADDR(m), unlock, [m, unlock] {
+    if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_mutex)) return GilMutexUnlock(m);
+    return ReleaseSlowCall(ADDR(m), unlock,
+                           [m] { return __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED); });
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -808,6 +860,8 @@ void AtForkChild() {
 __attribute__((constructor(101))) void LocksanConstructor() {
   InitReal();
   InitRuntime();
+  EnableMutexTail(ProbeMutexLayout(REAL(pthread_mutex_init), REAL(pthread_mutex_lock),
+                                   REAL(pthread_mutex_unlock)));
   // Registered first, so our prepare handler runs after every other (they may lock), and our child
   // handler before every other.
   pthread_atfork(AtForkPrepare, AtForkParent, AtForkChild);

@@ -25,6 +25,7 @@
 // CHECK: ^==%pid==  verbosity +0 
 // CHECK: ^==%pid==  max_memory_mb +4096 
 // CHECK: ^==%pid==  acquire_stacks +0 
+// CHECK: ^==%pid==  mutex_tail_call +1 
 // CHECK: ^==%pid==  color +1 
 // CHECK: ^==%pid==  report_double_lock +1 
 // CHECK: ^==%pid==  report_bad_unlock +0 

@@ -40,7 +40,7 @@ int FindLibcuda(struct dl_phdr_info* info, size_t, void*) {
 }
 
 bool HoldsLibcudaLock(ThreadState* ts) {
-  for (u32 i = 0; i < ts->nheld; i++) {
+  for (u32 i = 0; i < ts->Nheld(); i++) {
     const HeldLock& h = ts->held[i];
     if (h.lock->gen.load(std::memory_order_relaxed) == h.gen && h.lock->in_libcuda) return true;
   }
@@ -74,7 +74,7 @@ void ReportCallbackInDriverCall(ThreadState* ts) {
   r.current_py_stack = CapturePyStack();
   r.current_py_callback = CapturePyCallback(pcs, n);
   r.current_driver_call = call;
-  for (u32 i = 0; i < ts->nheld; i++) {
+  for (u32 i = 0; i < ts->Nheld(); i++) {
     const HeldLock& h = ts->held[i];
     if (h.lock->gen.load(std::memory_order_relaxed) != h.gen) continue;
     r.held.push_back({ts->number, h.id, h.addr, h.kind, h.mode, h.pc});
@@ -116,7 +116,7 @@ bool CreatedByDriver(uptr pc) {
 }
 
 void CudaOnGilTake(ThreadState* ts, uptr pc, uptr sp) {
-  if (ts->driver_depth || (ts->nheld && HoldsLibcudaLock(ts))) ReportCallbackInDriverCall(ts);
+  if (ts->driver_depth || (ts->Nheld() && HoldsLibcudaLock(ts))) ReportCallbackInDriverCall(ts);
   if (ts->driver_thread && !ts->holds_stream) {
     // A host function (or stream callback) starts running Python: it holds the stream's work.
     Acquire a;

@@ -292,7 +292,7 @@ ThreadState* NewThreadState(u32 number, u32 parent, u32 creation_stack) {
   }
   if (ts) {
     // Recycled: reset everything but keep the allocation.
-    if (ts->held != ts->inline_held) InternalFree(ts->held, (ts->held_cap + 1) * sizeof(HeldLock));
+    FreeHeldArray(ts);
     PyStackMemo* memo = ts->py_memo;  // kept: valid for any thread
     ts->~ThreadState();
     memset(static_cast<void*>(ts), 0, sizeof *ts);
@@ -814,14 +814,14 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, co
       // same acquisition (CheckAcquireSlow, next) will want the whole stack as the evidence of its
       // new edges: it is captured whole once, here, and kept for that check (SharedCapture).
       int first_depth = g_rt.flags.stack_depth < 8 ? g_rt.flags.stack_depth : 8;
-      if (ts->nheld) {
+      if (ts->Nheld()) {
         ThreadState::SharedCapture& sc = ts->shared_capture;
         int n = CaptureUserStack(sc.pcs, nullptr, g_rt.flags.stack_depth);
         sc.n = static_cast<u32>(n);
         sc.addr = addr;
         sc.pc = pc;
         sc.seq = ts->wait_seq.load(std::memory_order_relaxed);
-        sc.nheld = ts->nheld;
+        sc.nheld = ts->Nheld();
         li->first_stack = StackDepotPut(sc.pcs, n < first_depth ? n : first_depth);
       } else {
         uptr pcs[8];
@@ -835,7 +835,7 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, co
       OutputPrintf("==%d==locksan: T%u %s lock %llu(%s)@%p at pc %p, %u held\n", getpid(),
                    ts->number, revived ? "revived" : "new", static_cast<unsigned long long>(li->id),
                    LockKindName(li->kind), reinterpret_cast<void*>(addr), reinterpret_cast<void*>(pc),
-                   ts->nheld);
+                   ts->Nheld());
   }
   // (Every thread's first use of a lock misses its lock cache: that is where a second thread taking
   // it is noticed, above; only such a lock can serve as a gate lock.)
@@ -959,7 +959,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   u64* cache_slot = &ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)];
   // The stack ResolveLockSlow captured for this acquisition, if it registered the lock (used once).
   ThreadState::SharedCapture& sc = ts->shared_capture;
-  int shared_capture = sc.n && sc.addr == a->addr && sc.pc == a->pc && sc.nheld == ts->nheld &&
+  int shared_capture = sc.n && sc.addr == a->addr && sc.pc == a->pc && sc.nheld == ts->Nheld() &&
                                sc.seq == ts->wait_seq.load(std::memory_order_relaxed)
                            ? static_cast<int>(sc.n)
                            : 0;  // frames
@@ -969,7 +969,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   // miss, in 8 MiB) is skipped.
   u64 newest = li->id;
   LockInfo* newest_lock = li;
-  for (u32 i = 0; i < ts->nheld; i++)
+  for (u32 i = 0; i < ts->Nheld(); i++)
     if (ts->held[i].id > newest) {
       newest = ts->held[i].id;
       newest_lock = ts->held[i].lock;
@@ -987,11 +987,11 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   if (LOCKSAN_UNLIKELY(g_rt.flags.verbosity >= 3))
     OutputPrintf("==%d==locksan: T%u check %llu(%s)@%p at pc %p, %u held\n", getpid(), ts->number,
                  static_cast<unsigned long long>(li->id), LockKindName(li->kind),
-                 reinterpret_cast<void*>(a->addr), reinterpret_cast<void*>(a->pc), ts->nheld);
+                 reinterpret_cast<void*>(a->addr), reinterpret_cast<void*>(a->pc), ts->Nheld());
   if (PurgeStaleHeld(ts)) {
-    u64 prev = ts->nheld ? ts->held[ts->nheld - 1].chain : kChainSeed;
+    u64 prev = ts->Nheld() ? ts->held[ts->Nheld() - 1].chain : kChainSeed;
     a->chain = ChainStep(prev, li->id, a->mode, a->flags);
-    if (!ts->nheld) return;
+    if (!ts->Nheld()) return;
     cache_slot = &ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)];
   }
   // A validated chain goes into this thread's cache and into the shared set (which outlives
@@ -1024,7 +1024,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   // thread's first acquisition of a lock under a given held chain passes here.
   bool gil_recheck = ts->holds_gil && li->kind == LockKind::kSemaphore && NoteGilTaker(ts, li);
   // 1. Re-entry and double lock.
-  for (u32 i = ts->nheld; i-- > 0;) {
+  for (u32 i = ts->Nheld(); i-- > 0;) {
     HeldLock& h = ts->held[i];
     if (h.addr != a->addr || h.id != li->id) continue;
     bool reentry = li->kind == LockKind::kRecursiveMutex ||
@@ -1078,7 +1078,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   // that lets the GIL go while it holds A (I/O, a forced switch) re-takes it on top of A, and CPython
   // takes the next threading.Lock B by a probe that makes no GIL -> B edge (below), so A -> B must
   // come from A itself.
-  u32 top = ts->nheld;
+  u32 top = ts->Nheld();
   u32 first = top;
   while (first > 0) {
     first--;
@@ -1233,7 +1233,7 @@ HeldLock* CheckPendingSlow(ThreadState* ts, HeldLock* h) {
     return nullptr;
   }
   // Stale entries below it may have been dropped: the pending slot is held[nheld] again.
-  HeldLock* n = &ts->held[ts->nheld];
+  HeldLock* n = &ts->held[ts->Nheld()];
   *n = pending;
   n->chain = a.chain;
   n->flags = a.flags;
@@ -1243,14 +1243,14 @@ HeldLock* CheckPendingSlow(ThreadState* ts, HeldLock* h) {
 }
 
 void RemoveHeldAt(ThreadState* ts, u32 i) {
-  u32 n = ts->nheld;
+  u32 n = ts->Nheld();
   for (u32 j = i; j + 1 < n; j++) ts->held[j] = ts->held[j + 1];
-  ts->nheld = n - 1;
+  ts->SetNheld(n - 1);
   // The slots from i up changed: the held ones are marked unchecked below, the others emptied (the
   // old top's, reuse_depth >= n, and slot n: it may be a pending entry, see CheckPendingSlow).
   ts->held[n].addr = 0;
   DropReusableFrom(ts, n - 1);
-  for (u32 j = i; j < ts->nheld; j++) {
+  for (u32 j = i; j < ts->Nheld(); j++) {
     u64 prev = j ? ts->held[j - 1].chain : kChainSeed;
     HeldLock& h = ts->held[j];
     h.chain = ChainStep(prev, h.id, h.mode, h.flags);
@@ -1262,7 +1262,7 @@ void RemoveHeldAt(ThreadState* ts, u32 i) {
 // semaphore found to be a signal). Returns whether anything was dropped.
 bool PurgeStaleHeld(ThreadState* ts) {
   bool any = false;
-  for (u32 i = ts->nheld; i-- > 0;) {
+  for (u32 i = ts->Nheld(); i-- > 0;) {
     const HeldLock& h = ts->held[i];
     if (h.lock->gen.load(std::memory_order_relaxed) != h.gen ||
         h.lock->release_epoch.load(std::memory_order_relaxed) != h.epoch) {
@@ -1298,7 +1298,7 @@ void OnSemInit(uptr addr, unsigned value) {
 LockInfo* LookupLock(ThreadState* ts, uptr addr);
 
 void OnSemPost(ThreadState* ts, uptr addr) {
-  u32 n = ts->nheld;
+  u32 n = ts->Nheld();
   if (!n) {
     OnCrossRelease(ts, addr);
     return;
@@ -1312,7 +1312,7 @@ void OnSemPost(ThreadState* ts, uptr addr) {
   for (u32 i = n; i-- > 0;) {
     const HeldLock& h = ts->held[i];
     if (h.addr == addr && h.id == li->id) {
-      if (i == n - 1) ts->nheld = n - 1;
+      if (i == n - 1) ts->SetNheld(n - 1);
       else RemoveHeldAt(ts, i);
       return;
     }
@@ -1355,6 +1355,11 @@ bool ProbeMutexLayout(int (*init)(pthread_mutex_t*, const pthread_mutexattr_t*),
 
 void EnableMutexTail(bool layout_ok) {
   g_mutex_tail = layout_ok && g_rt.flags.mutex_tail_call;
+  {
+    // Threads that have a state already (taken in other libraries' constructors) follow the flag.
+    RuntimeLockGuard tlock(&g_rt.threads_mu);
+    for (ThreadState* t = g_rt.all_threads; t; t = t->next_all) t->no_tail = !g_mutex_tail;
+  }
   if (g_rt.flags.verbosity >= 1 && g_rt.flags.mutex_tail_call && !layout_ok)
     OutputPrintf("==%d==locksan: pthread_mutex_t is not laid out as expected: mutex_tail_call is off\n",
                  getpid());
@@ -1381,7 +1386,7 @@ int MutexOwnerTid(const HeldLock& h) {
 
 bool TailWaitPending(const ThreadState* t, uptr wait) {
   const HeldLock* held = t->held;
-  u32 n = t->nheld;
+  u32 n = t->Nheld();
   if (n == 0 || n > 4096) return false;  // popped since (or a torn read)
   const HeldLock& top = held[n - 1];
   if (top.addr != (wait & ~uptr{3})) return false;  // the thread moved on: a stale publication
@@ -1415,6 +1420,7 @@ void SetOuterWait(ThreadState* ts, bool set) {
 
 void UpdateEndSlow(ThreadState* ts) {
   ts->end_slow = (ts->outer_wait.addr != 0) | (ts->fresh_lock != nullptr) | g_acquire_stacks;
+  ts->no_tail = !g_mutex_tail;
 }
 
 int EndAcquireInPlaceSlow(ThreadState* ts, HeldLock* h, int rc, bool acquired, bool is_try) {
@@ -1432,7 +1438,7 @@ int EndAcquireInPlaceSlow(ThreadState* ts, HeldLock* h, int rc, bool acquired, b
   if (g_acquire_stacks) h->stack = CaptureAcquireStack();
   // Publish the filled entry: a signal handler that runs later must never see a half-written one.
   std::atomic_signal_fence(std::memory_order_release);
-  ts->nheld++;
+  ts->top++;
   return rc;
 }
 
@@ -1443,14 +1449,24 @@ void DropReusableFrom(ThreadState* ts, u32 from) {
 
 void PushHeldSlow(ThreadState* ts) {
   ScopedInRuntime guard;
-  // Arrays of 32, 64, ... entries (the allocator's power-of-two classes), the last one the spare.
-  u32 ncap = ts->held == ts->inline_held ? 31 : (ts->held_cap + 1) * 2 - 1;
-  // Zero-filled: the slots from nheld up, the spare slot nh[ncap] included, are empty.
-  HeldLock* nh = static_cast<HeldLock*>(InternalAlloc((ncap + 1) * sizeof(HeldLock)));
-  memcpy(static_cast<void*>(nh), ts->held, ts->nheld * sizeof(HeldLock));
-  if (ts->held != ts->inline_held) InternalFree(ts->held, (ts->held_cap + 1) * sizeof(HeldLock));
+  // Arrays of 32, 64, ... entries (the allocator's power-of-two classes): the sentinel, ncap slots,
+  // the spare.
+  u32 ncap = ts->held == ts->inline_held ? 30 : (ts->held_cap + 2) * 2 - 2;
+  // Zero-filled: the slots from Nheld() up, the spare slot included, are empty.
+  HeldLock* nh = static_cast<HeldLock*>(InternalAlloc((ncap + 2) * sizeof(HeldLock))) + 1;
+  nh[-1].addr = kSentinelAddr;
+  u32 n = ts->Nheld();
+  memcpy(static_cast<void*>(nh), ts->held, n * sizeof(HeldLock));
+  FreeHeldArray(ts);
+  // Both words change; a signal handler cannot run here (the thread is busy), and other threads'
+  // racy readers bound what they read.
   ts->held = nh;
+  ts->top = nh + n;
   ts->held_cap = ncap;
+}
+
+void FreeHeldArray(ThreadState* ts) {
+  if (ts->held != ts->inline_held) InternalFree(ts->held - 1, (ts->held_cap + 2) * sizeof(HeldLock));
 }
 
 // LookupLock — the record of a known lock at `addr`; never registers one.
@@ -1464,7 +1480,7 @@ LockInfo* LookupLock(ThreadState* ts, uptr addr) {
 }
 
 bool ReleaseSlow(ThreadState* ts, uptr addr) {
-  u32 n = ts->nheld;
+  u32 n = ts->Nheld();
   for (u32 i = n; i-- > 0;) {
     if (ts->held[i].addr != addr) continue;
     RemoveHeldAt(ts, i);  // the chains of the entries above it change
@@ -1491,7 +1507,7 @@ void OnForeignUnlock(ThreadState* ts, uptr addr, int rc, int prev_owner) {
     RuntimeLockGuard tlock(&g_rt.threads_mu);
     for (ThreadState* t = g_rt.all_threads; t; t = t->next_all) {
       if (t == ts || t->tid == prev_owner || !t->alive.load(std::memory_order_relaxed)) continue;
-      u32 n = t->nheld;
+      u32 n = t->Nheld();
       if (n == 0 || n > 4096 || t->held[n - 1].addr != addr ||
           t->wait_addr.load(std::memory_order_acquire) != (addr | kWaitTail))
         continue;
@@ -1529,7 +1545,7 @@ void OnForeignUnlock(ThreadState* ts, uptr addr, int rc, int prev_owner) {
     RuntimeLockGuard tlock(&g_rt.threads_mu);
     for (ThreadState* t = g_rt.all_threads; t && !r.previous_stack; t = t->next_all) {
       if (t == ts || !t->alive.load(std::memory_order_relaxed)) continue;
-      u32 n = t->nheld;
+      u32 n = t->Nheld();
       for (u32 i = 0; i < n && i < 4096; i++)
         if (t->held[i].addr == addr && !HeldEntryIsPending(t, i, n)) {
           r.held.push_back({t->number, t->held[i].id, addr, t->held[i].kind, t->held[i].mode, t->held[i].pc});
@@ -1574,7 +1590,7 @@ void OnLockDestroy(uptr addr) {
   ForgetLocked(li);
   // Destroying a lock this thread holds (a semaphore used as a signal, or a misuse): drop the entry.
   if (ThreadState* ts = t_local.ts)
-    for (u32 i = ts->nheld; i-- > 0;)
+    for (u32 i = ts->Nheld(); i-- > 0;)
       if (ts->held[i].addr == addr) RemoveHeldAt(ts, i);
 }
 
@@ -1735,10 +1751,10 @@ void ThreadExitDestructor(void* arg) {
   ThreadLocal& tl = t_local;
   if (!ts || tl.ts != ts) return;
   tl.in_runtime++;
-  if (ts->nheld) {
+  if (ts->Nheld()) {
     // Locks this thread never released: whoever waits for them waits forever.
     RuntimeLockGuard rlock(&g_rt.registry_mu);
-    for (u32 i = 0; i < ts->nheld; i++) {
+    for (u32 i = 0; i < ts->Nheld(); i++) {
       const HeldLock& h = ts->held[i];
       if (h.flags & kHeldReentry) continue;
       // A robust mutex is handed to its next locker with EOWNERDEAD: no one waits for it forever.
@@ -1957,7 +1973,7 @@ void ForkAfterChild() {
     // CPython re-creates its locks in the child (_PyThread_at_fork_reinit allocates new ones and
     // abandons the old, which stay "held" forever): semaphores held at fork are dropped here.
     // pthread mutexes stay held: a child may unlock them.
-    for (u32 i = self->nheld; i-- > 0;)
+    for (u32 i = self->Nheld(); i-- > 0;)
       if (self->held[i].kind == LockKind::kSemaphore) RemoveHeldAt(self, i);
   }
   g_rt.reports.store(0);

@@ -98,6 +98,8 @@ struct HeldLock {
 // slot cannot stand for a validated chain (see ReusableSlot).
 enum : u8 { kHeldTry = 1, kHeldReentry = 2, kHeldUnchecked = 4 };
 static_assert(sizeof(HeldLock) == 64, "a held entry is one cache line");
+// The address of the sentinel entry below every held array (ThreadState::top).
+constexpr uptr kSentinelAddr = 1;
 
 constexpr int kInlineHeld = 16;
 constexpr int kLockCacheSize = 256;
@@ -112,9 +114,15 @@ constexpr int kMaxDriverDepth = 8;
 
 struct ThreadState {
   // Hot: touched by every lock operation of this thread only.
-  u32 nheld = 0;
+  // top = held + the number of held entries (Nheld): the pending slot of an acquisition (ReusableSlot)
+  // and, at top[-1], the entry an unlock pops. One word, so that a pop or a push is one store (a signal
+  // handler sees the stack before or after it). held[-1] is a sentinel whose address no lock has
+  // (kSentinelAddr), so that the release fast path needs no count test.
+  HeldLock* top = inline_held;
   u32 held_cap = kInlineHeld;
   HeldLock* held = inline_held;
+  u32 Nheld() const { return static_cast<u32>(top - held); }
+  void SetNheld(u32 n) { top = held + n; }
   // Slots from reuse_depth up are empty (addr 0; DropReusableFrom). A slot at or above nheld and below
   // reuse_depth was filled while the slots below it held what they hold now: if its entry is the
   // same lock and was validated (not kHeldUnchecked), it is reused in place (ReusableSlot).
@@ -122,6 +130,9 @@ struct ThreadState {
   // Non-zero while an acquisition's end needs more than the common work (EndAcquireInPlace): an outer
   // wait to restore, a fresh lock to forget, acquire_stacks=1. Kept by UpdateEndSlow.
   u8 end_slow = 0;
+  // 1 while pthread_mutex_lock's tail path is off (g_mutex_tail clear): beside end_slow, so that the
+  // tail path tests both with one compare.
+  u8 no_tail = 1;
   struct CacheEntry {
     uptr addr;
     LockInfo* info;
@@ -130,6 +141,7 @@ struct ThreadState {
   u64 chain_cache[kChainCacheSize];
   // One more than held_cap: held[held_cap] is never filled (addr 0), so that ReusableSlot may look at
   // held[nheld] without a bounds check. Heap arrays (PushHeldSlow) have the same spare slot.
+  HeldLock below_inline_held = {kSentinelAddr, 0, 0, 0, 0, nullptr, 0, 0, 0, 0, 0, LockKind::kMutex};
   HeldLock inline_held[kInlineHeld + 1];
 
   // Identity.
@@ -246,6 +258,7 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc,
                           const ParkKey* revive = nullptr);
 void CheckAcquireSlow(ThreadState* ts, Acquire* a);
 void PushHeldSlow(ThreadState* ts);
+void FreeHeldArray(ThreadState* ts);  // a heap held array (PushHeldSlow), with its sentinel
 bool ReleaseSlow(ThreadState* ts, uptr addr);
 // OnForeignUnlock — after an unlock call for a lock this thread did not hold (OnRelease returned
 // false): if it succeeded (`rc` 0), the holder's entry is stale; report_bad_unlock reports it. For a
@@ -321,9 +334,9 @@ LOCKSAN_ALWAYS_INLINE void BeginAcquire(ThreadState* ts, uptr addr, LockKind kin
   a->flags = is_try ? kHeldTry : 0;
   a->lock = ResolveLock(ts, addr, kind, pc);
   if (LOCKSAN_UNLIKELY(!a->lock)) return;
-  u64 prev = ts->nheld ? ts->held[ts->nheld - 1].chain : kChainSeed;
+  u64 prev = ts->Nheld() ? ts->held[ts->Nheld() - 1].chain : kChainSeed;
   a->chain = ChainStep(prev, a->lock->id, mode, a->flags);
-  if (!is_try && ts->nheld &&
+  if (!is_try && ts->Nheld() &&
       ts->chain_cache[(a->chain >> 7) & (kChainCacheSize - 1)] != a->chain)
     CheckAcquireSlow(ts, a);
   if (!is_try) PublishWait(ts, addr, mode, a->lock);
@@ -366,7 +379,7 @@ LOCKSAN_ALWAYS_INLINE void SetReuseDepth(ThreadState* ts, u32 n) {
 template <typename KindFn>
 LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_fn, u8 mode, u8 flags,
                                        uptr pc) {
-  u32 n = ts->nheld;
+  u32 n = ts->Nheld();
   if (LOCKSAN_UNLIKELY(n == ts->held_cap)) PushHeldSlow(ts);
   HeldLock* h = ts->held + n;
   u64 prev = n ? h[-1].chain : kChainSeed;
@@ -422,8 +435,7 @@ LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_f
 // set.) The caller marks the thread busy first (a signal handler must not use the slot in between).
 LOCKSAN_ALWAYS_INLINE HeldLock* ReusableSlot(ThreadState* ts, uptr addr, u8 mode, bool is_try) {
   u8 flags = is_try ? kHeldTry : 0;
-  u32 n = ts->nheld;
-  HeldLock* h = ts->held + n;
+  HeldLock* h = ts->top;
   static_assert(offsetof(HeldLock, flags) == offsetof(HeldLock, mode) + 1, "mode, flags adjacent");
   u16 mode_flags;  // mode and flags in one compare, the reentry flag masked
   if (LOCKSAN_LIKELY(h->addr == addr &&
@@ -468,7 +480,7 @@ LOCKSAN_ALWAYS_INLINE int EndAcquireInPlace(ThreadState* ts, HeldLock* h, int rc
   h->epoch = h->lock->release_epoch.load(std::memory_order_relaxed);
   // Publish the filled entry: a signal handler that runs later must never see a half-written one.
   std::atomic_signal_fence(std::memory_order_release);
-  ts->nheld++;
+  ts->top = h + 1;
   return rc;
 }
 
@@ -487,10 +499,10 @@ LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired
     ts->fresh_lock = nullptr;
     UpdateEndSlow(ts);
   }
-  if (LOCKSAN_UNLIKELY(ts->nheld == ts->held_cap)) PushHeldSlow(ts);
+  if (LOCKSAN_UNLIKELY(ts->Nheld() == ts->held_cap)) PushHeldSlow(ts);
   // Fill the entry, then publish it: a signal handler that runs on this thread in between (and
   // locks something) must never see a half-written entry.
-  HeldLock& h = ts->held[ts->nheld];
+  HeldLock& h = *ts->top;
   h.addr = a->addr;
   h.id = a->lock->id;
   h.kind = a->lock->kind;
@@ -501,18 +513,18 @@ LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired
   h.pc = a->pc;
   h.mode = a->mode;
   h.flags = a->flags | kHeldUnchecked;  // this protocol's entries are never reused in place
-  SetReuseDepth(ts, ts->nheld);
+  SetReuseDepth(ts, ts->Nheld());
   h.stack = LOCKSAN_UNLIKELY(g_acquire_stacks) ? CaptureAcquireStack() : 0;
   std::atomic_signal_fence(std::memory_order_release);
-  ts->nheld++;
+  ts->top = &h + 1;
 }
 
 // OnRelease — before an unlock call. Returns false when this thread does not hold the lock.
 LOCKSAN_ALWAYS_INLINE bool OnRelease(ThreadState* ts, uptr addr) {
-  u32 n = ts->nheld;
-  if (LOCKSAN_LIKELY(n && ts->held[n - 1].addr == addr)) {
+  HeldLock* top = ts->top;
+  if (LOCKSAN_LIKELY(top[-1].addr == addr)) {
     std::atomic_signal_fence(std::memory_order_acquire);
-    ts->nheld = n - 1;
+    ts->top = top - 1;
     return true;
   }
   return ReleaseSlow(ts, addr);

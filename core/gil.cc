@@ -261,7 +261,7 @@ void OnGilMutexUnlock(ThreadState* ts) {
   int locked = __atomic_load_n(g_gil_locked, __ATOMIC_ACQUIRE);
   if (GetFlags().verbosity >= 3)
     OutputPrintf("locksan: gil unlock T%u holds=%d taking=%d locked=%d owner=%d nheld=%u\n", ts->number,
-                 ts->holds_gil, ts->gil_taking, locked, python::CurrentThreadHoldsGil(), ts->nheld);
+                 ts->holds_gil, ts->gil_taking, locked, python::CurrentThreadHoldsGil(), ts->Nheld());
   if (ts->gil_taking) {
     ts->gil_taking = false;
     SetOuterWait(ts, false);

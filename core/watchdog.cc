@@ -275,7 +275,7 @@ class Watchdog {
 // AppendHeld — the locks `t` holds (re-entries left out) as report entries of thread `number`. The
 // caller holds the thread-list lock; the bound guards against a torn count.
 void AppendHeld(const ThreadState* t, u32 number, PtrVec<ReportHeld>* out) {
-  u32 n = t->nheld;
+  u32 n = t->Nheld();
   for (u32 i = 0; i < n && i < 4096; i++) {
     const HeldLock& h = t->held[i];
     if ((h.flags & kHeldReentry) || HeldEntryIsPending(t, i, n)) continue;
@@ -287,7 +287,7 @@ void FindHolders(ThreadState* list, ThreadState* self, uptr addr, u64 id, u8 mod
                  PtrVec<ThreadState*>* out) {
   for (ThreadState* t = list; t; t = t->next_all) {
     if (t == self || !t->alive.load(std::memory_order_acquire)) continue;
-    u32 n = t->nheld;
+    u32 n = t->Nheld();
     const HeldLock* held = t->held;
     if (n > 4096) continue;  // a torn read
     for (u32 i = 0; i < n; i++) {

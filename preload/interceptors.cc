@@ -150,10 +150,10 @@ LOCKSAN_ALWAYS_INLINE int ReleaseCall(uptr addr, Unlock unlock, Slow slow) {
   ThreadLocal& tl = t_local;
   ThreadState* ts = tl.ts;
   if (LOCKSAN_LIKELY(ts && !tl.in_runtime && !tl.disabled)) {
-    u32 n = ts->nheld;
-    if (LOCKSAN_LIKELY(n && ts->held[n - 1].addr == addr)) {
+    HeldLock* top = ts->top;
+    if (LOCKSAN_LIKELY(top[-1].addr == addr)) {  // held[-1] is the sentinel
       std::atomic_signal_fence(std::memory_order_seq_cst);
-      ts->nheld = n - 1;
+      ts->top = top - 1;
       std::atomic_signal_fence(std::memory_order_seq_cst);
       return unlock();
     }
@@ -232,7 +232,10 @@ LOCKSAN_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
   if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_mutex)) return GilMutexLock(m, CALLER_PC, CALLER_SP);
   ThreadLocal& tl = t_local;
   ThreadState* ts = tl.ts;
-  if (LOCKSAN_LIKELY(ts && !tl.in_runtime && !tl.disabled && g_mutex_tail && !ts->end_slow &&
+  static_assert(offsetof(ThreadState, no_tail) == offsetof(ThreadState, end_slow) + 1, "one compare");
+  u16 slow_or_off;  // end_slow and no_tail
+  if (LOCKSAN_LIKELY(ts && !tl.in_runtime && !tl.disabled &&
+                     (__builtin_memcpy(&slow_or_off, &ts->end_slow, sizeof slow_or_off), !slow_or_off) &&
                      !(m->__data.__kind & kMutexTailRefuse))) {
     tl.in_runtime = 1;  // a signal handler must not use the slot while it is checked and pushed
     HeldLock* h = ReusableSlot(ts, ADDR(m), kWrite, false);
@@ -241,7 +244,7 @@ LOCKSAN_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
       h->epoch = h->lock->release_epoch.load(std::memory_order_relaxed);
       PublishWait(ts, ADDR(m) | kWaitTail, kWrite, h->lock);
       std::atomic_signal_fence(std::memory_order_release);  // a handler sees the entry whole
-      ts->nheld++;
+      ts->top = h + 1;
       std::atomic_signal_fence(std::memory_order_seq_cst);
       tl.in_runtime = 0;
       return REAL(pthread_mutex_lock)(m);
@@ -463,7 +466,7 @@ LOCKSAN_EXPORT int sem_trywait(sem_t* s) {
   if (rc != 0) {
     // A failed try on a semaphore this thread holds is the signal pattern too (CPython's
     // Condition.wait(0) polls its waiter lock this way).
-    for (u32 i = ts->nheld; i-- > 0;)
+    for (u32 i = ts->Nheld(); i-- > 0;)
       if (ts->held[i].addr == ADDR(s)) {
         OnLockDestroy(ADDR(s));
         break;

@@ -217,6 +217,8 @@ struct ThreadState {
     uptr pcs[64];  // kMaxStackDepth
   } shared_capture = {};
 };
+static_assert(offsetof(ThreadState, inline_held) == offsetof(ThreadState, below_inline_held) + sizeof(HeldLock),
+              "the sentinel is inline_held[-1]");
 
 // CurrentThread — the calling thread's state, created on first use. nullptr while the runtime is
 // not initialised, while the thread is inside the runtime (re-entry), or during thread teardown.

@@ -8,6 +8,9 @@
 #define LOCKSAN_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define LOCKSAN_NOINLINE __attribute__((noinline))
 #define LOCKSAN_ALWAYS_INLINE inline __attribute__((always_inline))
+// Code that may run before a sanitizer runtime that locksan is built with (LOCKSAN_SANITIZE) has set
+// up its shadow memory: an interceptor the sanitizer's own start-up calls.
+#define LOCKSAN_NO_SANITIZE __attribute__((no_sanitize("address", "undefined")))
 
 namespace locksan {
 

@@ -638,6 +638,11 @@ struct ProgramIteration {
   }
 };
 
+LOCKSAN_NOINLINE int IterateCounted(DlIterateFn real, DlIterateCallback callback, void* data) {
+  ProgramIteration iteration;
+  return real(callback, data);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -645,15 +650,19 @@ struct ProgramIteration {
 // another thread. Meanwhile the runtime must not wait for that lock (libunwind, the libcuda
 // look-up): the interceptor makes the program's iterations known (core/stack.h, LoaderLockScope).
 // ---------------------------------------------------------------------------------------------
-LOCKSAN_EXPORT int dl_iterate_phdr(DlIterateCallback callback, void* data) {
+// Before any locksan code has run (the real functions are not resolved yet) there is nothing to
+// tell the runtime, and the caller may be a sanitizer's own start-up (AddressSanitizer calls
+// dl_iterate_phdr before its shadow memory exists: a locksan built with LOCKSAN_SANITIZE must not run
+// instrumented code then). So this function is not instrumented and, until then, only forwards.
+LOCKSAN_EXPORT LOCKSAN_NO_SANITIZE int dl_iterate_phdr(DlIterateCallback callback, void* data) {
   DlIterateFn real = __atomic_load_n(&g_real_dl_iterate_phdr, __ATOMIC_ACQUIRE);
   if (LOCKSAN_UNLIKELY(!real)) {
     real = reinterpret_cast<DlIterateFn>(dlsym(RTLD_NEXT, "dl_iterate_phdr"));
     if (!real) return 0;
     __atomic_store_n(&g_real_dl_iterate_phdr, real, __ATOMIC_RELEASE);
   }
-  ProgramIteration iteration;
-  return real(callback, data);
+  if (LOCKSAN_UNLIKELY(!__atomic_load_n(&real::resolved, __ATOMIC_ACQUIRE))) return real(callback, data);
+  return IterateCounted(real, callback, data);
 }
 
 LOCKSAN_EXPORT int dlclose(void* handle) {

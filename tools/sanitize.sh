@@ -185,9 +185,19 @@ sys.exit(1 if failed else 0)
 EOF
     grep -E "^(PASS|FAIL|ERROR)" "$work/log" | sed 's/^/  /'
     # What the sanitizers found, in any run (passing or not): the outputs are kept per variant.
-    findings="$(cat "$work"/*.tmp/out.*.stderr "$work"/*.tmp/out.*.stdout 2>/dev/null |
-                grep -aE "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: AddressSanitizer" |
-                sed -E 's/==[0-9]+==/==PID==/; s/0x[0-9a-f]+/0x.../g' | sort | uniq -c)"
+    # A report in "thread T-1" is in a thread that ASan does not know: one created in a forked child
+    # (gcc 12's libasan does not follow fork), which runs on a stack cached from a parent's thread
+    # whose frame poisoning was never cleared, so any write there is reported. Counted, not failed.
+    scan='/ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: AddressSanitizer/ {
+            if (held != "") print (forked ? "FORKED " : "") held; held = $0; forked = 0; next }
+          held != "" { if ($0 ~ /thread T-1/) forked = 1; print (forked ? "FORKED " : "") held; held = "" }
+          END { if (held != "") print held }'
+    all="$(for f in "$work"/*.tmp/out.*.stderr "$work"/*.tmp/out.*.stdout; do
+             [ -f "$f" ] && awk "$scan" "$f"; done 2>/dev/null |
+           sed -E 's/==[0-9]+==/==PID==/; s/0x[0-9a-f]+/0x.../g')"
+    forked="$(echo "$all" | grep -c '^FORKED ' || true)"
+    findings="$(echo "$all" | grep -v '^FORKED ' | grep -v '^$' | sort | uniq -c)"
+    [ "$forked" -gt 0 ] && echo "  not counted: $forked ASan report(s) in threads created in forked children (ASan does not track them)"
     if [ -n "$findings" ]; then
       echo "  sanitizer findings:"
       echo "$findings" | sed 's/^/    /'
@@ -202,6 +212,15 @@ EOF
       [abba]="creation stacks start with libasan's pthread_create interceptor frame"
       [stack_depth]="creation stacks start with libasan's pthread_create interceptor frame"
       [links_unwinders]="--no-deepbind: locksan then shares the program's libunwind (what RTLD_DEEPBIND prevents)"
+      [dead_thread_records]="creation stacks start with libasan's pthread_create interceptor frame"
+      [free_churn]="libasan's free() comes first: locksan's free() interceptor is not called (heap reuse)"
+      [free_filter]="libasan's free() comes first: locksan's free() interceptor is not called (heap reuse)"
+      [free_large]="libasan's free() comes first: locksan's free() interceptor is not called (heap reuse)"
+      [lock_revival]="libasan's free() comes first: freed locks are not seen, so none is revived"
+      [realloc_moved]="libasan's realloc() comes first: locksan's realloc() interceptor is not called"
+      [rel_many_threads]="the RSS bound: ASan's shadow memory and quarantine grow with the threads"
+      [rel_fork_locks]="ASan reports (and aborts) in threads created in forked children, which it does not track"
+      [rel_exec]="ASan reports (and aborts) in threads created in forked children, which it does not track"
     )
     unexpected=0
     for t in $(grep -oE "^FAIL [a-z0-9_]+" "$work/log" | awk '{print $2}' | sort -u); do

@@ -1232,7 +1232,7 @@ HeldLock* CheckPendingSlow(ThreadState* ts, HeldLock* h) {
     h->addr = 0;  // not an entry: the slot is empty (above every held entry, whatever was dropped)
     return nullptr;
   }
-  // Stale entries below it may have been dropped: the pending slot is held[nheld] again.
+  // Stale entries below it may have been dropped: the pending slot is *top again.
   HeldLock* n = &ts->held[ts->Nheld()];
   *n = pending;
   n->chain = a.chain;
@@ -1438,7 +1438,7 @@ int EndAcquireInPlaceSlow(ThreadState* ts, HeldLock* h, int rc, bool acquired, b
   if (g_acquire_stacks) h->stack = CaptureAcquireStack();
   // Publish the filled entry: a signal handler that runs later must never see a half-written one.
   std::atomic_signal_fence(std::memory_order_release);
-  ts->top++;
+  ts->top = h + 1;
   return rc;
 }
 

@@ -123,7 +123,7 @@ struct ThreadState {
   HeldLock* held = inline_held;
   u32 Nheld() const { return static_cast<u32>(top - held); }
   void SetNheld(u32 n) { top = held + n; }
-  // Slots from reuse_depth up are empty (addr 0; DropReusableFrom). A slot at or above nheld and below
+  // Slots from reuse_depth up are empty (addr 0; DropReusableFrom). A slot at or above top and below
   // reuse_depth was filled while the slots below it held what they hold now: if its entry is the
   // same lock and was validated (not kHeldUnchecked), it is reused in place (ReusableSlot).
   u32 reuse_depth = 0;
@@ -140,7 +140,7 @@ struct ThreadState {
   } lock_cache[kLockCacheSize];
   u64 chain_cache[kChainCacheSize];
   // One more than held_cap: held[held_cap] is never filled (addr 0), so that ReusableSlot may look at
-  // held[nheld] without a bounds check. Heap arrays (PushHeldSlow) have the same spare slot.
+  // *top without a bounds check. Heap arrays (PushHeldSlow) have the same spare slot.
   HeldLock below_inline_held = {kSentinelAddr, 0, 0, 0, 0, nullptr, 0, 0, 0, 0, 0, LockKind::kMutex};
   HeldLock inline_held[kInlineHeld + 1];
 
@@ -347,10 +347,10 @@ LOCKSAN_ALWAYS_INLINE void BeginAcquire(ThreadState* ts, uptr addr, LockKind kin
 // ---------------------------------------------------------------------------------------------
 // In-place acquisition: the fast protocol of the interceptors that make no other lock call between
 // the two events (pthread_mutex_*lock, rwlock, spin, sem_*wait). The entry is filled directly in its
-// slot held[nheld], unpublished (nheld is unchanged), so nothing is copied after the lock call:
+// slot *top, unpublished (top is unchanged), so nothing is copied after the lock call:
 //   HeldLock* h = BeginAcquireInPlace(ts, addr, kind_fn, mode, is_try, pc, sp);  // nullptr: untracked
 //   int rc = real_lock(m);
-//   EndAcquireInPlace(ts, h, rc, acquired_if_nonzero, is_try);  // publishes it (nheld++) on success
+//   EndAcquireInPlace(ts, h, rc, acquired_if_nonzero, is_try);  // publishes it (top++) on success
 // kind_fn() is called only when the lock is not in this thread's lock cache. The thread is marked
 // busy (ScopedInRuntime) in between, so no signal handler can use the slot meanwhile.
 // ---------------------------------------------------------------------------------------------
@@ -427,12 +427,12 @@ LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_f
   return h;
 }
 
-// ReusableSlot — the slot held[nheld] if it can be reused in place for this acquisition, else
+// ReusableSlot — the slot *top (held[Nheld()]) if it can be reused in place for this acquisition, else
 // nullptr (then FillPending fills it). The slot still holds the entry of the last acquisition at this
 // depth. If that was the same lock (same record, not recycled since), with the same locks held below
 // it (a slot whose lower slots changed since it was filled is empty: DropReusableFrom), and its order
 // check was done or not needed (no kHeldUnchecked), the entry is already right: only the call site
-// changes. This is the validated-chain cache keyed by the slot, without hashing. (held[nheld] exists:
+// changes. This is the validated-chain cache keyed by the slot, without hashing. (*top exists:
 // the spare slot held[held_cap] is always empty; a slot with an address was filled, so its lock is
 // set.) The caller marks the thread busy first (a signal handler must not use the slot in between).
 LOCKSAN_ALWAYS_INLINE HeldLock* ReusableSlot(ThreadState* ts, uptr addr, u8 mode, bool is_try) {

@@ -4,9 +4,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
+#include <new>
 
 #include "core/gil.h"
+#include "core/internal_alloc.h"
 #include "core/hooks.h"
 #include "core/output.h"
 #include "core/pycallback.h"
@@ -89,7 +92,64 @@ void ReportCallbackInDriverCall(ThreadState* ts) {
   internal::EmitReportNumbered(&r);
 }
 
+// Driver calls counted by callback id (verbosity >= 1). CUPTI's driver callback ids are below ~1000.
+constexpr u32 kCountedIds = 2048;
+bool g_count_calls = false;
+std::atomic<u64>* g_call_counts;         // [kCountedIds]
+std::atomic<const char*>* g_call_names;  // [kCountedIds]
+
+LOCKSAN_NOINLINE void CountDriverCall(const char* name, uint32_t cbid) {
+  u32 i = cbid < kCountedIds ? cbid : 0;
+  g_call_counts[i].fetch_add(1, std::memory_order_relaxed);
+  if (!g_call_names[i].load(std::memory_order_relaxed))
+    g_call_names[i].store(cbid < kCountedIds ? name : "other", std::memory_order_relaxed);
+}
+
 }  // namespace
+
+void CountDriverCalls(bool on) {
+  if (!on || g_count_calls) return;
+  g_call_counts = static_cast<std::atomic<u64>*>(InternalAlloc(kCountedIds * sizeof(std::atomic<u64>)));
+  g_call_names =
+      static_cast<std::atomic<const char*>*>(InternalAlloc(kCountedIds * sizeof(std::atomic<const char*>)));
+  for (u32 i = 0; i < kCountedIds; i++) {
+    new (&g_call_counts[i]) std::atomic<u64>(0);
+    new (&g_call_names[i]) std::atomic<const char*>(nullptr);
+  }
+  g_count_calls = true;
+}
+
+int DriverCallCountsLine(char* buf, int size) {
+  if (!g_count_calls || size <= 0) return 0;
+  u64 total = 0;
+  for (u32 i = 0; i < kCountedIds; i++) total += g_call_counts[i].load(std::memory_order_relaxed);
+  if (!total) return 0;
+  constexpr int kTop = 8;
+  u32 top[kTop];
+  int ntop = 0;
+  for (u32 i = 0; i < kCountedIds; i++) {
+    u64 c = g_call_counts[i].load(std::memory_order_relaxed);
+    if (!c) continue;
+    int at = ntop < kTop ? ntop++ : kTop;
+    if (at == kTop) {
+      if (c <= g_call_counts[top[kTop - 1]].load(std::memory_order_relaxed)) continue;
+      at = kTop - 1;
+    }
+    while (at > 0 && g_call_counts[top[at - 1]].load(std::memory_order_relaxed) < c) {
+      top[at] = top[at - 1];
+      at--;
+    }
+    top[at] = i;
+  }
+  int len = snprintf(buf, size, "%llu (", static_cast<unsigned long long>(total));
+  for (int k = 0; k < ntop && len > 0 && len < size; k++) {
+    const char* name = g_call_names[top[k]].load(std::memory_order_relaxed);
+    len += snprintf(buf + len, size - len, "%s%s %llu", k ? ", " : "", name ? name : "?",
+                    static_cast<unsigned long long>(g_call_counts[top[k]].load(std::memory_order_relaxed)));
+  }
+  if (len > 0 && len < size) len += snprintf(buf + len, size - len, "%s)", ntop == kTop ? ", ..." : "");
+  return len < size ? len : size - 1;
+}
 
 void CudaForkLock() { g_cb_mu.Lock(); }
 void CudaForkUnlock(bool child) {
@@ -135,7 +195,8 @@ void CudaOnGilReleased(ThreadState* ts) {
 // ---------------------------------------------------------------------------------------------
 // Driver-API hooks (core/hooks.h)
 // ---------------------------------------------------------------------------------------------
-void OnDriverApiEnter(const char* function_name, uint32_t, const char*) {
+void OnDriverApiEnter(const char* function_name, uint32_t cbid, const char*) {
+  if (LOCKSAN_UNLIKELY(g_count_calls)) CountDriverCall(function_name, cbid);
   ThreadState* ts = t_local.ts;
   if (!ts || t_local.in_runtime) return;
   if (ts->driver_depth < kMaxDriverDepth) ts->driver_calls[ts->driver_depth] = function_name;

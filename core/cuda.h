@@ -28,4 +28,10 @@ bool CreatedByDriver(uptr pc);
 void CudaForkLock();
 void CudaForkUnlock(bool child);
 
+// verbosity >= 1: every driver call CUPTI forwards is counted by function (set at start-up, before
+// tracking starts). DriverCallCountsLine writes "N (cuA n, cuB m, ...)", the total and the most
+// frequent functions, into `buf`; 0 when nothing was counted.
+void CountDriverCalls(bool on);
+int DriverCallCountsLine(char* buf, int size);
+
 }  // namespace locksan

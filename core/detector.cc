@@ -1874,6 +1874,7 @@ void InitRuntime() {
   g_acquire_stacks = g_rt.flags.acquire_stacks;
   SetUnwinderLibgccOnly(!strcmp(g_rt.flags.unwinder, "libgcc"));
   SetCaptureTiming(g_rt.flags.verbosity >= 1);
+  CountDriverCalls(g_rt.flags.verbosity >= 1);
   if (g_rt.flags.help) PrintFlagsHelp(ErrorLine, nullptr);
   GilInit();
   g_rt.graph = InternalNew<LockGraph>();
@@ -2020,6 +2021,8 @@ void Finalize() {
       char captures[512];
       if (CaptureTimingLine(captures, sizeof captures) > 0)
         OutputPrintf("==%d==locksan: stack captures: %s\n", getpid(), captures);
+      if (DriverCallCountsLine(captures, sizeof captures) > 0)
+        OutputPrintf("==%d==locksan: driver calls seen through CUPTI: %s\n", getpid(), captures);
     }
     if (n) OutputPrintf("==%d==locksan: reported %llu warning%s\n", getpid(),
                         static_cast<unsigned long long>(n), n == 1 ? "" : "s");

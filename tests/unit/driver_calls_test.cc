@@ -2,6 +2,9 @@
 // calling back into the program (cuda_calls=needed subscribes to both): core/hooks.h.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
+#include "core/cuda.h"
 #include "core/hooks.h"
 
 namespace locksan {
@@ -29,6 +32,25 @@ TEST(DriverCalls, CallbackCalls) {
   EXPECT_FALSE(IsCallbackDriverCall("cuLaunchHostFunc"));  // runs on a driver thread, not inside
   EXPECT_FALSE(IsCallbackDriverCall("cuOccupancy"));
   EXPECT_FALSE(IsCallbackDriverCall(nullptr));
+}
+
+// verbosity >= 1 counts the calls CUPTI forwards, by function, most frequent first. (No thread state is
+// needed to count: a call on a thread locksan does not know is counted too.)
+TEST(DriverCalls, CountsLine) {
+  char buf[256];
+  EXPECT_EQ(DriverCallCountsLine(buf, sizeof buf), 0);  // not counting
+  CountDriverCalls(true);
+  EXPECT_EQ(DriverCallCountsLine(buf, sizeof buf), 0);  // nothing counted yet
+  for (int i = 0; i < 4; i++) OnDriverApiEnter("cuCtxGetCurrent", 17, nullptr);
+  for (int i = 0; i < 2; i++) OnDriverApiEnter("cuLaunchKernel", 307, nullptr);
+  for (int i = 0; i < 3; i++) OnDriverApiEnter("cuMemcpyDtoH_v2", 279, nullptr);
+  OnDriverApiEnter("cuSomethingNew", 100000, nullptr);  // an id past the table: "other"
+  int n = DriverCallCountsLine(buf, sizeof buf);
+  EXPECT_EQ(n, static_cast<int>(strlen(buf)));
+  EXPECT_STREQ(buf, "10 (cuCtxGetCurrent 4, cuMemcpyDtoH_v2 3, cuLaunchKernel 2, other 1)");
+  char small[12];  // cut short, still terminated
+  EXPECT_EQ(DriverCallCountsLine(small, sizeof small), static_cast<int>(sizeof small) - 1);
+  EXPECT_EQ(strlen(small), sizeof small - 1);
 }
 
 }  // namespace

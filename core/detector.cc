@@ -1558,6 +1558,9 @@ void OnForeignUnlock(ThreadState* ts, uptr addr, int rc, int prev_owner) {
 }
 
 void OnLockInit(uptr addr, LockKind kind) {
+  if (LOCKSAN_UNLIKELY(g_rt.flags.verbosity >= 3))
+    OutputPrintf("==%d==locksan: init lock (%s)@%p\n", getpid(), LockKindName(kind),
+                 reinterpret_cast<void*>(addr));
   OnLockDestroy(addr);  // re-initialising a known address starts a new lock
   ThreadState* ts = CurrentThread();
   if (!ts) return;
@@ -1586,6 +1589,10 @@ void OnLockDestroy(uptr addr) {
   RuntimeLockGuard rlock(&g_rt.registry_mu);
   LockInfo* li = g_rt.by_addr->Find(addr);
   if (!li) return;
+  if (LOCKSAN_UNLIKELY(g_rt.flags.verbosity >= 3))
+    OutputPrintf("==%d==locksan: destroy lock %llu(%s)@%p, first taken at pc %p\n", getpid(),
+                 static_cast<unsigned long long>(li->id), LockKindName(li->kind),
+                 reinterpret_cast<void*>(addr), reinterpret_cast<void*>(li->first_pc));
   ParkOrRemoveLocked(li);
   ForgetLocked(li);
   // Destroying a lock this thread holds (a semaphore used as a signal, or a misuse): drop the entry.

@@ -86,6 +86,7 @@ struct Runtime {
     u32 thread;
     u32 first_stack;  // its "first locked at" stack (depot id)
     LockKind kind;
+    bool recurring;   // parked by the recurring-lock rule: any chain, a re-initialised lock only
   };
   ParkedLock* parked = nullptr;  // kParkedSlots, allocated at the first park
   size_t parked_live = 0;
@@ -369,6 +370,7 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind, u64 reuse_id = 0, u64 park
   li->in_libcuda = false;
   li->shared = false;
   li->acquired = false;
+  li->edges_while_held = false;
   li->init_thread = 0;
   li->gil_state.store(0, std::memory_order_relaxed);
   g_rt.by_addr->Insert(li);
@@ -449,19 +451,32 @@ bool ParkableKind(LockKind k) {
 }
 
 // ParkOrRemoveLocked — a lock is forgotten (graph_mu and registry_mu held; ForgetLocked follows):
-// its node is removed from the graph, or parked. A node is parked when every edge into it was made by
-// the order check of one acquisition chain (its first thread, at its first call site), no edge goes
-// out of it, and no order check that made an edge ran while it was held (so its id is in no other
-// edge's gates): then a new lock at the same address, first taken by that thread at that call site
-// under the same held locks (the same chain), would make exactly these edges again. That lock takes
-// the parked id back (ResolveLockSlow): its order check, edges and evidence are already there, and
-// its chains are in the caches. A parked node has no edge out of it, so it is on no cycle and in no
-// report. One slot per address hash: a node parked in an occupied slot removes the one there.
+// its node is removed from the graph, or parked, by one of two rules.
+// - A sink: every edge into it was made by the order check of one acquisition chain (its first
+//   thread, at its first call site), no edge goes out of it, and no order check that made an edge ran
+//   while it was held (so its id is in no other edge's gates). A new lock at the same address, first
+//   taken by that thread at that call site under the same held locks (the same chain), would make
+//   exactly these edges again: it takes the parked id back (ResolveLockSlow), with its order check,
+//   edges and evidence, and its chains are in the caches. Such a node is on no cycle.
+// - A recurring driver lock: a lock of libcuda's (first taken by code in libcuda or inside a driver
+//   call), initialised (pthread_*_init) and first taken by the same thread, never taken by another,
+//   destroyed or freed, then initialised again at the same address and first taken by that thread at
+//   the same call site (libcuda re-creates two recursive mutexes at the same addresses on every CuPy
+//   step, each with edges in and out). It is taken to be the same driver object used the same way,
+//   as lockdep's lock classes assume, and takes the node back with all its edges, out of it too:
+//   edges the new object may not make again. That is a class-level view, which is why the rule is
+//   kept to the driver's own locks (whose order among themselves no program can change). While
+//   parked such a node may have edges out of it: a cycle through a parked node is not reported
+//   (CycleReportable), since that lock no longer exists.
+// One slot per address hash: a node parked in an occupied slot removes the one there.
 void ParkOrRemoveLocked(LockInfo* li) {
   uptr addr = li->addr.load(std::memory_order_relaxed);
-  bool park = g_rt.flags.revive_locks && li->park_chain > kParkNever && ParkableKind(li->kind) &&
-              li->first_pc && g_rt.graph->IsSinkWithInEdges(li->id);
-  if (!park) {
+  bool base = g_rt.flags.revive_locks && ParkableKind(li->kind) && li->first_pc;
+  bool sink = base && li->park_chain > kParkNever && !li->edges_while_held &&
+              g_rt.graph->IsSinkWithInEdges(li->id);
+  bool recurring = !sink && base && li->in_libcuda && li->init_thread == li->first_thread + 1 &&
+                   !li->shared && g_rt.graph->HasNode(li->id);
+  if (!sink && !recurring) {
     g_rt.graph->RemoveNode(li->id);
     return;
   }
@@ -474,23 +489,25 @@ void ParkOrRemoveLocked(LockInfo* li) {
   }
   p.addr = addr;
   p.id = li->id;
-  p.chain = li->park_chain;
+  p.chain = sink ? li->park_chain : kParkNone;
   p.pc = li->first_pc;
   p.thread = li->first_thread;
   p.first_stack = li->first_stack;
   p.kind = li->kind;
+  p.recurring = recurring;
   g_rt.parked_live++;
 }
 
 // TakeParkedLocked — the id of the node parked at `addr` for this first acquisition (registry_mu
-// held), emptying its slot; 0 when there is none or it does not match.
-u64 TakeParkedLocked(const ThreadState* ts, uptr addr, LockKind kind, uptr pc, const ParkKey& k,
+// held), emptying its slot; 0 when there is none or it does not match. `k`: the acquisition's held
+// chain (nullptr: unknown); `reinit`: the lock was initialised by this thread and is being taken for
+// the first time (the recurring-lock rule needs that and no chain).
+u64 TakeParkedLocked(const ThreadState* ts, uptr addr, LockKind kind, uptr pc, const ParkKey* k, bool reinit,
                      u64* chain, u32* first_stack) {
   if (!g_rt.parked_live) return 0;
   Runtime::ParkedLock& p = ParkedSlot(addr);
-  if (!p.id || p.addr != addr || p.kind != kind || p.thread != ts->number || p.pc != pc ||
-      p.chain != ChainStep(k.below, p.id, k.mode, k.flags))
-    return 0;
+  if (!p.id || p.addr != addr || p.kind != kind || p.thread != ts->number || p.pc != pc) return 0;
+  if (p.recurring ? !reinit : !k || p.chain != ChainStep(k->below, p.id, k->mode, k->flags)) return 0;
   u64 id = p.id;
   *chain = p.chain;
   *first_stack = p.first_stack;
@@ -622,6 +639,9 @@ ReportDesc* NewInversionReport(ThreadState* ts, const CycleResult& cycle) {
 // again (CheckAcquireSlow searches again; the graph re-checks an edge seen from a second thread).
 bool CycleReportable(Edge* const* edges, u32 n, void*) {
   RuntimeLockGuard rlock(&g_rt.registry_mu);
+  // A parked node (a recurring lock, ParkOrRemoveLocked) is a lock that no longer exists.
+  for (u32 i = 0; i < n; i++)
+    if (!g_rt.by_id->Find(edges[i]->from->id)) return false;
   for (u32 i = 0; i < n; i++) {
     const Edge* in = edges[i];
     const Edge* out = edges[i + 1 < n ? i + 1 : 0];
@@ -779,6 +799,19 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, co
     LockInfo* found = g_rt.by_addr->Find(addr);
     if (found) {
       li = found;
+      if (!li->acquired && !li->first_pc && pc && li->init_thread == ts->number + 1 && g_rt.parked_live) {
+        // Initialised by this thread and taken for the first time: a recurring lock's parked node?
+        u64 chain = kParkNone;
+        u32 revived_stack = 0;
+        if (u64 id = TakeParkedLocked(ts, addr, kind, pc, revive, /*reinit=*/true, &chain, &revived_stack)) {
+          g_rt.by_id->Erase(li->id);  // its own id is on no edge: it was never taken
+          li->id = id;
+          li->park_chain = chain;
+          g_rt.by_id->Insert(li);
+          li->first_stack = revived_stack;
+          revived = true;
+        }
+      }
     } else if (kind == LockKind::kSemaphore) {
       // A semaphore never seen in sem_init(..., 1) is not known to be a lock.
       li = &g_untracked;
@@ -786,7 +819,7 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, co
       if (OverBudget()) return nullptr;
       u64 chain = kParkNone;
       u32 revived_stack = 0;
-      u64 id = revive && pc ? TakeParkedLocked(ts, addr, kind, pc, *revive, &chain, &revived_stack) : 0;
+      u64 id = revive && pc ? TakeParkedLocked(ts, addr, kind, pc, revive, false, &chain, &revived_stack) : 0;
       li = NewLockInfoLocked(addr, kind, id, chain);
       is_new = true;
       revived = id != 0;
@@ -929,7 +962,7 @@ u32 PreviousStack(const HeldLock& h, CurrentStack* cur) {
 void NoteParkability(ThreadState* ts, u32 top, const Acquire* a, bool all_known) {
   for (u32 j = 0; j < top; j++) {
     const HeldLock& h = ts->held[j];
-    if (h.lock->gen.load(std::memory_order_relaxed) == h.gen) h.lock->park_chain = kParkNever;
+    if (h.lock->gen.load(std::memory_order_relaxed) == h.gen) h.lock->edges_while_held = true;
   }
   LockInfo* li = a->lock;
   if (all_known || li->park_chain == kParkNever) return;

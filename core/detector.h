@@ -47,6 +47,7 @@ struct LockInfo {
   bool in_libcuda = false;            // first taken by code in libcuda
   bool shared = false;                // taken by more than one thread (only such a lock can be a gate)
   bool acquired = false;              // has been acquired at least once
+  bool edges_while_held = false;      // an order check that made an edge ran while it was held
   // Semaphores (Python locks), the confined-GIL-cycle rule (CheckAcquireSlow): bits 0-29: 1 + number
   // of the first thread that took it while holding the GIL (kGilTakerMask); kGilShared: a second such
   // thread did (also when a thread number does not fit); kGilCycleSkipped: a cycle through it was
@@ -54,8 +55,8 @@ struct LockInfo {
   std::atomic<u32> gil_state{0};
   // Lock revival (revive_locks, see ParkOrRemoveLocked): kParkNone before the first order check that
   // made an edge into this lock; then the chain of that acquisition (its held entry's chain) while
-  // every edge into it came from that chain, by its first thread at its first call site, and no
-  // order check with an edge ran while it was held; kParkNever once one of these fails.
+  // every edge into it came from that chain, by its first thread at its first call site;
+  // kParkNever once one of these fails.
   u64 park_chain = 0;
 };
 constexpr u64 kParkNone = 0, kParkNever = 1;

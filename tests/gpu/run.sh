@@ -12,7 +12,8 @@
 # Rows "…@locksan" run the Python programs under the full build/liblocksan.so when it exists.
 # Expected outcomes: pass | hang (deadlock: watchdog or timeout) | fail (a documented failure) |
 #   report (stderr has "WARNING: locksan:") | report:KIND... (each kind reported; "report:KINDS|TEXT":
-#   and the log has TEXT) | clean (pass and no locksan warning) | info (exit 0).
+#   and the log has TEXT) | clean (pass and no locksan warning) | info (exit 0) | says:TEXT (exit 0, the
+#   log has TEXT) | revived:N (exit 0, no warning, verbosity=1 counts at least N locks revived).
 # Environment: PYTHON (default python3), LOCKSAN_GPU_BUILD, LOCKSAN_LIB (default build/liblocksan.so),
 #   LOCKSAN_GPU_NO_CMAKE=1 (do not try the cmake build; the GPU machine lacks libdw-dev, so build here
 #   and carry build/ instead).
@@ -132,6 +133,10 @@ run_case() {
         grep -q "WARNING: locksan: ${k} " "$log" || verdict=FAIL
       done
       if [ -n "$text" ] && ! grep -qF -- "$text" "$log"; then verdict=FAIL; fi ;;
+    revived:*)  # exit 0, no report, and verbosity=1's stats line counts at least this many revived locks
+      local n; n=$(sed -n 's/.*stats: .* \([0-9][0-9]*\) locks revived.*/\1/p' "$log" | tail -1)
+      [ $rc -eq 0 ] && [ $warned -eq 0 ] && [ -n "$n" ] && [ "$n" -ge "${expect#revived:}" ] && verdict=PASS || verdict=FAIL
+      result="$result, $n revived" ;;
     clean)  [[ $result == pass ]] && verdict=PASS || verdict=FAIL ;;
     info)   [ $rc -eq 0 ] && verdict=PASS || verdict=FAIL ;;
   esac
@@ -216,6 +221,9 @@ if [ -f "$LOCKSAN_LIB" ]; then
   run_case clean_torch@locksan     clean 300  LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" -- "$PY" clean_torch.py
   run_case clean_cupy@locksan      clean 300  LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" -- "$PY" clean_cupy.py
   run_case clean_numba@locksan     clean 300  LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" -- "$PY" clean_numba.py
+  # libcuda re-creates two recursive mutexes at the same addresses on every CuPy step: both come back
+  # as the same graph nodes (the recurring-driver-lock rule), ~2 revivals a step.
+  run_case revived_cupy@locksan    revived:500 300 LD_PRELOAD="$L" LOCKSAN_OPTIONS=verbosity=1 -- "$PY" ../../bench/gpu_bench.py cupy --steps 300
   run_case profiler_torch@locksan  "says:locksan gave CUPTI up" 300  LOCKSAN_GPU_NO_FAULTHANDLER=1 LOCKSAN_OPTIONS=exitcode=0 LD_PRELOAD="$L" -- "$PY" profiler_torch.py
 else
   for t in seed_single seed_hang hostfunc_gil hostfunc_ok clean_torch clean_cupy clean_numba profiler_torch; do

@@ -42,6 +42,11 @@ Scenarios (the programs are in programs/, the C library they load is cblib.c, bu
                    as libcuda.so.1) holds its mutex while it calls a ctypes callback: exit 66, one
                    python-callback-in-driver-call naming the callback (b2d at its def line, called by
                    cuFakeOccupancy), the held driver mutex and the Python caller. 3.6: exit 0, no report.
+    driver_lock_recurring  a stand-in driver object whose recursive mutex is initialised, used and destroyed
+                   at the same address on each of 1,000 calls (as libcuda's per-step mutexes under
+                   CuPy): 999 revivals (0 with revive_locks=0), no report; a cycle closed only through
+                   the destroyed (parked) lock is not reported; a real inversion through the revived lock
+                   is (exit 66, one lock-order-inversion with both call sites).
     gil_sem_inversion  two Python threads each block on a library semaphore with the GIL held and hold it
                    across a GIL release (sequential): one lock-order-inversion GIL <-> global 'lib_sem'
                    with both Python stacks (one thread alone doing it is clean_gil_sem_one_thread).
@@ -741,6 +746,40 @@ def scenario_lock_revival(ctx):
                 opts, revived), r)
 
 
+def scenario_driver_lock_recurring(ctx):
+    # A driver object whose recursive mutex is initialised, used (outer -> obj -> inner) and destroyed
+    # at the same address on every call, 1,000 calls (fakecuda.c): one node for all of them (the
+    # recurring-driver-lock rule), and the same verdicts as one node per object.
+    def revived(r, opts):
+        m = re.search(r"stats: .* (\d+) locks revived \((\d+) parked\)$", r.stderr, re.M)
+        expect(m is not None, "%s: no stats line with revivals" % opts, r)
+        return int(m.group(1))
+
+    for opts in ("verbosity=1", "verbosity=1:revive_locks=0"):
+        r = ctx.run("driver_lock_recurring", options=opts)
+        expect(r.rc == 0 and r.stdout == "done\n", "%s: the program did not run to its end" % opts, r)
+        expect("WARNING: locksan" not in r.stderr, "%s: a report" % opts, r)
+        n = revived(r, opts)
+        want = 0 if "revive_locks=0" in opts else 999
+        expect(n == want, "%s: %d locks revived, expected %d (one per call but the first)" % (opts, n, want), r)
+    # Negative: after the object is destroyed, inner -> outer on another thread closes outer -> obj ->
+    # inner -> outer only through the destroyed lock, whose node stays parked with its edges.
+    r = ctx.run("driver_lock_recurring", options="verbosity=1", args=("parked_cycle",))
+    expect(r.rc == 0 and r.stdout == "done\n", "parked_cycle: the program did not run to its end", r)
+    expect("WARNING: locksan" not in r.stderr, "parked_cycle: a cycle through a destroyed lock was reported", r)
+    expect(re.search(r"stats: .* \(1 parked\)$", r.stderr, re.M), "parked_cycle: the lock was not parked", r)
+    # Positive: one more object, revived, used as before (its chains are cached: no order check) and then
+    # taken by another thread while it holds the inner lock: obj -> inner and inner -> obj, reported.
+    r = ctx.run("driver_lock_recurring", options="verbosity=1", args=("inversion",))
+    expect(r.rc == 66, "inversion: exit status %d, expected 66" % r.rc, r)
+    kinds = [k for _, k in HEADLINE.findall(r.stderr)]
+    expect(kinds == ["lock-order-inversion"], "inversion: reports %s, expected one lock-order-inversion" % kinds, r)
+    rep = report_of(r, "lock-order-inversion")
+    expect("cuFakeInnerThenObj" in rep and "obj_use" in rep,
+           "inversion: the report does not show both orders (obj_use, cuFakeInnerThenObj)", r)
+    expect(revived(r, "inversion") == 1000, "inversion: the last object was not revived", r)
+
+
 def scenario_clean(ctx):
     failures = []
     for name in CLEAN_PROGRAMS:
@@ -788,6 +827,7 @@ SCENARIOS = {
     "gil_sem_inversion": scenario_gil_sem_inversion,
     "signal_handlers": scenario_signal_handlers,
     "lock_revival": scenario_lock_revival,
+    "driver_lock_recurring": scenario_driver_lock_recurring,
     "clean": scenario_clean,
 }
 

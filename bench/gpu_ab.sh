@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# bench/gpu_ab.sh — where a GPU workload's overhead comes from: bench/gpu_bench.py's steady loop run
+# under several configurations side by side, rounds interleaved (order rotated each round), median
+# [min–max] of the loop's wall time and the ratio to native. Configurations:
+#   native                  no preload
+#   passthrough             bench/passthrough_preload.c: the same interposed functions, forwarding only
+#   NAME=LIB[@OPTIONS]      LD_PRELOAD=LIB with LOCKSAN_OPTIONS=OPTIONS (':'-separated), e.g.
+#                           locksan=build/liblocksan.so  nocupti=build/liblocksan.so@cuda_tracking=off
+# usage: bench/gpu_ab.sh [--rounds N] [--workload cupy|torch] [--steps N] CONFIG...
+# PYTHONHASHSEED is fixed (0) for every run. Without a GPU it prints "SKIP: no GPU" and exits 0.
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROUNDS=8; WL=cupy; STEPS=""; PY=${PYTHON:-python3}; CFGS=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --rounds) ROUNDS=$2; shift ;;
+    --workload) WL=$2; shift ;;
+    --steps) STEPS=$2; shift ;;
+    -h|--help) sed -n 2,10p "$0"; exit 0 ;;
+    -*) echo "gpu_ab.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+    *) CFGS+=("$1") ;;
+  esac
+  shift
+done
+[ ${#CFGS[@]} -gt 0 ] || CFGS=(native passthrough "locksan=$ROOT/build/liblocksan.so")
+if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then
+  echo "SKIP: no GPU"; exit 0
+fi
+W=${GPU_BENCH_DIR:-/tmp/gpu-ab}; mkdir -p "$W"; : >"$W/results.tsv"
+PT=$W/passthrough.so
+if printf '%s\n' "${CFGS[@]}" | grep -qx passthrough; then
+  cc -O2 -shared -fPIC "$ROOT/bench/passthrough_preload.c" -o "$PT" -ldl ||
+    { echo "gpu_ab.sh: cannot build the pass-through preload" >&2; exit 2; }
+fi
+for c in "${CFGS[@]}"; do
+  case "$c" in native|passthrough) ;; *=*) lib=${c#*=}; lib=${lib%%@*}
+    [ -f "$lib" ] || { echo "gpu_ab.sh: $lib not found ($c)" >&2; exit 2; } ;;
+    *) echo "gpu_ab.sh: bad configuration '$c' (native, passthrough or NAME=LIB[@OPTIONS])" >&2; exit 2 ;;
+  esac
+done
+echo "# $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1); $("$PY" -V 2>&1);" \
+     "$(date -u +%Y-%m-%dT%H:%MZ); $WL, $ROUNDS rounds"
+n=${#CFGS[@]}
+for ((r = 0; r < ROUNDS; r++)); do
+  for ((k = 0; k < n; k++)); do
+    c=${CFGS[$(((k + r) % n))]}
+    name=$c; pre=""; opts=""
+    case "$c" in
+      native) ;;
+      passthrough) pre=$PT ;;
+      *) name=${c%%=*}; pre=${c#*=}; [[ $pre == *@* ]] && opts=${pre#*@}; pre=${pre%%@*} ;;
+    esac
+    res=$(env PYTHONHASHSEED=0 LD_PRELOAD="$pre" LOCKSAN_OPTIONS="$opts" timeout 600 "$PY" \
+          "$ROOT/bench/gpu_bench.py" "$WL" ${STEPS:+--steps "$STEPS"} 2>"$W/$name.$r.err" | grep '^RESULT')
+    loop=$(echo "$res" | grep -o 'loop_s=[0-9.]*' | cut -d= -f2)
+    printf '%s\t%s\t%s\n' "$name" "$r" "${loop:-nan}" >>"$W/results.tsv"
+    printf '  round %d %-12s loop %s s\n' "$r" "$name" "${loop:-failed (see $W/$name.$r.err)}"
+  done
+done
+python3 - "$W/results.tsv" <<'EOF'
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+order, vals = [], {}
+for name, _, v in rows:
+    if name not in vals:
+        order.append(name)
+        vals[name] = []
+    if v != "nan":
+        vals[name].append(float(v))
+base = statistics.median(vals["native"]) if vals.get("native") else None
+print("| configuration | steady loop, median [min–max] | vs native |")
+print("|---|---|---|")
+for name in order:
+    v = vals[name]
+    if not v:
+        print("| %s | failed | — |" % name)
+        continue
+    m = statistics.median(v)
+    print("| %s | %.3f s [%.3f–%.3f] | %s |" % (name, m, min(v), max(v), "×%.2f" % (m / base) if base else "—"))
+EOF

@@ -136,7 +136,7 @@ run_case() {
     revived:*)  # exit 0, no report, and verbosity=1's stats line counts at least this many revived locks
       local n; n=$(sed -n 's/.*stats: .* \([0-9][0-9]*\) locks revived.*/\1/p' "$log" | tail -1)
       [ $rc -eq 0 ] && [ $warned -eq 0 ] && [ -n "$n" ] && [ "$n" -ge "${expect#revived:}" ] && verdict=PASS || verdict=FAIL
-      result="$result, $n revived" ;;
+      result="rc=$rc, ${n:-no} revived" ;;
     clean)  [[ $result == pass ]] && verdict=PASS || verdict=FAIL ;;
     info)   [ $rc -eq 0 ] && verdict=PASS || verdict=FAIL ;;
   esac

@@ -17,12 +17,12 @@ namespace locksan {
 
 uptr g_gil_mutex = 0;
 uptr g_gil_cond = 0;
+uptr g_gil_switch_mutex = 0;
+uptr g_gil_switch_cond = 0;
 
 namespace {
 
 std::atomic<int> g_state{0};  // 0: no CPython, 1: CPython present, not located yet, 2: located, 3: refused
-uptr g_gil_switch_mutex = 0;
-uptr g_gil_switch_cond = 0;
 uptr g_gil_lock_addr = 0;  // the GIL's identity in the graph: the address of its `locked` word
 const volatile int* g_gil_locked = nullptr;
 const char* g_status = "no CPython in this process";

@@ -18,6 +18,11 @@ namespace locksan {
 // Hidden: compared on every mutex lock/unlock, PC-relative (no GOT load).
 extern uptr g_gil_mutex __attribute__((visibility("hidden")));
 extern uptr g_gil_cond __attribute__((visibility("hidden")));
+// The GIL's switch mutex and condition (FORCE_SWITCHING: take_gil locks the mutex and signals the
+// condition on every take; drop_gil waits on them for a forced switch). Neither is a lock of the
+// graph: the interceptors call the real functions at once (compared only off the fast paths).
+extern uptr g_gil_switch_mutex __attribute__((visibility("hidden")));
+extern uptr g_gil_switch_cond __attribute__((visibility("hidden")));
 
 // GilInit — at start-up: is there a CPython in the process at all?
 void GilInit();

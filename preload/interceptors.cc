@@ -188,7 +188,8 @@ namespace {
 LOCKSAN_NOINLINE int GilMutexLock(pthread_mutex_t* m, uptr pc, uptr sp) {
   LOCKSAN_REAL_INIT(pthread_mutex_lock);
   ThreadState* ts = CurrentThread();
-  if (!ts) return REAL(pthread_mutex_lock)(m);
+  // drop_gil (the thread holds the GIL) or a nested lock of the mutex while taking it: nothing to do.
+  if (!ts || ts->holds_gil || ts->gil_taking) return REAL(pthread_mutex_lock)(m);
   ScopedInRuntime busy;  // a signal handler interrupting us must not re-enter the detector
   OnGilMutexLock(ts, pc, sp);
   return REAL(pthread_mutex_lock)(m);
@@ -223,6 +224,7 @@ namespace {
 // MutexLockCall — pthread_mutex_lock off the tail path; out of line, so that the tail path saves no
 // register.
 LOCKSAN_NOINLINE int MutexLockCall(pthread_mutex_t* m, uptr pc, uptr sp) {
+  if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_switch_mutex)) return REAL(pthread_mutex_lock)(m);
   return AcquireCall(ADDR(m), MUTEX_KIND(m), kWrite, false, pc, sp,
                      [m] { return REAL(pthread_mutex_lock)(m); }, MutexAcquired);
 }
@@ -246,6 +248,10 @@ LOCKSAN_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
       std::atomic_signal_fence(std::memory_order_release);  // a handler sees the entry whole
       ts->top = h + 1;
       std::atomic_signal_fence(std::memory_order_seq_cst);
+      tl.in_runtime = 0;
+      return REAL(pthread_mutex_lock)(m);
+    }
+    if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_switch_mutex)) {
       tl.in_runtime = 0;
       return REAL(pthread_mutex_lock)(m);
     }
@@ -281,6 +287,7 @@ LOCKSAN_EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
   auto unlock = [m] { return REAL(pthread_mutex_unlock)(m); };
   return ReleaseCall(ADDR(m), unlock, [m, unlock] {
     if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_mutex)) return GilMutexUnlock(m);
+    if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_switch_mutex)) return unlock();
     return ReleaseSlowCall(ADDR(m), unlock,
                            [m] { return __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED); });
   });
@@ -401,6 +408,8 @@ LOCKSAN_ALWAYS_INLINE int CondWait(pthread_mutex_t* m, uptr pc, uptr sp, Call ca
 
 LOCKSAN_EXPORT int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
   LOCKSAN_REAL_INIT(pthread_cond_wait);
+  // drop_gil waiting for a forced switch to complete, on the GIL's switch mutex (no graph lock).
+  if (LOCKSAN_UNLIKELY(ADDR(c) == g_gil_switch_cond)) return REAL(pthread_cond_wait)(c, m);
   return CondWait(m, CALLER_PC, CALLER_SP, [&] { return REAL(pthread_cond_wait)(c, m); });
 }
 

@@ -4,7 +4,8 @@
 // back, so that each item makes no new node, edge or order check. The variants check that revival
 // changes no verdict: a real inversion through a revived lock is reported, and a lock whose node must
 // not be reused (edges from a second chain, an edge out of it, an order check with edges while it
-// was held) is a new lock.
+// was held) is a new lock. The init_* variants do the same with a mutex registered at its
+// pthread_mutex_init (revived at its first acquisition).
 //
 // ARGS: loop
 // RUN-OPTIONS: verbosity=1
@@ -67,6 +68,24 @@
 // CLEAR: CHECK
 // CHECK: stats: .* 0 locks revived
 //
+// VARIANT: init_loop
+// A mutex initialised (pthread_mutex_init), taken under A and destroyed at the same address, 1,000
+// times: registered at its init, it takes the destroyed one's node back at its first acquisition.
+// ARGS: init_loop
+// RUN-OPTIONS: verbosity=1
+// CLEAR: CHECK CHECK-STDOUT
+// CHECK-STDOUT: ^init loop done$
+// CHECK: stats: .* 999 locks revived \(1 parked\)
+//
+// VARIANT: init_out_edge
+// The same with an edge out of the first one (it is held while C is taken): not parked (the
+// recurring rule is for libcuda's locks only), so the next one, taken under C, is no inversion.
+// ARGS: init_out_edge
+// RUN-OPTIONS: verbosity=1
+// CLEAR: CHECK CHECK-STDOUT
+// CHECK-STDOUT: ^init out edge done$
+// CHECK: stats: .* 0 locks revived
+//
 // VARIANT: other_thread
 // The next mutex at the same address is first taken by another thread: a new lock.
 // ARGS: other_thread
@@ -109,8 +128,42 @@ static void* other_thread(void* arg) {
   return NULL;
 }
 
+static pthread_mutex_t initialised;  // (re)initialised by pthread_mutex_init in the init_* modes
+
+// Initialised, then taken under A after another acquisition (so not a fresh lock, which makes no edge).
+static void init_and_take(void) {
+  pthread_mutex_init(&initialised, NULL);
+  pthread_mutex_lock(&X);
+  pthread_mutex_unlock(&X);
+  take_under_a(&initialised);
+}
+
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "loop";
+  if (!strcmp(mode, "init_loop")) {
+    for (int i = 0; i < 1000; i++) {
+      init_and_take();
+      pthread_mutex_destroy(&initialised);
+    }
+    puts("init loop done");
+    return 0;
+  }
+  if (!strcmp(mode, "init_out_edge")) {
+    init_and_take();
+    pthread_mutex_lock(&initialised);
+    pthread_mutex_lock(&C);  // initialised -> C
+    pthread_mutex_unlock(&C);
+    pthread_mutex_unlock(&initialised);
+    pthread_mutex_destroy(&initialised);
+    init_and_take();
+    pthread_mutex_lock(&C);
+    pthread_mutex_lock(&initialised);  // C -> the new lock: no inversion with the first one's edge
+    pthread_mutex_unlock(&initialised);
+    pthread_mutex_unlock(&C);
+    pthread_mutex_destroy(&initialised);
+    puts("init out edge done");
+    return 0;
+  }
   if (!strcmp(mode, "loop") || !strcmp(mode, "inversion")) {
     void* first = NULL;
     int same = 1;

@@ -224,6 +224,8 @@ if [ -f "$LOCKSAN_LIB" ]; then
   # libcuda re-creates two recursive mutexes at the same addresses on every CuPy step: both come back
   # as the same graph nodes (the recurring-driver-lock rule), ~2 revivals a step.
   run_case revived_cupy@locksan    revived:500 300 LD_PRELOAD="$L" LOCKSAN_OPTIONS=verbosity=1 -- "$PY" ../../bench/gpu_bench.py cupy --steps 300
+  # verbosity=1 counts the driver calls CUPTI forwarded, by function (the callback ids reach the core).
+  run_case calls@locksan           "says:driver calls seen through CUPTI: " 300 LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" LOCKSAN_OPTIONS=verbosity=1 -- "$PY" clean_cupy.py
   run_case profiler_torch@locksan  "says:locksan gave CUPTI up" 300  LOCKSAN_GPU_NO_FAULTHANDLER=1 LOCKSAN_OPTIONS=exitcode=0 LD_PRELOAD="$L" -- "$PY" profiler_torch.py
 else
   for t in seed_single seed_hang hostfunc_gil hostfunc_ok clean_torch clean_cupy clean_numba profiler_torch; do

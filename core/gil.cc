@@ -249,7 +249,6 @@ bool GilIsInternal(uptr addr) {
 }
 
 void OnGilMutexLock(ThreadState* ts, uptr pc, uptr sp) {
-  if (ts->holds_gil || ts->gil_taking) return;  // drop_gil (or a nested lock of M)
   ts->gil_taking = true;
   CudaOnGilTake(ts, pc, sp);
   // Order check "held locks -> GIL" before the thread can block waiting for the GIL.

@@ -35,6 +35,8 @@ bool GilLocated();
 bool InInterpreterCode(uptr pc);
 const char* GilStatus();
 
+// OnGilMutexLock — take_gil starts: lock(gil->mutex) by a thread that neither holds the GIL nor is
+// already taking it (the interceptor returns before the call for drop_gil and nested locks).
 void OnGilMutexLock(ThreadState* ts, uptr pc, uptr sp);
 void OnGilMutexUnlock(ThreadState* ts);
 

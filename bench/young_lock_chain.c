@@ -1,33 +1,65 @@
-// bench/young_lock_chain.c — a lock made per iteration and taken above locks whose edge is known:
-// per iteration a new heap mutex M is taken, then A and B under it (A -> B is known after the first
-// iteration), and M is freed. Every iteration is a new lock, a new edge M -> A and a new chain
-// [M, A] + B whose only edge is known: the shape of PyTorch's per-step autograd locks taken above
-// the caching allocator's and libcuda's locks (docs/gpu.md). Prints ns per iteration.
+// bench/young_lock_chain.c — a lock made per iteration and taken above locks whose edges are known:
+// per iteration a new heap mutex M is taken, then under it K pairs of long-lived locks one after
+// another, each pair nested (A1 then B1 under it, released; A2 then B2, ...: after the first
+// iteration every Ai -> Bi is known), and M is freed. Every iteration is a new lock, K new edges
+// M -> Ai and K chains [M, Ai] + Bi whose only edge is known: the shape of PyTorch's per-step autograd locks taken above the caching
+// allocator's and libcuda's locks (docs/gpu.md). The loop runs DEPTH frames down a recursion, so
+// that a stack capture costs what it costs in a deep program (PyTorch's are 24+ frames).
+// Prints ns per iteration.
 //   cc -O2 -pthread bench/young_lock_chain.c -o young
+//   ./young [ITERS [K [DEPTH]]]          (defaults: 100000 1 0: M, then A and B under it)
 //   ./young 400000; LD_PRELOAD=build/liblocksan.so ./young 400000
+//   LD_PRELOAD=build/liblocksan.so ./young 100000 6 30
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-pthread_mutex_t A = PTHREAD_MUTEX_INITIALIZER, B = PTHREAD_MUTEX_INITIALIZER;
+enum { kMaxK = 16 };
+static pthread_mutex_t g_a[kMaxK], g_b[kMaxK];
+static long g_iters;
+static int g_k;
 static void* spin(void* p) { return p; }
-int main(int argc, char** argv) {
-  long n = argc > 1 ? atol(argv[1]) : 100000;
-  pthread_t t; pthread_create(&t, 0, spin, 0); pthread_join(t, 0);
-  struct timespec t0, t1; clock_gettime(CLOCK_MONOTONIC, &t0);
-  for (long i = 0; i < n; i++) {
+static void loop(void) {
+  for (long i = 0; i < g_iters; i++) {
     pthread_mutex_t* m = malloc(sizeof *m);
     pthread_mutex_init(m, 0);
     pthread_mutex_lock(m);
-    pthread_mutex_lock(&A);
-    pthread_mutex_lock(&B);
-    pthread_mutex_unlock(&B);
-    pthread_mutex_unlock(&A);
+    for (int j = 0; j < g_k; j++) {
+      pthread_mutex_lock(&g_a[j]);
+      pthread_mutex_lock(&g_b[j]);
+      pthread_mutex_unlock(&g_b[j]);
+      pthread_mutex_unlock(&g_a[j]);
+    }
     pthread_mutex_unlock(m);
     pthread_mutex_destroy(m);
     free(m);
   }
+}
+// A frame that the compiler can neither inline nor turn into a loop.
+__attribute__((noinline)) static int down(int depth) {
+  volatile int pad = depth;
+  if (depth <= 0) {
+    loop();
+    return pad;
+  }
+  return down(depth - 1) + pad;
+}
+int main(int argc, char** argv) {
+  g_iters = argc > 1 ? atol(argv[1]) : 100000;
+  g_k = argc > 2 ? atoi(argv[2]) : 1;
+  int depth = argc > 3 ? atoi(argv[3]) : 0;
+  if (g_k < 1 || g_k > kMaxK || depth < 0 || depth > 200) {
+    fprintf(stderr, "usage: young [ITERS [K (1-%d) [DEPTH (0-200)]]]\n", kMaxK);
+    return 2;
+  }
+  for (int j = 0; j < kMaxK; j++) {
+    pthread_mutex_init(&g_a[j], 0);
+    pthread_mutex_init(&g_b[j], 0);
+  }
+  pthread_t t; pthread_create(&t, 0, spin, 0); pthread_join(t, 0);
+  struct timespec t0, t1; clock_gettime(CLOCK_MONOTONIC, &t0);
+  down(depth);
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  printf("%.1f ns/iter\n", ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n);
+  printf("%.1f ns/iter\n", ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / g_iters);
   return 0;
 }

@@ -295,10 +295,13 @@ ThreadState* NewThreadState(u32 number, u32 parent, u32 creation_stack) {
     // Recycled: reset everything but keep the allocation.
     FreeHeldArray(ts);
     PyStackMemo* memo = ts->py_memo;  // kept: valid for any thread
+    StackMemo* stack_memo = ts->stack_memo;  // kept, emptied: its slots were the old thread's stack
+    ClearStackMemo(stack_memo);
     ts->~ThreadState();
     memset(static_cast<void*>(ts), 0, sizeof *ts);
     new (ts) ThreadState();
     ts->py_memo = memo;
+    ts->stack_memo = stack_memo;
   } else {
     ts = InternalNew<ThreadState>();
   }
@@ -772,6 +775,19 @@ const Flags& GetFlags() { return g_rt.flags; }
 bool RuntimeInitialized() { return g_rt.state.load(std::memory_order_acquire) == 2; }
 bool g_acquire_stacks = false;
 
+// AcquisitionStack — the stack of the lock call being handled (it returns to `pc`; the interceptor's
+// frame is `sp`, 0 if unknown): through this thread's stack memo when it can serve. *depot: the
+// frames' depot id when the memo had it, else 0.
+int AcquisitionStack(ThreadState* ts, uptr pc, uptr sp, uptr* pcs, int depth, u32* depot,
+                     StackMemoAux** aux = nullptr) {
+  if (sp && g_rt.flags.stack_memo && ts->stack_hi)
+    return CaptureCallerStack(&ts->stack_memo, pc, sp + 2 * sizeof(uptr), ts->stack_lo, ts->stack_hi, pcs,
+                              depth, g_rt.flags.stack_depth, depot, aux);
+  *depot = 0;
+  if (aux) *aux = nullptr;
+  return CaptureUserStack(pcs, nullptr, depth);
+}
+
 u32 CaptureAcquireStack() {
   ScopedInRuntime guard;
   uptr pcs[kMaxStackDepth];
@@ -779,7 +795,8 @@ u32 CaptureAcquireStack() {
   return StackDepotPut(pcs, n);
 }
 
-LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, const ParkKey* revive) {
+LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, uptr sp,
+                          const ParkKey* revive) {
   ScopedInRuntime guard;
   ScopedBlockSignals no_signals(ProgramHasSignalHandlers());  // registry, capture and depot at once
   LockInfo* li;
@@ -847,19 +864,21 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, co
       // same acquisition (CheckAcquireSlow, next) will want the whole stack as the evidence of its
       // new edges: it is captured whole once, here, and kept for that check (SharedCapture).
       int first_depth = g_rt.flags.stack_depth < 8 ? g_rt.flags.stack_depth : 8;
+      u32 depot;
       if (ts->Nheld()) {
         ThreadState::SharedCapture& sc = ts->shared_capture;
-        int n = CaptureUserStack(sc.pcs, nullptr, g_rt.flags.stack_depth);
+        int n = AcquisitionStack(ts, pc, sp, sc.pcs, g_rt.flags.stack_depth, &depot);
         sc.n = static_cast<u32>(n);
+        sc.depot = depot;
         sc.addr = addr;
         sc.pc = pc;
         sc.seq = ts->wait_seq.load(std::memory_order_relaxed);
         sc.nheld = ts->Nheld();
-        li->first_stack = StackDepotPut(sc.pcs, n < first_depth ? n : first_depth);
+        li->first_stack = n <= first_depth && depot ? depot : StackDepotPut(sc.pcs, n < first_depth ? n : first_depth);
       } else {
         uptr pcs[8];
-        int n = CaptureUserStack(pcs, nullptr, first_depth);
-        li->first_stack = StackDepotPut(pcs, n);
+        int n = AcquisitionStack(ts, pc, sp, pcs, first_depth, &depot);
+        li->first_stack = depot ? depot : StackDepotPut(pcs, n);
       }
     }
     li->driver_call = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
@@ -1190,13 +1209,16 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   // Evidence: one capture of this acquisition's stack serves every new edge (taken already if the
   // lock was registered by this very acquisition: same lock, call site, wait sequence and held count).
   CurrentStack cur;
+  u32 stack_to;
+  StackMemoAux* memo_aux = nullptr;  // the memo's "previously acquired" stack for these frames
   if (shared_capture) {
     cur.n = shared_capture;
     memcpy(cur.pcs, ts->shared_capture.pcs, cur.n * sizeof(uptr));
+    stack_to = ts->shared_capture.depot;
   } else {
-    cur.n = CaptureUserStack(cur.pcs, nullptr, g_rt.flags.stack_depth);
+    cur.n = AcquisitionStack(ts, a->pc, a->sp, cur.pcs, g_rt.flags.stack_depth, &stack_to, &memo_aux);
   }
-  u32 stack_to = StackDepotPut(cur.pcs, cur.n);
+  if (!stack_to) stack_to = StackDepotPut(cur.pcs, cur.n);
   u32 py_to = CapturePyStack();
   // Into the GIL: is this thread entering a ctypes/cffi callback? (Its function is known only here.)
   u32 callback_to = li->kind == LockKind::kGil ? CapturePyCallback(cur.pcs, cur.n) : 0;
@@ -1206,7 +1228,13 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     const HeldLock& h = ts->held[src.index];
     EdgeFacts& f = src.f;
     f.stack_to = stack_to;
-    f.stack_from = PreviousStack(h, &cur);
+    // PreviousStack is a function of the held entry's pc and these frames: kept with them.
+    if (memo_aux && !h.stack && memo_aux->key == h.pc && memo_aux->value) {
+      f.stack_from = memo_aux->value;
+    } else {
+      f.stack_from = PreviousStack(h, &cur);
+      if (memo_aux && !h.stack) *memo_aux = StackMemoAux{h.pc, f.stack_from};
+    }
     f.stack_from_exact = h.stack != 0;
     f.aux_to = py_to;
     f.py_callback = callback_to;
@@ -1257,7 +1285,7 @@ HeldLock* CheckPendingSlow(ThreadState* ts, HeldLock* h) {
   a.addr = pending.addr;
   a.chain = pending.chain;
   a.pc = pending.pc;
-  a.sp = 0;
+  a.sp = pending.sp;
   a.mode = pending.mode;
   a.flags = pending.flags;
   CheckAcquireSlow(ts, &a);
@@ -1354,7 +1382,7 @@ void OnSemPost(ThreadState* ts, uptr addr) {
 }
 
 void OnCrossRelease(ThreadState* ts, uptr addr) {
-  LockInfo* li = ResolveLock(ts, addr, LockKind::kSemaphore, 0);
+  LockInfo* li = ResolveLock(ts, addr, LockKind::kSemaphore, 0, 0);
   if (li && li->kind == LockKind::kSemaphore) OnLockDestroy(addr);
 }
 

@@ -86,7 +86,7 @@ struct HeldLock {
   u64 id;
   u64 chain;     // hash of the held-lock chain up to and including this entry
   uptr pc;       // return address of the acquiring call
-  uptr unused;   // keeps an entry at 64 bytes (one cache line; indexed by a shift)
+  uptr sp;       // the interceptor's frame (CALLER_SP) — written by FillPending only, for its order check
   LockInfo* lock;  // to check, on slow paths, that the entry is not stale (gen, release_epoch)
   u32 gen;
   u32 epoch;
@@ -196,6 +196,9 @@ struct ThreadState {
   // Slow path (core/gil.cc): the Python stacks this thread captured last, by their frames' keys.
   // Allocated at the first capture; a recycled state keeps it (its entries hold for any thread).
   struct PyStackMemo* py_memo = nullptr;
+  // Slow path (core/stack.h): the native stacks of this thread's recent lock calls, by call site and
+  // depth. Allocated at first use; a recycled state keeps it, emptied.
+  struct StackMemo* stack_memo = nullptr;
   // Slow path: the newest lock id of the chains this thread put in the shared validated-chain set.
   u64 validated_newest = 0;
   // Slow path: chains validated by an order check that made new edges, not yet in the shared set: each
@@ -211,6 +214,7 @@ struct ThreadState {
   // thread held locks, kept for that acquisition's order check (ResolveLockSlow, CheckAcquireSlow).
   struct SharedCapture {
     u32 n;  // 0: none
+    u32 depot;  // the depot id of pcs[0..n), 0 if not stored yet
     u32 seq;
     u32 nheld;
     uptr addr;
@@ -257,7 +261,8 @@ struct ParkKey {
   u8 mode;
   u8 flags;
 };
-LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc,
+// `sp`: the interceptor's frame (CALLER_SP) for the stack memo, 0 if unknown.
+LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, uptr sp,
                           const ParkKey* revive = nullptr);
 void CheckAcquireSlow(ThreadState* ts, Acquire* a);
 void PushHeldSlow(ThreadState* ts);
@@ -318,11 +323,11 @@ LOCKSAN_ALWAYS_INLINE u64 ChainStep(u64 prev, u64 id, u8 mode, u8 flags) {
 }
 constexpr u64 kChainSeed = 0x243f6a8885a308d3ULL;
 
-LOCKSAN_ALWAYS_INLINE LockInfo* ResolveLock(ThreadState* ts, uptr addr, LockKind kind, uptr pc) {
+LOCKSAN_ALWAYS_INLINE LockInfo* ResolveLock(ThreadState* ts, uptr addr, LockKind kind, uptr pc, uptr sp) {
   ThreadState::CacheEntry& e = ts->lock_cache[LockCacheIndex(addr)];
   LockInfo* li = e.info;
   if (LOCKSAN_UNLIKELY(e.addr != addr || !li || li->gen.load(std::memory_order_relaxed) != e.gen))
-    li = ResolveLockSlow(ts, addr, kind, pc);
+    li = ResolveLockSlow(ts, addr, kind, pc, sp);
   return LOCKSAN_LIKELY(li != &g_untracked) ? li : nullptr;
 }
 
@@ -335,7 +340,7 @@ LOCKSAN_ALWAYS_INLINE void BeginAcquire(ThreadState* ts, uptr addr, LockKind kin
   a->sp = sp;
   a->mode = mode;
   a->flags = is_try ? kHeldTry : 0;
-  a->lock = ResolveLock(ts, addr, kind, pc);
+  a->lock = ResolveLock(ts, addr, kind, pc, sp);
   if (LOCKSAN_UNLIKELY(!a->lock)) return;
   u64 prev = ts->Nheld() ? ts->held[ts->Nheld() - 1].chain : kChainSeed;
   a->chain = ChainStep(prev, a->lock->id, mode, a->flags);
@@ -381,7 +386,7 @@ LOCKSAN_ALWAYS_INLINE void SetReuseDepth(ThreadState* ts, u32 n) {
 // Out of line: keeps the registers of the in-place path few (fewer saved in every interceptor).
 template <typename KindFn>
 LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_fn, u8 mode, u8 flags,
-                                       uptr pc) {
+                                       uptr pc, uptr sp) {
   u32 n = ts->Nheld();
   if (LOCKSAN_UNLIKELY(n == ts->held_cap)) PushHeldSlow(ts);
   HeldLock* h = ts->held + n;
@@ -396,7 +401,7 @@ LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_f
   if (LOCKSAN_UNLIKELY(e.addr != addr || !li || li->gen.load(std::memory_order_relaxed) != gen)) {
     no_signals.Begin(ProgramHasSignalHandlers());
     ParkKey key{prev, mode, flags};
-    li = ResolveLockSlow(ts, addr, kind_fn(), pc, &key);
+    li = ResolveLockSlow(ts, addr, kind_fn(), pc, sp, &key);
     if (!li || li == &g_untracked) return nullptr;
     gen = e.gen;  // written by ResolveLockSlow with li
   } else if (LOCKSAN_UNLIKELY(li == &g_untracked)) {
@@ -408,6 +413,7 @@ LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_f
   h->id = id;
   h->chain = chain;
   h->pc = pc;
+  h->sp = sp;
   h->lock = li;
   h->gen = gen;
   h->stack = 0;
@@ -457,7 +463,7 @@ LOCKSAN_ALWAYS_INLINE HeldLock* BeginAcquireInPlace(ThreadState* ts, uptr addr, 
   if (LOCKSAN_LIKELY(h != nullptr)) {
     h->pc = pc;
   } else {
-    h = FillPending(ts, addr, kind_fn, mode, is_try ? kHeldTry : 0, pc);
+    h = FillPending(ts, addr, kind_fn, mode, is_try ? kHeldTry : 0, pc, sp);
     if (!h) return nullptr;
   }
   if (!is_try) PublishWait(ts, addr, mode, h->lock);

@@ -135,22 +135,21 @@ struct GccState {
   int max;
   int skip;
   int n;
-  uptr inner_cfa;  // CFA of the frame seen last (the callee of the next one)
 };
 
 _Unwind_Reason_Code GccTrace(struct _Unwind_Context* ctx, void* arg) {
   GccState* s = static_cast<GccState*>(arg);
   uptr pc = g_gcc.get_ip(ctx);
   if (!pc) return _URC_END_OF_STACK;
-  // A frame's stack pointer (as libunwind reports it) is its callee's CFA.
-  uptr inner = s->inner_cfa;
-  s->inner_cfa = g_gcc.get_cfa(ctx);
   if (s->skip > 0) {
     s->skip--;
     return _URC_NO_REASON;
   }
   if (s->n >= s->max) return _URC_END_OF_STACK;
-  if (s->sps) s->sps[s->n] = inner;
+  // A frame's stack pointer (as libunwind reports it) is its callee's CFA, which is what libgcc's
+  // context holds as its CFA while the trace function runs (the frame's own CFA comes with the next
+  // frame's context).
+  if (s->sps) s->sps[s->n] = g_gcc.get_cfa(ctx);
   s->pcs[s->n++] = pc;
   return _URC_NO_REASON;
 }
@@ -359,7 +358,7 @@ class UnwindScope {
 };
 }  // namespace
 
-int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip);
+int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip, bool gcc_only = false);
 
 LOCKSAN_NOINLINE int CaptureStack(uptr* pcs, uptr* sps, int max, int skip) {
   // The unwinders take the dynamic loader's lock (dl_iterate_phdr) and locks of their own: a program
@@ -378,7 +377,16 @@ LOCKSAN_NOINLINE int CaptureStackInSignal(uptr* pcs, uptr* sps, int max, int ski
   return CaptureStackLocked(pcs, sps, max, skip + 1);
 }
 
-LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip) {
+// CaptureStackGcc — CaptureStack with libgcc's unwinder whatever the thread's state (the stack memo's
+// fills: libgcc gives each frame's stack pointer at its usual cost, libunwind only through unw_step).
+LOCKSAN_NOINLINE int CaptureStackGcc(uptr* pcs, uptr* sps, int max, int skip) {
+  ScopedBlockSignals no_signals(ProgramHasSignalHandlers());
+  UnwindScope scope(false);
+  if (!scope.entered()) return 0;
+  return CaptureStackLocked(pcs, sps, max, skip + 1, /*gcc_only=*/true);
+}
+
+LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip, bool gcc_only) {
   if (max <= 0) return 0;
   if (g_unw_state.load(std::memory_order_acquire) == 0) {
     LoaderLockScope loader;  // dlopen and dl_iterate_phdr
@@ -397,7 +405,7 @@ LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip)
   // inside it (LoaderLockScope); libgcc then.
   bool warm = ++t_captures > kColdCaptures &&
               (t_unw_table || t_gcc_ns >= g_unw_table_ns.load(std::memory_order_relaxed));
-  bool want_libunwind = g_unw_state.load(std::memory_order_acquire) == 1 && (warm || sps);
+  bool want_libunwind = !gcc_only && g_unw_state.load(std::memory_order_acquire) == 1 && (warm || sps);
   LoaderLockScope loader(want_libunwind || !g_have_dl_find_object);
   if (want_libunwind && loader.ok()) {
     if (!sps && g_unw.backtrace) {
@@ -453,13 +461,158 @@ LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip)
   if (!g_gcc.backtrace) return 0;
   // Without _dl_find_object (glibc < 2.35) libgcc finds FDEs with dl_iterate_phdr too.
   if (!g_have_dl_find_object && !loader.ok()) return 0;
-  GccState s{pcs, sps, max, skip - 1, 0, 0};  // its first frame is this function, as above
+  GccState s{pcs, sps, max, skip - 1, 0};  // its first frame is this function, as above
   bool renting = !t_unw_table;  // timed while the thread weighs buying libunwind's table
   u64 t0 = g_capture_timing || renting ? NowNs() : 0;
   g_gcc.backtrace(GccTrace, &s);
   if (g_capture_timing) NoteCapture(1, t0, s.n);
-  if (renting) t_gcc_ns += NowNs() - t0;
+  if (renting && !gcc_only) t_gcc_ns += NowNs() - t0;
   return s.n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stack memo (see stack.h)
+// ---------------------------------------------------------------------------------------------
+namespace {
+constexpr u32 kMemoEntries = 32;  // per thread, direct-mapped
+constexpr u8 kMemoSeen = 1, kMemoFilled = 2, kMemoRefused = 3;
+constexpr u8 kMemoMaxStale = 2;   // a key whose callers change this often is not memoised
+struct MemoEntry {
+  uptr pc, cfa;  // the key: the lock call's return address and the caller's stack pointer
+  u8 state;      // 0: empty, kMemoSeen: the key met once, kMemoFilled, kMemoRefused
+  u8 stale;      // validations that failed since the key took this entry
+  u16 n;         // frames
+  u32 depot;     // StackDepotPut(frames, n)
+  StackMemoAux aux;  // the caller's value derived from these frames (see stack.h)
+  // uptr frames[depth], slots[depth] follow: each return address and where it is on the stack.
+};
+std::atomic<u64> g_memo_hits{0}, g_memo_fills{0}, g_memo_stale{0};
+
+u32 MemoIndex(uptr pc, uptr cfa) {
+  u64 h = (pc ^ (cfa * 0x9e3779b97f4a7c15ULL)) * 0xbf58476d1ce4e5b9ULL;
+  return static_cast<u32>(h >> 59) & (kMemoEntries - 1);
+}
+
+// SlotsHold — every return address is still in its slot. The slots lie between the caller's frame
+// and the top of the thread's stack (checked when the entry was filled), which is mapped while the
+// thread runs below them; they may hold anything, so the loads are not instrumented.
+LOCKSAN_NO_SANITIZE bool SlotsHold(const uptr* frames, const uptr* slots, u32 n) {
+  for (u32 i = 0; i < n; i++)
+    if (*reinterpret_cast<const uptr*>(slots[i]) != frames[i]) return false;
+  return true;
+}
+}  // namespace
+
+struct StackMemo {
+  int depth;
+  size_t entry_size;
+  MemoEntry* At(u32 i) {
+    return reinterpret_cast<MemoEntry*>(reinterpret_cast<char*>(this + 1) + i * entry_size);
+  }
+  static uptr* Frames(MemoEntry* e) { return reinterpret_cast<uptr*>(e + 1); }
+  uptr* Slots(MemoEntry* e) const { return reinterpret_cast<uptr*>(e + 1) + depth; }
+};
+
+namespace {
+size_t MemoBytes(int depth) {
+  return sizeof(StackMemo) + kMemoEntries * (sizeof(MemoEntry) + 2 * sizeof(uptr) * static_cast<size_t>(depth));
+}
+}  // namespace
+
+void FreeStackMemo(StackMemo* memo) {
+  if (memo) InternalFree(memo, MemoBytes(memo->depth));
+}
+
+void ClearStackMemo(StackMemo* memo) {
+  if (!memo) return;
+  for (u32 i = 0; i < kMemoEntries; i++) memo->At(i)->state = 0;
+}
+
+int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, uptr stack_hi,
+                       uptr* pcs, int depth, int memo_depth, u32* depot, StackMemoAux** aux) {
+  *depot = 0;
+  if (aux) *aux = nullptr;
+  if (memo_depth > kMaxStackDepth) memo_depth = kMaxStackDepth;
+  if (depth > memo_depth) depth = memo_depth;
+  StackMemo* memo = *memo_slot;
+  bool usable = pc && cfa > stack_lo && cfa < stack_hi && memo_depth > 0;
+  if (!usable) return CaptureUserStack(pcs, nullptr, depth);
+  if (memo && memo->depth != memo_depth) {  // the depth changed (tests): start again
+    FreeStackMemo(memo);
+    *memo_slot = memo = nullptr;
+  }
+  if (!memo) {
+    memo = static_cast<StackMemo*>(InternalAlloc(MemoBytes(memo_depth)));
+    memo->depth = memo_depth;
+    memo->entry_size = sizeof(MemoEntry) + 2 * sizeof(uptr) * static_cast<size_t>(memo_depth);
+    *memo_slot = memo;
+  }
+  MemoEntry* e = memo->At(MemoIndex(pc, cfa));
+  uptr* frames = StackMemo::Frames(e);
+  uptr* slots = memo->Slots(e);
+  bool same_key = e->state != 0 && e->pc == pc && e->cfa == cfa;
+  if (same_key && e->state == kMemoFilled) {
+    if (SlotsHold(frames, slots, e->n)) {
+      if (g_capture_timing) g_memo_hits.fetch_add(1, std::memory_order_relaxed);
+      int k = e->n < depth ? e->n : depth;
+      memcpy(pcs, frames, static_cast<size_t>(k) * sizeof(uptr));
+      if (k == e->n) *depot = e->depot;
+      if (aux) *aux = &e->aux;
+      return k;
+    }
+    // The same call site at the same depth, called from elsewhere this time.
+    if (g_capture_timing) g_memo_stale.fetch_add(1, std::memory_order_relaxed);
+    e->state = ++e->stale >= kMemoMaxStale ? kMemoRefused : kMemoSeen;
+    return CaptureUserStack(pcs, nullptr, depth);
+  }
+  if (!same_key || e->state != kMemoSeen) {
+    if (!same_key) {  // a new key takes the entry; a refused key keeps it until then
+      e->pc = pc;
+      e->cfa = cfa;
+      e->state = kMemoSeen;
+      e->stale = 0;
+    }
+    return CaptureUserStack(pcs, nullptr, depth);
+  }
+  // The key's second capture: capture with each frame's stack pointer and memoise.
+  uptr p[kMaxStackDepth + 16], sp[kMaxStackDepth + 16];
+  int want = memo_depth + 16;
+  int n = CaptureStackGcc(p, sp, want, 0);
+  int first = 0;
+  while (first < n && InRuntime(p[first])) first++;
+  int k = 0;
+  // A frame's stack pointer is its callee's CFA, so its return address was read at sp - 8 (x86-64,
+  // AArch64 alike: the CFA is the stack pointer before the call, the return address below it only on
+  // x86-64 — elsewhere the memo is not used).
+  bool ok = false;
+#if defined(__x86_64__)
+  ok = first < n && p[first] == pc && sp[first] == cfa && (n - first >= memo_depth || n < want);
+  uptr last = cfa - 2 * sizeof(uptr);
+  for (int i = first; ok && i < n && k < memo_depth; i++, k++) {
+    uptr slot = sp[i] - sizeof(uptr);
+    ok = slot > last && slot < stack_hi - sizeof(uptr) + 1 && (slot & (sizeof(uptr) - 1)) == 0;
+    frames[k] = p[i];
+    slots[k] = slot;
+    last = slot;
+  }
+  ok = ok && k > 0 && SlotsHold(frames, slots, static_cast<u32>(k));
+#endif
+  if (!ok) {
+    e->state = kMemoRefused;
+    k = 0;
+    for (int i = first; i < n && k < depth; i++, k++) pcs[k] = p[i];
+    return k;
+  }
+  if (g_capture_timing) g_memo_fills.fetch_add(1, std::memory_order_relaxed);
+  e->n = static_cast<u16>(k);
+  e->depot = StackDepotPut(frames, k);
+  e->state = kMemoFilled;
+  e->aux = StackMemoAux{};
+  if (aux) *aux = &e->aux;
+  int out = k < depth ? k : depth;
+  memcpy(pcs, frames, static_cast<size_t>(out) * sizeof(uptr));
+  if (out == k) *depot = e->depot;
+  return out;
 }
 
 void SetCaptureTiming(bool on) { g_capture_timing = on; }
@@ -498,6 +651,15 @@ int CaptureTimingLine(char* buf, int size) {
                      static_cast<unsigned long long>(quantile(9, 10)),
                      static_cast<unsigned long long>(quantile(99, 100)), tables);
     if (k > 0) len = len + k < size - 1 ? len + k : size - 1;  // truncated: stop there
+  }
+  u64 hits = g_memo_hits.load(std::memory_order_relaxed), fills = g_memo_fills.load(std::memory_order_relaxed);
+  u64 stale = g_memo_stale.load(std::memory_order_relaxed);
+  if ((hits || fills || stale) && len < size - 1) {
+    int k = snprintf(buf + len, static_cast<size_t>(size - len),
+                     "%sstack memo: %llu stacks reused without an unwind, %llu memoised, %llu found changed",
+                     len ? "; " : "", static_cast<unsigned long long>(hits),
+                     static_cast<unsigned long long>(fills), static_cast<unsigned long long>(stale));
+    if (k > 0) len = len + k < size - 1 ? len + k : size - 1;
   }
   return len;
 }
@@ -559,22 +721,22 @@ struct RegsState {
   FrameRegs* out;
   int max;
   int n;
-  uptr inner_cfa;
 };
 
 _Unwind_Reason_Code RegsTrace(struct _Unwind_Context* ctx, void* arg) {
   RegsState* s = static_cast<RegsState*>(arg);
   uptr pc = g_gcc.get_ip(ctx);
   if (!pc) return _URC_END_OF_STACK;
-  uptr inner = s->inner_cfa;
-  uptr cfa = g_gcc.get_cfa(ctx);
-  s->inner_cfa = cfa;
+  // libgcc's context holds the callee's CFA while the trace function runs: this frame's stack
+  // pointer, and the CFA of the frame recorded before it.
+  uptr sp = g_gcc.get_cfa(ctx);
+  if (s->n > 0 && !s->out[s->n - 1].cfa) s->out[s->n - 1].cfa = sp;
   if (InRuntime(pc)) return _URC_NO_REASON;  // the runtime's own frames (only the innermost ones)
   if (s->n >= s->max) return _URC_END_OF_STACK;
   FrameRegs& f = s->out[s->n++];
   f.pc = pc;
-  f.sp = inner;
-  f.cfa = cfa;
+  f.sp = sp;
+  f.cfa = 0;  // set at the next frame (0 for the outermost one: its extent is unknown)
 #if defined(__x86_64__)
   for (int i = 0; i < kFrameRegsSaved; i++) f.regs[i] = g_gcc.get_gr(ctx, kDwarfCalleeSaved[i]);
 #endif
@@ -595,7 +757,7 @@ LOCKSAN_NOINLINE int CaptureFrameRegs(FrameRegs* out, int max) {
   if (!scope.entered()) return 0;
   LoaderLockScope loader(!g_have_dl_find_object);
   if (!g_have_dl_find_object && !loader.ok()) return 0;
-  RegsState s{out, max, 0, 0};
+  RegsState s{out, max, 0};
   g_gcc.backtrace(RegsTrace, &s);
   return s.n;
 #endif

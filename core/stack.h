@@ -29,6 +29,36 @@ int CaptureStackInSignal(uptr* pcs, uptr* sps, int max, int skip);
 // CaptureUserStack — the caller's stack without the runtime's own frames (interceptors, detector),
 // at most `depth` frames. pcs[0] is the return address into the code that called the interceptor.
 int CaptureUserStack(uptr* pcs, uptr* sps, int depth);
+// StackMemo — a thread's recent stacks, each keyed by a lock call's return address (`pc`) and the
+// caller's stack pointer after that call (`cfa`: the interceptor's canonical frame address), with
+// the address of the slot each return address was read from. The same call made again at the same
+// stack depth from the same callers has the same return addresses in the same slots: a key's memo is
+// reused while every slot still holds its return address (a few loads instead of an unwind; the
+// depot id comes with it). A key is memoised at its second capture (libgcc's unwinder, which gives
+// each frame's stack pointer); a key whose callers keep changing is refused. Exact for frames whose
+// size is fixed at each call site; a frame with a variable-size allocation (alloca, a VLA) above the
+// caller could, called from elsewhere with another size, leave a stale return address exactly where
+// an old slot was, and the memo would then give that frame's old callers (stack_memo=0 unwinds every
+// time). x86-64 only (elsewhere every call unwinds). Per thread, not thread-safe; 32 entries of
+// `memo_depth` frames (~13 KiB at the default depth), allocated at the thread's first use.
+struct StackMemo;
+// StackMemoAux — one value the caller derives from a memoised stack, under a key of its choosing
+// (the detector keeps the "previously acquired" stack of the lock held below, by its acquiring pc):
+// emptied whenever its entry is filled again.
+struct StackMemoAux {
+  uptr key;
+  u32 value;
+};
+// CaptureCallerStack — CaptureUserStack (at most `depth` frames, depth <= memo_depth) for the caller
+// of an interceptor: `pc` its return address, `cfa` its CFA; [stack_lo, stack_hi) the thread's stack
+// (a caller on another stack, a signal stack or a coroutine's, is not memoised). *depot: the depot
+// id of the frames returned when the memo has it, else 0. *aux (if aux is not null): the entry's
+// StackMemoAux when the frames came from the memo, else null; valid until the thread's next capture.
+// *memo is created on first use.
+int CaptureCallerStack(StackMemo** memo, uptr pc, uptr cfa, uptr stack_lo, uptr stack_hi, uptr* pcs,
+                       int depth, int memo_depth, u32* depot, StackMemoAux** aux = nullptr);
+void ClearStackMemo(StackMemo* memo);  // forget every entry (a recycled thread state)
+void FreeStackMemo(StackMemo* memo);
 // FunctionStart — the entry address of the function that contains `pc` (from its unwind info: lock-free
 // with glibc 2.35's _dl_find_object); 0 if unknown. Pass a return address minus one.
 uptr FunctionStart(uptr pc);

@@ -85,8 +85,8 @@ LOCKSAN_NOINLINE int UntrackedCall(ThreadState* ts, bool is_try, Call call) {
 // called as the caller's last act, so that the inline path keeps few registers across its call.
 template <typename KindFn, typename Call>
 LOCKSAN_NOINLINE int FillCall(ThreadState* ts, uptr addr, KindFn kind, u8 mode, bool is_try, uptr pc,
-                              Call call, bool (*acquired)(int)) {
-  HeldLock* h = FillPending(ts, addr, kind, mode, is_try ? kHeldTry : 0, pc);
+                              uptr sp, Call call, bool (*acquired)(int)) {
+  HeldLock* h = FillPending(ts, addr, kind, mode, is_try ? kHeldTry : 0, pc, sp);
   if (LOCKSAN_UNLIKELY(!h)) return UntrackedCall(ts, is_try, call);
   if (!is_try) PublishWait(ts, addr, mode, h->lock);
   int rc = EndAcquireInPlace(ts, h, call(), acquired, is_try);
@@ -108,7 +108,7 @@ LOCKSAN_ALWAYS_INLINE int AcquireCall(uptr addr, KindFn kind, u8 mode, bool is_t
   // stores (an increment and a decrement would each load the word the previous call stored).
   tl.in_runtime = 1;
   HeldLock* h = ReusableSlot(ts, addr, mode, is_try);
-  if (LOCKSAN_UNLIKELY(!h)) return FillCall(ts, addr, kind, mode, is_try, pc, call, acquired);
+  if (LOCKSAN_UNLIKELY(!h)) return FillCall(ts, addr, kind, mode, is_try, pc, sp, call, acquired);
   h->pc = pc;
   if (!is_try) PublishWait(ts, addr, mode, h->lock);
   int rc = EndAcquireInPlace(ts, h, call(), acquired, is_try);
@@ -255,7 +255,7 @@ LOCKSAN_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
       tl.in_runtime = 0;
       return REAL(pthread_mutex_lock)(m);
     }
-    return FillCall(ts, ADDR(m), MUTEX_KIND(m), kWrite, false, CALLER_PC,
+    return FillCall(ts, ADDR(m), MUTEX_KIND(m), kWrite, false, CALLER_PC, CALLER_SP,
                     [m] { return REAL(pthread_mutex_lock)(m); }, MutexAcquired);
   }
   return MutexLockCall(m, CALLER_PC, CALLER_SP);

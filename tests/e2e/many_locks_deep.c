@@ -16,8 +16,8 @@
 //
 // VARIANT: unwinder_libgcc
 // unwinder=libgcc: every stack (thousands of new edges' evidence, 4 threads) taken with libgcc's
-// unwinder; the same outcome.
-// RUN-OPTIONS: unwinder=libgcc:verbosity=1
+// unwinder; the same outcome. (stack_memo=0: the memo would serve most of them without an unwind.)
+// RUN-OPTIONS: unwinder=libgcc:verbosity=1:stack_memo=0
 // CLEAR: EXPECT-NO-STDERR
 // CHECK: ^==%pid==locksan: stats: .* [0-9]+ stacks \(libgcc\)
 // CHECK: ^==%pid==locksan: stack captures: libgcc [0-9]{4,} captures \([0-9.]+ frames each; median < [0-9]+ ns

@@ -1,0 +1,63 @@
+// The stack memo (stack_memo=1, the default; core/stack.h): a lock call made again from the same
+// callers at the same stack depth reuses the stack captured before, checked by its return addresses
+// still being in their slots. take_pair() is called through via_alpha() and via_beta(), two frames
+// of one size at one depth, so that its second lock call has the same return address and stack
+// pointer from both: only the return address into via_alpha/via_beta differs. Eight pairs
+// m[i] -> x through via_alpha make new edges from that call (memoised at the second, reused after),
+// then x -> m[0] through via_beta closes a cycle at the same call: its stack must be unwound again
+// (the slot holds via_beta's return address now) and name via_beta, while the edge m[0] -> x keeps
+// via_alpha.
+//
+// EXPECT-EXIT: 66
+// EXPECT-REPORTS: lock-order-inversion=1
+// RUN-OPTIONS: verbosity=1
+// NATIVE-SAME-OUTPUT
+// CHECK: ^  Mutex M\d+ acquired here while holding mutex M\d+, in thread T0 
+// CHECK: ^    #0 take_pair .*stack_memo\.c:%line(SECOND) 
+// CHECK: ^    #1 via_beta .*stack_memo\.c:%line(BETA) 
+// CHECK: ^    #2 main .*stack_memo\.c:%line(MAIN_BETA) 
+// CHECK: ^  Mutex M\d+ acquired here while holding mutex M\d+, in thread T0 
+// CHECK: ^    #0 take_pair .*stack_memo\.c:%line(SECOND) 
+// CHECK: ^    #1 via_alpha .*stack_memo\.c:%line(ALPHA) 
+// CHECK: ^    #2 main .*stack_memo\.c:%line(MAIN_ALPHA) 
+// CHECK: ^SUMMARY: locksan: lock-order-inversion .*stack_memo\.c:%line(SECOND) in take_pair$
+// CHECK: stack memo: [1-9]\d* stacks reused without an unwind, [1-9]\d* memoised, [1-9]\d* found changed
+//
+// VARIANT: off
+// stack_memo=0: every stack unwound; the same report.
+// RUN-OPTIONS: verbosity=1:stack_memo=0
+// CLEAR: CHECK
+// CHECK: ^    #0 take_pair .*stack_memo\.c:%line(SECOND) 
+// CHECK: ^    #1 via_beta .*stack_memo\.c:%line(BETA) 
+// CHECK: ^    #0 take_pair .*stack_memo\.c:%line(SECOND) 
+// CHECK: ^    #1 via_alpha .*stack_memo\.c:%line(ALPHA) 
+// CHECK-NOT: stack memo:
+#include <pthread.h>
+#include <stdio.h>
+
+static pthread_mutex_t m[8], x = PTHREAD_MUTEX_INITIALIZER;
+
+__attribute__((noinline)) static void take_pair(pthread_mutex_t* first, pthread_mutex_t* second) {
+  pthread_mutex_lock(first);
+  pthread_mutex_lock(second);  // @SECOND
+  pthread_mutex_unlock(second);
+  pthread_mutex_unlock(first);
+}
+
+// The same frame, twice; the empty asm keeps take_pair from being a tail call.
+__attribute__((noinline)) static void via_alpha(pthread_mutex_t* first, pthread_mutex_t* second) {
+  take_pair(first, second);  // @ALPHA
+  __asm__ volatile("" ::: "memory");
+}
+__attribute__((noinline)) static void via_beta(pthread_mutex_t* first, pthread_mutex_t* second) {
+  take_pair(first, second);  // @BETA
+  __asm__ volatile("" ::: "memory");
+}
+
+int main(void) {
+  for (int i = 0; i < 8; i++) pthread_mutex_init(&m[i], NULL);
+  for (int i = 7; i >= 0; i--) via_alpha(&m[i], &x);  // @MAIN_ALPHA
+  via_beta(&x, &m[0]);  // @MAIN_BETA
+  puts("done");
+  return 0;
+}

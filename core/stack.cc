@@ -477,6 +477,7 @@ namespace {
 constexpr u32 kMemoEntries = 32;  // per thread, direct-mapped
 constexpr u8 kMemoSeen = 1, kMemoFilled = 2, kMemoRefused = 3;
 constexpr u8 kMemoMaxStale = 2;   // a key whose callers change this often is not memoised
+constexpr u64 kMemoFreeFills = 16, kMemoHitsPerFill = 32;
 struct MemoEntry {
   uptr pc, cfa;  // the key: the lock call's return address and the caller's stack pointer
   u8 state;      // 0: empty, kMemoSeen: the key met once, kMemoFilled, kMemoRefused
@@ -506,6 +507,10 @@ LOCKSAN_NO_SANITIZE bool SlotsHold(const uptr* frames, const uptr* slots, u32 n)
 struct StackMemo {
   int depth;
   size_t entry_size;
+  // A fill (libgcc, with stack pointers) costs ~10-20 ordinary captures in a large program: a thread
+  // fills only while its hits pay for its fills (kMemoFreeFills, then one fill per kMemoHitsPerFill
+  // hits), so that a program whose call sites rarely repeat from the same callers loses nothing.
+  u64 hits, fills;
   MemoEntry* At(u32 i) {
     return reinterpret_cast<MemoEntry*>(reinterpret_cast<char*>(this + 1) + i * entry_size);
   }
@@ -525,6 +530,7 @@ void FreeStackMemo(StackMemo* memo) {
 
 void ClearStackMemo(StackMemo* memo) {
   if (!memo) return;
+  memo->hits = memo->fills = 0;
   for (u32 i = 0; i < kMemoEntries; i++) memo->At(i)->state = 0;
 }
 
@@ -553,6 +559,7 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
   bool same_key = e->state != 0 && e->pc == pc && e->cfa == cfa;
   if (same_key && e->state == kMemoFilled) {
     if (SlotsHold(frames, slots, e->n)) {
+      memo->hits++;
       if (g_capture_timing) g_memo_hits.fetch_add(1, std::memory_order_relaxed);
       int k = e->n < depth ? e->n : depth;
       memcpy(pcs, frames, static_cast<size_t>(k) * sizeof(uptr));
@@ -565,7 +572,8 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
     e->state = ++e->stale >= kMemoMaxStale ? kMemoRefused : kMemoSeen;
     return CaptureUserStack(pcs, nullptr, depth);
   }
-  if (!same_key || e->state != kMemoSeen) {
+  if (!same_key || e->state != kMemoSeen ||
+      (memo->fills >= kMemoFreeFills && memo->fills * kMemoHitsPerFill > memo->hits)) {
     if (!same_key) {  // a new key takes the entry; a refused key keeps it until then
       e->pc = pc;
       e->cfa = cfa;
@@ -597,6 +605,7 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
   }
   ok = ok && k > 0 && SlotsHold(frames, slots, static_cast<u32>(k));
 #endif
+  memo->fills++;  // paid, memoised or not
   if (!ok) {
     e->state = kMemoRefused;
     k = 0;

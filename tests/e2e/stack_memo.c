@@ -23,6 +23,16 @@
 // CHECK: ^SUMMARY: locksan: lock-order-inversion .*stack_memo\.c:%line(SECOND) in take_pair$
 // CHECK: stack memo: [1-9]\d* stacks reused without an unwind, [1-9]\d* memoised, [1-9]\d* found changed
 //
+// VARIANT: budget
+// Call sites that come back only once each (the same take_pair call at 300 stack depths, twice each,
+// new edges every time): a memo fill costs more than an unwind, so a thread fills only while its hits
+// pay for its fills (16, then one per 32 hits): at most 16 of the 300 keys are memoised.
+// ARGS: budget
+// EXPECT-EXIT: 0
+// CLEAR: CHECK EXPECT-REPORTS
+// CHECK-NOT: WARNING: locksan
+// CHECK: stack memo: \d+ stacks reused without an unwind, ([0-9]|1[0-6]) memoised, 0 found changed
+//
 // VARIANT: off
 // stack_memo=0: every stack unwound; the same report.
 // RUN-OPTIONS: verbosity=1:stack_memo=0
@@ -34,6 +44,7 @@
 // CHECK-NOT: stack memo:
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 
 static pthread_mutex_t m[8], x = PTHREAD_MUTEX_INITIALIZER;
 
@@ -54,7 +65,27 @@ __attribute__((noinline)) static void via_beta(pthread_mutex_t* first, pthread_m
   __asm__ volatile("" ::: "memory");
 }
 
-int main(void) {
+static pthread_mutex_t* g_fresh;
+// At depth 0: a new lock under x (a new edge: an order check that captures the stack).
+__attribute__((noinline)) static int at_depth(int depth) {
+  volatile int pad = depth;
+  if (depth > 0) return at_depth(depth - 1) + pad;
+  take_pair(&x, g_fresh++);
+  return pad;
+}
+
+int main(int argc, char** argv) {
+  if (argc > 1 && strcmp(argv[1], "budget") == 0) {
+    static pthread_mutex_t fresh[600];
+    for (int i = 0; i < 600; i++) pthread_mutex_init(&fresh[i], NULL);
+    g_fresh = fresh;
+    for (int d = 0; d < 300; d++) {
+      at_depth(d);
+      at_depth(d);
+    }
+    puts("done");
+    return 0;
+  }
   for (int i = 0; i < 8; i++) pthread_mutex_init(&m[i], NULL);
   for (int i = 7; i >= 0; i--) via_alpha(&m[i], &x);  // @MAIN_ALPHA
   via_beta(&x, &m[0]);  // @MAIN_BETA

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/gpu_ab.sh — where a GPU workload's overhead comes from: bench/gpu_bench.py's steady loop run
 # under several configurations side by side, rounds interleaved (order rotated each round), median
-# [min–max] of the loop's wall time and the ratio to native. Configurations:
+# [min–max] of the loop's wall time and of the main process's CPU time over the loop (all its threads;
+# the DataLoader workers are other processes), each with its ratio to native. Configurations:
 #   native                  no preload
 #   passthrough             bench/passthrough_preload.c: the same interposed functions, forwarding only
 #   NAME=LIB[@OPTIONS]      LD_PRELOAD=LIB with LOCKSAN_OPTIONS=OPTIONS (':'-separated), e.g.
@@ -52,29 +53,34 @@ for ((r = 0; r < ROUNDS; r++)); do
     esac
     res=$(env PYTHONHASHSEED=0 LD_PRELOAD="$pre" LOCKSAN_OPTIONS="$opts" timeout 600 "$PY" \
           "$ROOT/bench/gpu_bench.py" "$WL" ${STEPS:+--steps "$STEPS"} 2>"$W/$name.$r.err" | grep '^RESULT')
-    loop=$(echo "$res" | grep -o 'loop_s=[0-9.]*' | cut -d= -f2)
-    printf '%s\t%s\t%s\n' "$name" "$r" "${loop:-nan}" >>"$W/results.tsv"
-    printf '  round %d %-12s loop %s s\n' "$r" "$name" "${loop:-failed (see $W/$name.$r.err)}"
+    loop=$(echo "$res" | grep -o ' loop_s=[0-9.]*' | cut -d= -f2)
+    cpu=$(echo "$res" | grep -o ' loop_cpu_s=[0-9.]*' | cut -d= -f2)
+    printf '%s\t%s\t%s\t%s\n' "$name" "$r" "${loop:-nan}" "${cpu:-nan}" >>"$W/results.tsv"
+    printf '  round %d %-12s loop %s s, main-process CPU %s s\n' "$r" "$name" \
+           "${loop:-failed (see $W/$name.$r.err)}" "${cpu:-?}"
   done
 done
 python3 - "$W/results.tsv" <<'EOF'
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 order, vals = [], {}
-for name, _, v in rows:
+for name, _, loop, cpu in rows:
     if name not in vals:
         order.append(name)
-        vals[name] = []
-    if v != "nan":
-        vals[name].append(float(v))
-base = statistics.median(vals["native"]) if vals.get("native") else None
-print("| configuration | steady loop, median [min–max] | vs native |")
-print("|---|---|---|")
-for name in order:
-    v = vals[name]
+        vals[name] = ([], [])
+    if loop != "nan":
+        vals[name][0].append(float(loop))
+    if cpu != "nan":
+        vals[name][1].append(float(cpu))
+def cell(v, base):
     if not v:
-        print("| %s | failed | — |" % name)
-        continue
+        return "failed | —"
     m = statistics.median(v)
-    print("| %s | %.3f s [%.3f–%.3f] | %s |" % (name, m, min(v), max(v), "×%.2f" % (m / base) if base else "—"))
+    return "%.3f s [%.3f–%.3f] | %s" % (m, min(v), max(v), "×%.3f" % (m / base) if base else "—")
+nat = vals.get("native")
+base = [statistics.median(nat[k]) if nat and nat[k] else None for k in (0, 1)]
+print("| configuration | steady loop, wall: median [min–max] | vs native | main-process CPU over the loop | vs native |")
+print("|---|---|---|---|---|")
+for name in order:
+    print("| %s | %s | %s |" % (name, cell(vals[name][0], base[0]), cell(vals[name][1], base[1])))
 EOF

@@ -334,7 +334,7 @@ if [[ $SKIP_SCALE == 0 ]]; then
   note "scale_bench: $SLOW_ROUNDS rounds, one process per part"
   for ((r = 1; r <= SLOW_ROUNDS; r++)); do
     mapfile -t order < <(rotate $((r - 1)) "${TOOLS[@]}")
-    for part in live edges threads held longrun; do
+    for part in live edges threads held young longrun; do
       for tool in "${order[@]}"; do
         tool_cmd "$tool"
         extra=()
@@ -346,6 +346,7 @@ if [[ $SKIP_SCALE == 0 ]]; then
             edges) extra=(-E 10000 -B 1000 -D 10 -t 2) ;;
             threads) extra=(-W 1) ;;
             held) extra=(-I 200) ;;
+            young) extra=(-Y 2000) ;;
             longrun) extra=(-R 40 -K 10) ;;
           esac
         fi

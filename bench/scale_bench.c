@@ -1,6 +1,6 @@
 /* scale_bench: locks, edges, threads and held locks at scale.
  *
- *   scale_bench [all|live|edges|threads|held] [options]
+ *   scale_bench [all|live|edges|threads|held|young|longrun] [options]
  *
  *   live     1,000,000 live heap mutexes (one malloc each), each locked/unlocked once, then
  *            destroyed and freed.  Reports the VmRSS growth per lock (from /proc/self/status).
@@ -16,11 +16,17 @@
  *            thread stacks are reused.
  *   held     one thread holding 100 locks at once, nested, released in LIFO order on even
  *            rounds and in acquisition (FIFO) order on odd rounds.
+ *   young    100,000 iterations 30 frames down a recursion, each making a heap mutex, taking 6 pairs
+ *            of long-lived locks one after the other under it (A1 then B1 under A1, released; A2, B2...)
+ *            and freeing it: per iteration a new lock, 6 new edges out of it and 6 chains whose only
+ *            edge is known (A_i -> B_i). The per-step shape of PyTorch's autograd locks (a lock made
+ *            per step, held while the caching allocator's and the driver's long-lived locks are taken),
+ *            at the depth of a real program's stacks: the cost of a new edge's evidence.
  *   longrun  2,000 rounds, each of 4 short-lived threads that create 100 heap locks, nest them (new
  *            edges from a bounded set of call sites), hand items over, then free them and exit.
  *            RSS after every round: memory under a long run must stay flat.
  *
- * Options: -L live_locks (1000000)  -E edges (1000000)  -B bucket (100000)  -D edges_per_lock (10)
+ * Options: -Y young_iterations (100000)  -L live_locks (1000000)  -E edges (1000000)  -B bucket (100000)  -D edges_per_lock (10)
  *          -t edge_threads (8)  -T threads (1000)  -W waves (2)  -H held_depth (100)
  *          -I held_rounds (20000)  -R longrun_rounds (2000)  -P longrun_threads (4)
  *          -K longrun_locks (100)
@@ -45,6 +51,7 @@ static int g_threads = 1000;
 static int g_waves = 2;
 static int g_depth = 100;
 static long g_held_rounds = 20000;
+static long g_young = 100000;
 
 static void die(const char *what, int err) {
   fprintf(stderr, "scale_bench: %s: %s\n", what, strerror(err));
@@ -325,6 +332,52 @@ static void part_held(void) {
   fflush(stdout);
 }
 
+/* --- young ------------------------------------------------------------------------ */
+enum { kYoungPairs = 6, kYoungDepth = 30 };
+static pthread_mutex_t g_young_a[kYoungPairs], g_young_b[kYoungPairs];
+
+static void young_loop(void) {
+  for (int j = 0; j < kYoungPairs; j++) {
+    check(pthread_mutex_init(&g_young_a[j], NULL), "pthread_mutex_init");
+    check(pthread_mutex_init(&g_young_b[j], NULL), "pthread_mutex_init");
+  }
+  double t0 = now_s();
+  for (long i = 0; i < g_young; i++) {
+    pthread_mutex_t *m = xmalloc(sizeof *m);
+    check(pthread_mutex_init(m, NULL), "pthread_mutex_init");
+    pthread_mutex_lock(m);
+    for (int j = 0; j < kYoungPairs; j++) {
+      pthread_mutex_lock(&g_young_a[j]);
+      pthread_mutex_lock(&g_young_b[j]);
+      pthread_mutex_unlock(&g_young_b[j]);
+      pthread_mutex_unlock(&g_young_a[j]);
+    }
+    pthread_mutex_unlock(m);
+    check(pthread_mutex_destroy(m), "pthread_mutex_destroy");
+    free(m);
+  }
+  double dt = now_s() - t0;
+  double ns = dt * 1e9 / (double)g_young;
+  printf("# young: %ld iterations %d frames deep, each a new heap mutex with %d new edges out of it: "
+         "%.1f ns an iteration (%.1f ns per new edge, all included)\n",
+         g_young, kYoungDepth, kYoungPairs, ns, ns / kYoungPairs);
+  printf("RESULT part=young iterations=%ld depth=%d pairs=%d ns_per_iter=%.1f ns_per_new_edge=%.1f "
+         "total_s=%.4f\n", g_young, kYoungDepth, kYoungPairs, ns, ns / kYoungPairs, dt);
+  fflush(stdout);
+}
+
+/* A frame that the compiler can neither inline nor turn into a loop. */
+__attribute__((noinline)) static int young_down(int depth) {
+  volatile int pad = depth;
+  if (depth <= 0) {
+    young_loop();
+    return pad;
+  }
+  return young_down(depth - 1) + pad;
+}
+
+static void part_young(void) { young_down(kYoungDepth); }
+
 /* --- longrun ---------------------------------------------------------------------- */
 /* A long run of the kind a sanitizer is left on for: every round starts short-lived threads that
  * create heap locks (mutexes and rwlocks, of varied sizes so that addresses move), nest them under
@@ -471,10 +524,10 @@ static void part_longrun(void) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: scale_bench [all|live|edges|threads|held|longrun] [-L live_locks] [-E edges]\n"
+          "usage: scale_bench [all|live|edges|threads|held|young|longrun] [-L live_locks] [-E edges]\n"
           "                   [-B bucket] [-D edges_per_lock] [-t edge_threads] [-T threads]\n"
           "                   [-W waves] [-H held_depth] [-I held_rounds] [-R longrun_rounds]\n"
-          "                   [-P longrun_threads] [-K longrun_locks]\n");
+          "                   [-P longrun_threads] [-K longrun_locks] [-Y young_iterations]\n");
   exit(2);
 }
 
@@ -485,8 +538,9 @@ int main(int argc, char **argv) {
     optind = 2;
   }
   int opt;
-  while ((opt = getopt(argc, argv, "L:E:B:D:t:T:W:H:I:R:P:K:")) != -1) {
+  while ((opt = getopt(argc, argv, "Y:L:E:B:D:t:T:W:H:I:R:P:K:")) != -1) {
     switch (opt) {
+      case 'Y': g_young = atol(optarg); break;
       case 'L': g_live = atol(optarg); break;
       case 'E': g_edges = atol(optarg); break;
       case 'B': g_bucket = atol(optarg); break;
@@ -504,7 +558,7 @@ int main(int argc, char **argv) {
   }
   if (g_live < 1 || g_edges < 1 || g_bucket < 1 || g_edge_threads < 1 || g_threads < 1 ||
       g_waves < 1 || g_depth < 1 || g_held_rounds < 0 || g_lr_rounds < 2 || g_lr_threads < 1 ||
-      g_lr_locks < 1) {
+      g_lr_locks < 1 || g_young < 1) {
     fprintf(stderr, "scale_bench: counts must be positive\n");
     return 2;
   }
@@ -514,6 +568,7 @@ int main(int argc, char **argv) {
   if (all || strcmp(part, "edges") == 0) { part_edges(); known = 1; }
   if (all || strcmp(part, "threads") == 0) { part_threads(); known = 1; }
   if (all || strcmp(part, "held") == 0) { part_held(); known = 1; }
+  if (all || strcmp(part, "young") == 0) { part_young(); known = 1; }
   if (all || strcmp(part, "longrun") == 0) { part_longrun(); known = 1; }
   if (!known) usage();
   printf("RESULT part=done part_run=%s total_s=%.3f\n", part, now_s() - t0);

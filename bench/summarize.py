@@ -405,6 +405,7 @@ class Table:
             return ""
         out = ["### Scale — `bench/scale_bench.c` (one process per part)\n\n", self.header()]
         hg = {"live": " (50k locks)", "edges": " (10k edges)", "threads": " (1 wave)", "held": " (200 rounds)",
+              "young": " (2k iterations)",
               "longrun": " (40 rounds of 10 locks)"}
 
         def row(part, title, unit, key, target, judge=None, ratio=True):
@@ -445,6 +446,8 @@ class Table:
         row("threads", "1,000 threads alive at once, each nesting 3 locks (best of 2 waves)", "s", "best_wave_s",
             "no crash")
         row("held", "100 locks held at once, nested", "ns/lock", "ns_per_lock", "no crash")
+        row("young", "a heap lock made per iteration, 30 frames deep, with 6 new edges out of it (PyTorch's "
+            "per-step locks): per iteration", "ns/iter", "ns_per_iter", "—")
 
         def flat_judge(v, base):
             if v is None or base is None:

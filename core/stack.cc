@@ -474,24 +474,50 @@ LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip,
 // The stack memo (see stack.h)
 // ---------------------------------------------------------------------------------------------
 namespace {
-constexpr u32 kMemoEntries = 32;  // per thread, direct-mapped
+// Per thread, direct-mapped: 32 entries, 512 once the thread has asked for kMemoGrowAfter stacks (a
+// thread that makes new edges all the time: PyTorch's training thread asks ~250 a step, from more call
+// sites than 32 entries hold).
+constexpr u32 kMemoSmall = 32, kMemoLarge = 512;
+constexpr u64 kMemoGrowAfter = 2048;
 constexpr u8 kMemoSeen = 1, kMemoFilled = 2, kMemoRefused = 3;
-constexpr u8 kMemoMaxStale = 2;   // a key whose callers change this often is not memoised
+constexpr u32 kMemoWays = 4;  // a set holds up to 4 stacks: of one key called from several places too
 constexpr u64 kMemoFreeFills = 16, kMemoHitsPerFill = 32;
 struct MemoEntry {
   uptr pc, cfa;  // the key: the lock call's return address and the caller's stack pointer
-  u8 state;      // 0: empty, kMemoSeen: the key met once, kMemoFilled, kMemoRefused
-  u8 stale;      // validations that failed since the key took this entry
+  u8 state;      // 0: empty, kMemoSeen: the key met once, kMemoFilled, kMemoRefused (not memoisable)
+  u8 unused;
   u16 n;         // frames
+  u32 used;      // the set's clock when last used (the least recently used way is replaced)
   u32 depot;     // StackDepotPut(frames, n)
   StackMemoAux aux;  // the caller's value derived from these frames (see stack.h)
   // uptr frames[depth], slots[depth] follow: each return address and where it is on the stack.
 };
-std::atomic<u64> g_memo_hits{0}, g_memo_fills{0}, g_memo_stale{0};
+std::atomic<u64> g_memo_hits{0}, g_memo_fills{0}, g_memo_stale{0}, g_memo_quick{0};
 
-u32 MemoIndex(uptr pc, uptr cfa) {
+// Frame sizes by return address, learnt from libgcc's fills: the distance from a frame's stack
+// pointer at a call (its callee's CFA) to its own CFA, which is fixed at a call site unless the frame
+// allocates a variable amount (then kSizeVaries, once two sizes were seen). With every size of a stack
+// known, a fill needs only an ordinary capture: its slots follow from the caller's CFA. Lock-free,
+// direct-mapped, one word per entry written and read whole: pc << 16 | size.
+constexpr u32 kSizeSlots = 1u << 14;
+constexpr u64 kSizeVaries = 0xffff;
+std::atomic<u64> g_frame_size[kSizeSlots];
+std::atomic<u64>& SizeSlot(uptr pc) { return g_frame_size[Mix64(pc) & (kSizeSlots - 1)]; }
+u64 FrameSizeOf(uptr pc) {
+  u64 v = SizeSlot(pc).load(std::memory_order_relaxed);
+  return (v >> 16) == pc ? (v & 0xffff) : 0;
+}
+void NoteFrameSize(uptr pc, uptr size) {
+  if (pc >> 47 || !size || (size & 7)) return;
+  u64 old = FrameSizeOf(pc);
+  u64 sz = size < kSizeVaries ? size : kSizeVaries;
+  if (old == sz || old == kSizeVaries) return;
+  SizeSlot(pc).store(static_cast<u64>(pc) << 16 | (old ? kSizeVaries : sz), std::memory_order_relaxed);
+}
+
+u32 MemoIndex(uptr pc, uptr cfa, u32 entries) {
   u64 h = (pc ^ (cfa * 0x9e3779b97f4a7c15ULL)) * 0xbf58476d1ce4e5b9ULL;
-  return static_cast<u32>(h >> 59) & (kMemoEntries - 1);
+  return static_cast<u32>(h >> 40) & (entries - 1);
 }
 
 // SlotsHold — every return address is still in its slot. The slots lie between the caller's frame
@@ -506,7 +532,10 @@ LOCKSAN_NO_SANITIZE bool SlotsHold(const uptr* frames, const uptr* slots, u32 n)
 
 struct StackMemo {
   int depth;
+  u32 entries;
   size_t entry_size;
+  u64 lookups;
+  u32 clock;
   // A fill (libgcc, with stack pointers) costs ~10-20 ordinary captures in a large program: a thread
   // fills only while its hits pay for its fills (kMemoFreeFills, then one fill per kMemoHitsPerFill
   // hits), so that a program whose call sites rarely repeat from the same callers loses nothing.
@@ -519,20 +548,45 @@ struct StackMemo {
 };
 
 namespace {
-size_t MemoBytes(int depth) {
-  return sizeof(StackMemo) + kMemoEntries * (sizeof(MemoEntry) + 2 * sizeof(uptr) * static_cast<size_t>(depth));
+size_t MemoBytes(int depth, u32 entries) {
+  return sizeof(StackMemo) + entries * (sizeof(MemoEntry) + 2 * sizeof(uptr) * static_cast<size_t>(depth));
+}
+StackMemo* NewMemo(int depth, u32 entries) {
+  StackMemo* memo = static_cast<StackMemo*>(InternalAlloc(MemoBytes(depth, entries)));
+  memo->depth = depth;
+  memo->entries = entries;
+  memo->entry_size = sizeof(MemoEntry) + 2 * sizeof(uptr) * static_cast<size_t>(depth);
+  return memo;
 }
 }  // namespace
 
 void FreeStackMemo(StackMemo* memo) {
-  if (memo) InternalFree(memo, MemoBytes(memo->depth));
+  if (memo) InternalFree(memo, MemoBytes(memo->depth, memo->entries));
 }
 
 void ClearStackMemo(StackMemo* memo) {
   if (!memo) return;
-  memo->hits = memo->fills = 0;
-  for (u32 i = 0; i < kMemoEntries; i++) memo->At(i)->state = 0;
+  memo->hits = memo->fills = memo->lookups = 0;
+  memo->clock = 0;
+  for (u32 i = 0; i < memo->entries; i++) memo->At(i)->state = 0;
 }
+
+namespace {
+// FillMemoEntry — frames[0..n) and their slots are in place: the entry is memoised; returns the
+// caller's answer (at most `depth` frames).
+int FillMemoEntry(MemoEntry* e, int n, int depth, uptr* pcs, u32* depot, StackMemoAux** aux) {
+  const uptr* frames = StackMemo::Frames(e);
+  e->n = static_cast<u16>(n);
+  e->depot = StackDepotPut(frames, n);
+  e->state = kMemoFilled;
+  e->aux = StackMemoAux{};
+  if (aux) *aux = &e->aux;
+  int out = n < depth ? n : depth;
+  memcpy(pcs, frames, static_cast<size_t>(out) * sizeof(uptr));
+  if (out == n) *depot = e->depot;
+  return out;
+}
+}  // namespace
 
 int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, uptr stack_hi,
                        uptr* pcs, int depth, int memo_depth, u32* depot, StackMemoAux** aux) {
@@ -547,55 +601,105 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
     FreeStackMemo(memo);
     *memo_slot = memo = nullptr;
   }
-  if (!memo) {
-    memo = static_cast<StackMemo*>(InternalAlloc(MemoBytes(memo_depth)));
-    memo->depth = memo_depth;
-    memo->entry_size = sizeof(MemoEntry) + 2 * sizeof(uptr) * static_cast<size_t>(memo_depth);
-    *memo_slot = memo;
+  if (!memo) *memo_slot = memo = NewMemo(memo_depth, kMemoSmall);
+  if (++memo->lookups == kMemoGrowAfter && memo->entries < kMemoLarge) {
+    StackMemo* big = NewMemo(memo_depth, kMemoLarge);
+    big->hits = memo->hits;
+    big->fills = memo->fills;
+    big->lookups = memo->lookups;
+    FreeStackMemo(memo);
+    *memo_slot = memo = big;
   }
-  MemoEntry* e = memo->At(MemoIndex(pc, cfa));
+  // The key's set: a way whose stack still holds is the answer; else a way where the key was seen
+  // once is filled now; else the least recently used way (an empty one first) records the sighting.
+  u32 set = MemoIndex(pc, cfa, memo->entries / kMemoWays) * kMemoWays;
+  u32 now = ++memo->clock;
+  MemoEntry* seen = nullptr;
+  MemoEntry* victim = nullptr;
+  bool stale = false, refused = false;
+  for (u32 w = 0; w < kMemoWays; w++) {
+    MemoEntry* x = memo->At(set + w);
+    if (x->state != 0 && x->pc == pc && x->cfa == cfa) {
+      if (x->state == kMemoFilled) {
+        if (SlotsHold(StackMemo::Frames(x), memo->Slots(x), x->n)) {
+          memo->hits++;
+          x->used = now;
+          if (g_capture_timing) g_memo_hits.fetch_add(1, std::memory_order_relaxed);
+          int k = x->n < depth ? x->n : depth;
+          memcpy(pcs, StackMemo::Frames(x), static_cast<size_t>(k) * sizeof(uptr));
+          if (k == x->n) *depot = x->depot;
+          if (aux) *aux = &x->aux;
+          return k;
+        }
+        stale = true;  // the same call at the same depth, called from elsewhere this time
+      } else if (x->state == kMemoSeen) {
+        seen = x;
+      } else {
+        refused = true;
+      }
+    }
+    if (!victim || (victim->state != 0 && (x->state == 0 || x->used < victim->used))) victim = x;
+  }
+  if (stale && g_capture_timing) g_memo_stale.fetch_add(1, std::memory_order_relaxed);
+  if (refused || !seen) {
+    if (!refused) {  // first sighting (of this key, or of this key from these callers)
+      victim->pc = pc;
+      victim->cfa = cfa;
+      victim->state = kMemoSeen;
+      victim->used = now;
+    }
+    return CaptureUserStack(pcs, nullptr, depth);
+  }
+  MemoEntry* e = seen;
+  e->used = now;
   uptr* frames = StackMemo::Frames(e);
   uptr* slots = memo->Slots(e);
-  bool same_key = e->state != 0 && e->pc == pc && e->cfa == cfa;
-  if (same_key && e->state == kMemoFilled) {
-    if (SlotsHold(frames, slots, e->n)) {
-      memo->hits++;
-      if (g_capture_timing) g_memo_hits.fetch_add(1, std::memory_order_relaxed);
-      int k = e->n < depth ? e->n : depth;
-      memcpy(pcs, frames, static_cast<size_t>(k) * sizeof(uptr));
-      if (k == e->n) *depot = e->depot;
-      if (aux) *aux = &e->aux;
-      return k;
-    }
-    // The same call site at the same depth, called from elsewhere this time.
-    if (g_capture_timing) g_memo_stale.fetch_add(1, std::memory_order_relaxed);
-    e->state = ++e->stale >= kMemoMaxStale ? kMemoRefused : kMemoSeen;
-    return CaptureUserStack(pcs, nullptr, depth);
-  }
-  if (!same_key || e->state != kMemoSeen ||
-      (memo->fills >= kMemoFreeFills && memo->fills * kMemoHitsPerFill > memo->hits)) {
-    if (!same_key) {  // a new key takes the entry; a refused key keeps it until then
-      e->pc = pc;
-      e->cfa = cfa;
-      e->state = kMemoSeen;
-      e->stale = 0;
-    }
-    return CaptureUserStack(pcs, nullptr, depth);
-  }
-  // The key's second capture: capture with each frame's stack pointer and memoise.
+  // The key's second capture: memoise it. First an ordinary capture, whose slots follow from the
+  // caller's CFA when every frame's size is known (a quick fill: what a miss costs anyway).
   uptr p[kMaxStackDepth + 16], sp[kMaxStackDepth + 16];
+  int k = 0;
+#if defined(__x86_64__)
+  int n = CaptureUserStack(p, nullptr, memo_depth);
+  if (n > 0 && p[0] == pc) {
+    uptr at = cfa;  // frame i's stack pointer (its callee's CFA)
+    bool ok = true;
+    for (k = 0; k < n; k++) {
+      uptr slot = at - sizeof(uptr);
+      if (slot + sizeof(uptr) > stack_hi) {
+        ok = false;
+        break;
+      }
+      frames[k] = p[k];
+      slots[k] = slot;
+      if (k + 1 == n) break;
+      u64 size = FrameSizeOf(p[k]);
+      if (!size || size == kSizeVaries) {
+        ok = false;
+        break;
+      }
+      at += size;
+    }
+    k = n;
+    if (ok && SlotsHold(frames, slots, static_cast<u32>(n))) {
+      if (g_capture_timing) g_memo_quick.fetch_add(1, std::memory_order_relaxed);
+      return FillMemoEntry(e, k, depth, pcs, depot, aux);
+    }
+  }
+  if (memo->fills >= kMemoFreeFills && memo->fills * kMemoHitsPerFill > memo->hits) {
+    int out = n < depth ? n : depth;  // no slow fill now: the capture is the answer
+    memcpy(pcs, p, static_cast<size_t>(out) * sizeof(uptr));
+    return out;
+  }
+  // Then libgcc, with each frame's stack pointer: its slots, and the sizes of its frames for later.
   int want = memo_depth + 16;
-  int n = CaptureStackGcc(p, sp, want, 0);
+  n = CaptureStackGcc(p, sp, want, 0);
   int first = 0;
   while (first < n && InRuntime(p[first])) first++;
-  int k = 0;
-  // A frame's stack pointer is its callee's CFA, so its return address was read at sp - 8 (x86-64,
-  // AArch64 alike: the CFA is the stack pointer before the call, the return address below it only on
-  // x86-64 — elsewhere the memo is not used).
-  bool ok = false;
-#if defined(__x86_64__)
-  ok = first < n && p[first] == pc && sp[first] == cfa && (n - first >= memo_depth || n < want);
+  for (int i = first; i + 1 < n; i++) NoteFrameSize(p[i], sp[i + 1] - sp[i]);
+  // A frame's stack pointer is its callee's CFA, so its return address was read at sp - 8.
+  bool ok = first < n && p[first] == pc && sp[first] == cfa && (n - first >= memo_depth || n < want);
   uptr last = cfa - 2 * sizeof(uptr);
+  k = 0;
   for (int i = first; ok && i < n && k < memo_depth; i++, k++) {
     uptr slot = sp[i] - sizeof(uptr);
     ok = slot > last && slot < stack_hi - sizeof(uptr) + 1 && (slot & (sizeof(uptr) - 1)) == 0;
@@ -604,24 +708,23 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
     last = slot;
   }
   ok = ok && k > 0 && SlotsHold(frames, slots, static_cast<u32>(k));
-#endif
   memo->fills++;  // paid, memoised or not
-  if (!ok) {
-    e->state = kMemoRefused;
-    k = 0;
-    for (int i = first; i < n && k < depth; i++, k++) pcs[k] = p[i];
-    return k;
+  if (ok) {
+    if (g_capture_timing) g_memo_fills.fetch_add(1, std::memory_order_relaxed);
+    return FillMemoEntry(e, k, depth, pcs, depot, aux);
   }
-  if (g_capture_timing) g_memo_fills.fetch_add(1, std::memory_order_relaxed);
-  e->n = static_cast<u16>(k);
-  e->depot = StackDepotPut(frames, k);
-  e->state = kMemoFilled;
-  e->aux = StackMemoAux{};
-  if (aux) *aux = &e->aux;
-  int out = k < depth ? k : depth;
-  memcpy(pcs, frames, static_cast<size_t>(out) * sizeof(uptr));
-  if (out == k) *depot = e->depot;
-  return out;
+  e->state = kMemoRefused;
+  k = 0;
+  for (int i = first; i < n && k < depth; i++, k++) pcs[k] = p[i];
+  return k;
+#else
+  // Elsewhere the return address is not at CFA - 8: no memo.
+  (void)p;
+  (void)sp;
+  (void)k;
+  e->state = kMemoRefused;
+  return CaptureUserStack(pcs, nullptr, depth);
+#endif
 }
 
 void SetCaptureTiming(bool on) { g_capture_timing = on; }
@@ -662,12 +765,14 @@ int CaptureTimingLine(char* buf, int size) {
     if (k > 0) len = len + k < size - 1 ? len + k : size - 1;  // truncated: stop there
   }
   u64 hits = g_memo_hits.load(std::memory_order_relaxed), fills = g_memo_fills.load(std::memory_order_relaxed);
-  u64 stale = g_memo_stale.load(std::memory_order_relaxed);
-  if ((hits || fills || stale) && len < size - 1) {
+  u64 stale = g_memo_stale.load(std::memory_order_relaxed), quick = g_memo_quick.load(std::memory_order_relaxed);
+  if ((hits || fills || stale || quick) && len < size - 1) {
     int k = snprintf(buf + len, static_cast<size_t>(size - len),
-                     "%sstack memo: %llu stacks reused without an unwind, %llu memoised, %llu found changed",
+                     "%sstack memo: %llu stacks reused without an unwind, %llu memoised (%llu from known frame "
+                     "sizes), %llu found changed",
                      len ? "; " : "", static_cast<unsigned long long>(hits),
-                     static_cast<unsigned long long>(fills), static_cast<unsigned long long>(stale));
+                     static_cast<unsigned long long>(fills + quick), static_cast<unsigned long long>(quick),
+                     static_cast<unsigned long long>(stale));
     if (k > 0) len = len + k < size - 1 ? len + k : size - 1;
   }
   return len;

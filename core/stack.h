@@ -34,13 +34,16 @@ int CaptureUserStack(uptr* pcs, uptr* sps, int depth);
 // the address of the slot each return address was read from. The same call made again at the same
 // stack depth from the same callers has the same return addresses in the same slots: a key's memo is
 // reused while every slot still holds its return address (a few loads instead of an unwind; the
-// depot id comes with it). A key is memoised at its second capture (libgcc's unwinder, which gives
-// each frame's stack pointer); a key whose callers keep changing is refused. Exact for frames whose
-// size is fixed at each call site; a frame with a variable-size allocation (alloca, a VLA) above the
-// caller could, called from elsewhere with another size, leave a stale return address exactly where
-// an old slot was, and the memo would then give that frame's old callers (stack_memo=0 unwinds every
-// time). x86-64 only (elsewhere every call unwinds). Per thread, not thread-safe; 32 entries of
-// `memo_depth` frames (~13 KiB at the default depth), allocated at the thread's first use.
+// depot id comes with it). A key is memoised at its second capture: from that ordinary capture when
+// every frame's size is known (learnt per return address from libgcc's fills), else by libgcc's
+// unwinder, which gives each frame's stack pointer (within a budget: such a fill costs ~10-20
+// captures). 4-way sets: a call made at one depth from several callers keeps a stack per caller.
+// Exact for frames whose size is fixed at each call site; a frame with a variable-size allocation
+// (alloca, a VLA) above the caller could, called from elsewhere with another size, leave a stale
+// return address exactly where an old slot was, and the memo would then give that frame's old
+// callers (stack_memo=0 unwinds every time). x86-64 only (elsewhere every call unwinds). Per thread,
+// not thread-safe; 32 entries of `memo_depth` frames (~16 KiB at the default depth), 512 (~213 KiB)
+// once the thread has asked for 2,048 stacks; allocated at the thread's first use.
 struct StackMemo;
 // StackMemoAux — one value the caller derives from a memoised stack, under a key of its choosing
 // (the detector keeps the "previously acquired" stack of the lock held below, by its acquiring pc):

@@ -474,7 +474,7 @@ LOCKSAN_NOINLINE int CaptureStackLocked(uptr* pcs, uptr* sps, int max, int skip,
 // The stack memo (see stack.h)
 // ---------------------------------------------------------------------------------------------
 namespace {
-// Per thread, direct-mapped: 32 entries, 512 once the thread has asked for kMemoGrowAfter stacks (a
+// Per thread, sets of kMemoWays: 32 entries, 512 once the thread has asked for kMemoGrowAfter stacks (a
 // thread that makes new edges all the time: PyTorch's training thread asks ~250 a step, from more call
 // sites than 32 entries hold).
 constexpr u32 kMemoSmall = 32, kMemoLarge = 512;

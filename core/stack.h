@@ -42,7 +42,7 @@ int CaptureUserStack(uptr* pcs, uptr* sps, int depth);
 // (alloca, a VLA) above the caller could, called from elsewhere with another size, leave a stale
 // return address exactly where an old slot was, and the memo would then give that frame's old
 // callers (stack_memo=0 unwinds every time). x86-64 only (elsewhere every call unwinds). Per thread,
-// not thread-safe; 32 entries of `memo_depth` frames (~16 KiB at the default depth), 512 (~213 KiB)
+// not thread-safe; 32 entries of `memo_depth` frames (~16 KiB at the default depth), 512 (~216 KiB)
 // once the thread has asked for 2,048 stacks; allocated at the thread's first use.
 struct StackMemo;
 // StackMemoAux — one value the caller derives from a memoised stack, under a key of its choosing

@@ -607,7 +607,11 @@ cc -O2 -pthread bench/young_lock_chain.c -o young && ./young 400000   # a lock m
   call sites), hand items over through a condition variable, then free them and exit. Nothing a
   round makes outlives it, so a tool's memory must come back to the same level round after round:
   the row is the VmRSS growth over the second half of the rounds (4,000 threads, 400,000 locks),
-  judged against native's own (glibc's arenas and thread-stack cache move a few KiB).
+  judged against native's own (glibc's arenas and thread-stack cache move a few KiB). The young
+  part is PyTorch's per-step lock shape (docs/gpu.md) in C: 30 frames down a recursion, each
+  iteration makes a heap mutex, takes 6 pairs of long-lived locks under it and frees it, so each
+  iteration is a new lock with 6 new edges (each needing its evidence: a stack) and 6 chains whose
+  only edge is known; locksan's stack memo (docs/design.md) serves those stacks without unwinding.
 - A bracketed number refers to the notes under the tables (crashes, hangs, reports printed by a
   tool on a benchmark that has no lock-order inversion).
 """

@@ -595,7 +595,13 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
   if (memo_depth > kMaxStackDepth) memo_depth = kMaxStackDepth;
   if (depth > memo_depth) depth = memo_depth;
   StackMemo* memo = *memo_slot;
-  bool usable = pc && cfa > stack_lo && cfa < stack_hi && memo_depth > 0;
+  // x86-64 only: a return address is read at its callee's CFA - 8 (the slots below rely on it).
+#if defined(__x86_64__)
+  constexpr bool kArch = true;
+#else
+  constexpr bool kArch = false;
+#endif
+  bool usable = kArch && pc && cfa > stack_lo && cfa < stack_hi && memo_depth > 0;
   if (!usable) return CaptureUserStack(pcs, nullptr, depth);
   if (memo && memo->depth != memo_depth) {  // the depth changed (tests): start again
     FreeStackMemo(memo);
@@ -657,33 +663,23 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
   // The key's second capture: memoise it. First an ordinary capture, whose slots follow from the
   // caller's CFA when every frame's size is known (a quick fill: what a miss costs anyway).
   uptr p[kMaxStackDepth + 16], sp[kMaxStackDepth + 16];
-  int k = 0;
-#if defined(__x86_64__)
   int n = CaptureUserStack(p, nullptr, memo_depth);
-  if (n > 0 && p[0] == pc) {
-    uptr at = cfa;  // frame i's stack pointer (its callee's CFA)
-    bool ok = true;
-    for (k = 0; k < n; k++) {
-      uptr slot = at - sizeof(uptr);
-      if (slot + sizeof(uptr) > stack_hi) {
-        ok = false;
-        break;
-      }
-      frames[k] = p[k];
-      slots[k] = slot;
-      if (k + 1 == n) break;
-      u64 size = FrameSizeOf(p[k]);
-      if (!size || size == kSizeVaries) {
-        ok = false;
-        break;
-      }
+  bool ok = n > 0 && p[0] == pc;
+  uptr at = cfa;  // frame i's stack pointer (its callee's CFA)
+  for (int i = 0; ok && i < n; i++) {
+    uptr slot = at - sizeof(uptr);
+    ok = slot + sizeof(uptr) <= stack_hi;
+    frames[i] = p[i];
+    slots[i] = slot;
+    if (i + 1 < n) {
+      u64 size = FrameSizeOf(p[i]);
+      ok = ok && size && size != kSizeVaries;
       at += size;
     }
-    k = n;
-    if (ok && SlotsHold(frames, slots, static_cast<u32>(n))) {
-      if (g_capture_timing) g_memo_quick.fetch_add(1, std::memory_order_relaxed);
-      return FillMemoEntry(e, k, depth, pcs, depot, aux);
-    }
+  }
+  if (ok && SlotsHold(frames, slots, static_cast<u32>(n))) {
+    if (g_capture_timing) g_memo_quick.fetch_add(1, std::memory_order_relaxed);
+    return FillMemoEntry(e, n, depth, pcs, depot, aux);
   }
   if (memo->fills >= kMemoFreeFills && memo->fills * kMemoHitsPerFill > memo->hits) {
     int out = n < depth ? n : depth;  // no slow fill now: the capture is the answer
@@ -697,12 +693,12 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
   while (first < n && InRuntime(p[first])) first++;
   for (int i = first; i + 1 < n; i++) NoteFrameSize(p[i], sp[i + 1] - sp[i]);
   // A frame's stack pointer is its callee's CFA, so its return address was read at sp - 8.
-  bool ok = first < n && p[first] == pc && sp[first] == cfa && (n - first >= memo_depth || n < want);
+  ok = first < n && p[first] == pc && sp[first] == cfa && (n - first >= memo_depth || n < want);
   uptr last = cfa - 2 * sizeof(uptr);
-  k = 0;
+  int k = 0;
   for (int i = first; ok && i < n && k < memo_depth; i++, k++) {
     uptr slot = sp[i] - sizeof(uptr);
-    ok = slot > last && slot < stack_hi - sizeof(uptr) + 1 && (slot & (sizeof(uptr) - 1)) == 0;
+    ok = slot > last && slot + sizeof(uptr) <= stack_hi && (slot & (sizeof(uptr) - 1)) == 0;
     frames[k] = p[i];
     slots[k] = slot;
     last = slot;
@@ -717,14 +713,6 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
   k = 0;
   for (int i = first; i < n && k < depth; i++, k++) pcs[k] = p[i];
   return k;
-#else
-  // Elsewhere the return address is not at CFA - 8: no memo.
-  (void)p;
-  (void)sp;
-  (void)k;
-  e->state = kMemoRefused;
-  return CaptureUserStack(pcs, nullptr, depth);
-#endif
 }
 
 void SetCaptureTiming(bool on) { g_capture_timing = on; }

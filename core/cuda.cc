@@ -1,6 +1,7 @@
 #include "core/cuda.h"
 
 #include <link.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -55,10 +56,7 @@ RuntimeMutex g_cb_mu;
 
 void ReportCallbackInDriverCall(ThreadState* ts) {
   ScopedInRuntime guard;
-  const char* call = ts->driver_depth ? ts->driver_calls[(ts->driver_depth < kMaxDriverDepth
-                                                              ? ts->driver_depth
-                                                              : kMaxDriverDepth) - 1]
-                                      : nullptr;
+  const char* call = ts->driver_depth ? InnermostDriverCall(ts) : nullptr;
   uptr pcs[kMaxStackDepth];
   int n = CaptureUserStack(pcs, nullptr, GetFlags().stack_depth);
   u32 stack = StackDepotPut(pcs, n);
@@ -103,6 +101,90 @@ LOCKSAN_NOINLINE void CountDriverCall(const char* name, uint32_t cbid) {
   g_call_counts[i].fetch_add(1, std::memory_order_relaxed);
   if (!g_call_names[i].load(std::memory_order_relaxed))
     g_call_names[i].store(cbid < kCountedIds ? name : "other", std::memory_order_relaxed);
+}
+
+// cuda_calls=adaptive: a driver function that was called `g_quiet_after` times in a row without
+// the calling thread taking a lock for the first time inside it is no longer reported by CUPTI (its
+// callback is turned off): what the detector takes from such a call is the name it gives the locks
+// first taken in it, and it has not named one for that long. The functions the rules need
+// (IsSyncDriverCall, IsCallbackDriverCall) are always kept. docs/gpu.md, "cuda_calls=adaptive".
+//
+// States of a callback id. Marked: no longer tracked by the detector (an enter is not pushed), the
+// CUPTI callback not yet off. Pruned: the callback is off. An enter pushed before the mark may never
+// see its exit: InnermostDriverCall drops such calls from the top of a thread's stack.
+enum : u8 { kIdUnknown = 0, kIdKeep, kIdCounted, kIdMarked, kIdPruned, kIdFailed };
+constexpr u32 kPruneIds = kCountedIds;
+std::atomic<u8> g_id_state[kPruneIds];
+std::atomic<u32> g_id_quiet[kPruneIds];
+std::atomic<const char*> g_id_name[kPruneIds];
+std::atomic<bool (*)(uint32_t)> g_disable_call{nullptr};
+u32 g_quiet_after = 0;
+std::atomic<bool> g_pruner_running{false};
+std::atomic<u32> g_pruned{0};
+
+bool Pruning() { return g_disable_call.load(std::memory_order_relaxed) != nullptr; }
+
+bool Gone(u32 id) { return id < kPruneIds && g_id_state[id].load(std::memory_order_relaxed) >= kIdMarked; }
+
+// The pruner: a short-lived thread of locksan's own that turns the marked callbacks off. Not the
+// program thread that marked one (it is inside CUPTI's dispatch, where CUPTI's own calls are not
+// documented to be allowed) and not the watchdog (a CUPTI call that waited for a driver lock held in
+// a deadlock would stop the watchdog from reporting it).
+void* PrunerMain(void*) {
+  t_local.disabled = 1;  // never watched
+  for (;;) {
+    bool (*disable)(uint32_t) = g_disable_call.load(std::memory_order_acquire);
+    for (u32 id = 0; disable && id < kPruneIds; id++) {
+      if (g_id_state[id].load(std::memory_order_acquire) != kIdMarked) continue;
+      // Off or not, the function stays marked (untracked); only a success counts as pruned.
+      if (disable(id)) {
+        g_id_state[id].store(kIdPruned, std::memory_order_release);
+        g_pruned.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        g_id_state[id].store(kIdFailed, std::memory_order_release);  // never retried
+      }
+    }
+    g_pruner_running.store(false, std::memory_order_seq_cst);
+    bool more = false;
+    for (u32 id = 0; id < kPruneIds && !more; id++)
+      more = g_id_state[id].load(std::memory_order_seq_cst) == kIdMarked;
+    if (!more || g_pruner_running.exchange(true)) return nullptr;
+  }
+}
+
+void StartPruner() {
+  if (g_pruner_running.exchange(true)) return;
+  ScopedInRuntime guard;  // the preload's pthread_create passes it through untracked
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t th;
+  if (pthread_create(&th, &attr, PrunerMain, nullptr) != 0) g_pruner_running.store(false);
+  pthread_attr_destroy(&attr);
+}
+
+LOCKSAN_NOINLINE void ClassifyCall(u32 id, const char* name) {
+  g_id_name[id].store(name, std::memory_order_relaxed);
+  u8 expected = kIdUnknown;
+  g_id_state[id].compare_exchange_strong(
+      expected, IsSyncDriverCall(name) || IsCallbackDriverCall(name) ? kIdKeep : kIdCounted,
+      std::memory_order_relaxed);
+}
+
+// A call of `id` ended: count it (quiet) or start the count again.
+void CountQuiet(u32 id, bool quiet) {
+  if (id >= kPruneIds || g_id_state[id].load(std::memory_order_relaxed) != kIdCounted) return;
+  if (!quiet) {
+    g_id_quiet[id].store(0, std::memory_order_relaxed);
+    return;
+  }
+  // Racy on purpose (no read-modify-write on every call): a lost count only delays the pruning.
+  u32 q = g_id_quiet[id].load(std::memory_order_relaxed) + 1;
+  g_id_quiet[id].store(q, std::memory_order_relaxed);
+  if (q < g_quiet_after) return;
+  u8 expected = kIdCounted;
+  if (g_id_state[id].compare_exchange_strong(expected, kIdMarked, std::memory_order_acq_rel)) StartPruner();
 }
 
 }  // namespace
@@ -153,7 +235,12 @@ int DriverCallCountsLine(char* buf, int size) {
 
 void CudaForkLock() { g_cb_mu.Lock(); }
 void CudaForkUnlock(bool child) {
-  if (child) g_cb_mu.ResetAfterFork(); else g_cb_mu.Unlock();
+  if (child) {
+    g_cb_mu.ResetAfterFork();
+    g_pruner_running.store(false, std::memory_order_relaxed);  // a pruner of the parent is not here
+  } else {
+    g_cb_mu.Unlock();
+  }
 }
 
 void RefreshLibcuda() {
@@ -176,7 +263,8 @@ bool CreatedByDriver(uptr pc) {
 }
 
 void CudaOnGilTake(ThreadState* ts, uptr pc, uptr sp) {
-  if (ts->driver_depth || (ts->Nheld() && HoldsLibcudaLock(ts))) ReportCallbackInDriverCall(ts);
+  if ((ts->driver_depth && InnermostDriverCall(ts)) || (ts->Nheld() && HoldsLibcudaLock(ts)))
+    ReportCallbackInDriverCall(ts);
   if (ts->driver_thread && !ts->holds_stream) {
     // A host function (or stream callback) starts running Python: it holds the stream's work.
     Acquire a;
@@ -199,7 +287,16 @@ void OnDriverApiEnter(const char* function_name, uint32_t cbid, const char*) {
   if (LOCKSAN_UNLIKELY(g_count_calls)) CountDriverCall(function_name, cbid);
   ThreadState* ts = t_local.ts;
   if (!ts || t_local.in_runtime) return;
-  if (ts->driver_depth < kMaxDriverDepth) ts->driver_calls[ts->driver_depth] = function_name;
+  if (Pruning() && cbid < kPruneIds) {
+    u8 st = g_id_state[cbid].load(std::memory_order_relaxed);
+    if (st >= kIdMarked) return;  // no longer tracked; its exit is not popped either
+    if (st == kIdUnknown) ClassifyCall(cbid, function_name);
+  }
+  if (ts->driver_depth < kMaxDriverDepth) {
+    ts->driver_calls[ts->driver_depth] = function_name;
+    ts->driver_ids[ts->driver_depth] = cbid;
+    ts->driver_marks[ts->driver_depth] = ts->new_locks;
+  }
   ts->driver_depth++;
   if (!ts->sync_depth && IsSyncDriverCall(function_name)) {
     // Waiting for the streams' work: the order check "held locks -> CUDA-STREAM", and the wait is
@@ -212,22 +309,75 @@ void OnDriverApiEnter(const char* function_name, uint32_t cbid, const char*) {
   }
 }
 
-void OnDriverApiExit(uint32_t) {
+void OnDriverApiExit(uint32_t cbid) {
   ThreadState* ts = t_local.ts;
   if (!ts || !ts->driver_depth) return;
-  if (ts->sync_depth == ts->driver_depth) {
+  u32 d = ts->driver_depth;
+  bool quiet = false;
+  if (d <= kMaxDriverDepth) {
+    if (Pruning()) {
+      DropUntracked(ts);
+      d = ts->driver_depth;
+      if (!d) return;
+    }
+    // Not the innermost call's exit: an enter that was not pushed (in the runtime, or no longer
+    // tracked).
+    if (ts->driver_ids[d - 1] != cbid) return;
+    quiet = ts->driver_marks[d - 1] == ts->new_locks;
+  }
+  if (ts->sync_depth == d) {
     ts->sync_depth = 0;
     SetOuterWait(ts, false);
     EndAcquire(ts, &ts->sync_acquire, false);
   }
-  ts->driver_depth--;
+  ts->driver_depth = d - 1;
+  if (Pruning()) CountQuiet(cbid, quiet);
+}
+
+void DropUntracked(ThreadState* ts) {
+  u32 d = ts->driver_depth;
+  while (d && d <= kMaxDriverDepth && Gone(ts->driver_ids[d - 1])) d--;
+  ts->driver_depth = d;
+}
+
+const char* InnermostDriverCall(ThreadState* ts) {
+  if (Pruning()) DropUntracked(ts);
+  u32 d = ts->driver_depth < kMaxDriverDepth ? ts->driver_depth : kMaxDriverDepth;
+  return d ? ts->driver_calls[d - 1] : nullptr;
 }
 
 const char* CurrentDriverCall() {
   ThreadState* ts = t_local.ts;
   if (!ts || !ts->driver_depth) return nullptr;
-  u32 d = ts->driver_depth < kMaxDriverDepth ? ts->driver_depth : kMaxDriverDepth;
-  return ts->driver_calls[d - 1];
+  return InnermostDriverCall(ts);
+}
+
+void SetDriverCallPruner(bool (*disable)(uint32_t cbid), uint32_t quiet_calls) {
+  if (!disable || !quiet_calls) {
+    g_disable_call.store(nullptr, std::memory_order_release);
+    return;
+  }
+  g_quiet_after = quiet_calls;
+  g_disable_call.store(disable, std::memory_order_release);
+}
+
+int PrunedDriverCallsLine(char* buf, int size) {
+  if (size <= 0) return 0;
+  u32 n = g_pruned.load(std::memory_order_relaxed);
+  if (!n) return 0;
+  int len = snprintf(buf, size, "%u (", n);
+  int shown = 0;
+  for (u32 id = 0; id < kPruneIds && len > 0 && len < size; id++) {
+    if (g_id_state[id].load(std::memory_order_relaxed) != kIdPruned) continue;
+    if (shown == 8) {
+      len += snprintf(buf + len, size - len, ", ...");
+      break;
+    }
+    const char* name = g_id_name[id].load(std::memory_order_relaxed);
+    len += snprintf(buf + len, size - len, "%s%s", shown++ ? ", " : "", name ? name : "?");
+  }
+  if (len > 0 && len < size) len += snprintf(buf + len, size - len, ")");
+  return len < size ? len : size - 1;
 }
 
 }  // namespace locksan

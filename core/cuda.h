@@ -28,6 +28,16 @@ bool CreatedByDriver(uptr pc);
 void CudaForkLock();
 void CudaForkUnlock(bool child);
 
+// The innermost driver call `ts` is in (ts->driver_depth > 0), or nullptr: calls whose callbacks were
+// turned off since they were entered (cuda_calls=adaptive) are dropped from the top of the stack
+// first, since their exits will never be reported. DropUntracked does only that.
+const char* InnermostDriverCall(ThreadState* ts);
+void DropUntracked(ThreadState* ts);
+
+// cuda_calls=adaptive, verbosity >= 1: "N (cuA, cuB, ...)", the driver functions whose callbacks were
+// turned off; 0 when none.
+int PrunedDriverCallsLine(char* buf, int size);
+
 // verbosity >= 1: every driver call CUPTI forwards is counted by function (set at start-up, before
 // tracking starts). DriverCallCountsLine writes "N (cuA n, cuB m, ...)", the total and the most
 // frequent functions, into `buf`; 0 when nothing was counted.

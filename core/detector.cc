@@ -881,8 +881,10 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
         li->first_stack = depot ? depot : StackDepotPut(pcs, n);
       }
     }
-    li->driver_call = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
+    li->driver_call = ts->driver_depth ? InnermostDriverCall(ts) : nullptr;
     li->in_libcuda = li->driver_call != nullptr || InLibcuda(pc);
+    // A lock first taken inside a driver call is named by it: that call is not quiet (core/cuda.cc).
+    if (!revived) ts->new_locks++;
     if (is_new && g_rt.flags.verbosity >= 3)
       OutputPrintf("==%d==locksan: T%u %s lock %llu(%s)@%p at pc %p, %u held\n", getpid(),
                    ts->number, revived ? "revived" : "new", static_cast<unsigned long long>(li->id),
@@ -1103,7 +1105,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
       r.current_stack = StackDepotPut(cur.pcs, cur.n);
       r.previous_stack = PreviousStack(h, &cur);
     }
-    r.current_driver_call = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
+    r.current_driver_call = ts->driver_depth ? InnermostDriverCall(ts) : nullptr;
     r.current_py_stack = CapturePyStack();
     {
       RuntimeLockGuard glock(&g_rt.graph_mu);
@@ -1222,7 +1224,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   u32 py_to = CapturePyStack();
   // Into the GIL: is this thread entering a ctypes/cffi callback? (Its function is known only here.)
   u32 callback_to = li->kind == LockKind::kGil ? CapturePyCallback(cur.pcs, cur.n) : 0;
-  const char* driver_now = ts->driver_depth ? ts->driver_calls[ts->driver_depth - 1] : nullptr;
+  const char* driver_now = ts->driver_depth ? InnermostDriverCall(ts) : nullptr;
   for (Source& src : edges) {
     if (src.known) continue;
     const HeldLock& h = ts->held[src.index];
@@ -2091,6 +2093,9 @@ void Finalize() {
         OutputPrintf("==%d==locksan: stack captures: %s\n", getpid(), captures);
       if (DriverCallCountsLine(captures, sizeof captures) > 0)
         OutputPrintf("==%d==locksan: driver calls seen through CUPTI: %s\n", getpid(), captures);
+      if (PrunedDriverCallsLine(captures, sizeof captures) > 0)
+        OutputPrintf("==%d==locksan: driver functions no longer reported by CUPTI (cuda_calls=adaptive): %s\n",
+                     getpid(), captures);
     }
     if (n) OutputPrintf("==%d==locksan: reported %llu warning%s\n", getpid(),
                         static_cast<unsigned long long>(n), n == 1 ? "" : "s");

@@ -188,9 +188,15 @@ struct ThreadState {
   Acquire sync_acquire;
   Acquire gil_acquire;
 
-  // Driver-API calls in progress (CUPTI), innermost last.
+  // Driver-API calls in progress (CUPTI), innermost last: the function's name and callback id, and
+  // new_locks when it was entered (core/cuda.cc: a call that registered no new lock is "quiet").
+  // Read through InnermostDriverCall (core/cuda.h), which drops calls whose exit CUPTI stopped
+  // reporting (cuda_calls=adaptive).
   u32 driver_depth = 0;
   const char* driver_calls[kMaxDriverDepth] = {};
+  u32 driver_ids[kMaxDriverDepth] = {};
+  u32 driver_marks[kMaxDriverDepth] = {};
+  u32 new_locks = 0;  // locks this thread registered for the first time (not revived ones)
 
   ThreadState* next_all = nullptr;  // list of every thread state
   // Slow path (core/gil.cc): the Python stacks this thread captured last, by their frames' keys.

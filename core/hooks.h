@@ -26,6 +26,14 @@ const char* CurrentDriverCall();
 // SetDriverTracking — the CUPTI module reports its state once: "active", or why it is off.
 void SetDriverTrackingStatus(bool active, const char* why);
 
+// SetDriverCallPruner — cuda_calls=adaptive (the CUPTI module, at its subscription): a driver function
+// called `quiet_calls` times in a row without the calling thread taking a lock for the first time
+// inside it stops being tracked, and `disable(cbid)` is called (on a thread of locksan's own, never
+// inside a callback) to turn its CUPTI callback off; it returns whether it did. The functions the
+// rules need (IsSyncDriverCall, IsCallbackDriverCall) are never pruned. nullptr or 0: every call is
+// tracked (the default).
+void SetDriverCallPruner(bool (*disable)(uint32_t cbid), uint32_t quiet_calls);
+
 // IsSyncDriverCall — a synchronising driver call: it waits for work queued on streams (and so for host
 // functions): cuStreamSynchronize, cuCtxSynchronize, cuEventSynchronize and the blocking copies
 // (cuMemcpy*, not the *Async variants). Used by the detector (the CUDA-STREAM rule) and by the CUPTI

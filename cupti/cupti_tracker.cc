@@ -17,6 +17,7 @@
 #include <dlfcn.h>
 #include <limits.h>
 #include <link.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,7 +60,17 @@ enum State : int {
 
 std::atomic<int> g_state{kIdle};
 std::atomic<int> g_mode{static_cast<int>(Mode::kAuto)};
-std::atomic<bool> g_needed_only{false};  // cuda_calls=needed (SetNeededCallsOnly)
+std::atomic<int> g_calls{static_cast<int>(Calls::kAll)};  // cuda_calls (SetCalls)
+std::atomic<uint32_t> g_quiet_calls{0};
+// Serialises cuptiEnableCallback calls of the pruner (DisableCall) with the unsubscription (StopWith).
+// A spin lock: this file uses no lock of the core (it is also built with a stub core for tests).
+std::atomic<bool> g_sub_mu{false};
+struct SubLock {
+  SubLock() {
+    while (g_sub_mu.exchange(true, std::memory_order_acquire)) sched_yield();
+  }
+  ~SubLock() { g_sub_mu.store(false, std::memory_order_release); }
+};
 std::atomic<bool> g_forward{false};
 
 // g_status is written only by the thread that holds kStarting and read only when the state is
@@ -499,6 +510,14 @@ int EnableNeededCalls(CUpti_SubscriberHandle sub) {
   return n;
 }
 
+// cuda_calls=adaptive: turns one driver function's callback off (called by the core's pruner thread,
+// never inside a callback). Only while subscribed.
+bool DisableCall(uint32_t cbid) {
+  SubLock lock;
+  if (g_state.load(std::memory_order_acquire) != kActive || !g_sub || !p_enable_callback) return false;
+  return p_enable_callback(0, g_sub, CUPTI_CB_DOMAIN_DRIVER_API, cbid) == CUPTI_SUCCESS;
+}
+
 // Runs in the one thread holding kStarting. Fills g_status; returns true when subscribed.
 bool StartLocked(Mode mode, bool from_injection) {
   const char* req = mode == Mode::kOn ? " (requested)" : "";
@@ -570,8 +589,9 @@ bool StartLocked(Mode mode, bool from_injection) {
   }
   g_sub = sub;
   g_forward.store(true, std::memory_order_release);
-  char calls[96] = "";
-  int selected = g_needed_only.load(std::memory_order_relaxed) ? EnableNeededCalls(sub) : -1;
+  char calls[128] = "";
+  auto which = static_cast<Calls>(g_calls.load(std::memory_order_relaxed));
+  int selected = which == Calls::kNeeded ? EnableNeededCalls(sub) : -1;
   if (selected > 0) {
     snprintf(calls, sizeof(calls), "; cuda_calls=needed: %d driver functions", selected);
     r = CUPTI_SUCCESS;
@@ -579,6 +599,16 @@ bool StartLocked(Mode mode, bool from_injection) {
     if (selected == 0)
       snprintf(calls, sizeof(calls), "; cuda_calls=needed not possible with this libcupti: all calls");
     r = p_enable_domain(1, sub, CUPTI_CB_DOMAIN_DRIVER_API);
+    if (r == CUPTI_SUCCESS && which == Calls::kAdaptive) {
+      uint32_t quiet = g_quiet_calls.load(std::memory_order_relaxed);
+      if (!p_enable_callback) {
+        snprintf(calls, sizeof(calls), "; cuda_calls=adaptive not possible with this libcupti: all calls");
+      } else if (quiet) {
+        snprintf(calls, sizeof(calls), "; cuda_calls=adaptive: a function quiet for %u calls is let go",
+                 quiet);
+        locksan::SetDriverCallPruner(DisableCall, quiet);
+      }
+    }
   }
   if (r != CUPTI_SUCCESS) {
     g_forward.store(false, std::memory_order_release);
@@ -609,7 +639,10 @@ void TryStart(Mode mode, bool from_injection) {
 
 }  // namespace
 
-void SetNeededCallsOnly(bool needed_only) { g_needed_only.store(needed_only, std::memory_order_relaxed); }
+void SetCalls(Calls which, uint32_t quiet_calls) {
+  g_calls.store(static_cast<int>(which), std::memory_order_relaxed);
+  g_quiet_calls.store(quiet_calls, std::memory_order_relaxed);
+}
 
 void MaybeStart(Mode mode) {
   g_mode.store(static_cast<int>(mode), std::memory_order_relaxed);
@@ -653,6 +686,7 @@ void StopWith(bool unsubscribe, const char* why, const char* why_not_started) {
   int expected = kActive;
   if (g_state.compare_exchange_strong(expected, kStarting, std::memory_order_acq_rel)) {
 #if LOCKSAN_HAVE_CUPTI
+    SubLock lock;
     if (unsubscribe && p_unsubscribe && g_sub) p_unsubscribe(g_sub);
     g_sub = nullptr;
 #else

@@ -11,6 +11,7 @@
 // pthread layer is all it has. If a profiler subscribes later (torch.profiler / Kineto calls
 // cuptiSubscribe), locksan gives CUPTI up to it (see the cuptiSubscribe interposer in the .cc).
 #pragma once
+#include <cstdint>
 
 namespace locksan::cupti {
 
@@ -28,12 +29,15 @@ enum class Mode {
 // once.
 void MaybeStart(Mode mode);
 
-// cuda_calls=needed: subscribe only to the driver functions the detector's rules need (the
-// synchronising calls and the occupancy calculators that call back into the program) instead of every
-// driver call; CUPTI then costs nothing on the others. Takes effect at the subscription (call it before
-// MaybeStart). Where libcupti lacks cuptiEnableCallback/cuptiGetCallbackName, every call is tracked and
-// the status line says so.
-void SetNeededCallsOnly(bool needed_only);
+// cuda_calls: which driver calls CUPTI reports. kAll: every one. kNeeded: only the driver functions
+// the detector's rules need (the synchronising calls and the occupancy calculators that call back into
+// the program); CUPTI then costs nothing on the others. kAdaptive: every one, until a function has been
+// called `quiet_calls` times in a row without a lock first taken inside it; then its callback is
+// turned off (core/hooks.h SetDriverCallPruner; 0: never). Takes effect at the subscription (call it
+// before MaybeStart). Where libcupti lacks cuptiEnableCallback (and cuptiGetCallbackName for kNeeded),
+// every call is tracked and the status line says so.
+enum class Calls { kAll, kAdaptive, kNeeded };
+void SetCalls(Calls which, uint32_t quiet_calls);
 
 // One line for reports and verbosity:
 //   "CUPTI driver-API tracking active (libcupti: PATH)" or why not. Static storage, never freed.

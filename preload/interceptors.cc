@@ -543,14 +543,28 @@ cupti::Mode CudaMode() {
   return cupti::Mode::kAuto;
 }
 
-// cuda_calls: 'needed' subscribes to the driver functions the rules need only; anything but 'all'
-// and 'needed' is reported once (at start-up) and read as 'all'.
-bool CudaNeededCallsOnly(bool at_startup) {
+// cuda_calls: 'all', 'adaptive' (every call until a function has been quiet for cuda_quiet_calls
+// calls) or 'needed' (the driver functions the rules need only); anything else is reported once (at
+// start-up) and read as the default.
+cupti::Calls CudaCalls(bool at_startup) {
   const char* c = GetFlags().cuda_calls;
-  if (!strcmp(c, "needed")) return true;
-  if (at_startup && strcmp(c, "all"))
-    OutputPrintf("==%d==locksan: cuda_calls=%s is not 'all' or 'needed'; using 'all'\n", getpid(), c);
-  return false;
+  if (!strcmp(c, "needed")) return cupti::Calls::kNeeded;
+  if (!strcmp(c, "all")) return cupti::Calls::kAll;
+  if (at_startup && strcmp(c, "adaptive"))
+    OutputPrintf("==%d==locksan: cuda_calls=%s is not 'all', 'adaptive' or 'needed'; using 'adaptive'\n",
+                 getpid(), c);
+  return cupti::Calls::kAdaptive;
+}
+
+uint32_t CudaQuietCalls(bool at_startup) {
+  int q = GetFlags().cuda_quiet_calls;
+  if (q < 0) {
+    if (at_startup)
+      OutputPrintf("==%d==locksan: cuda_quiet_calls=%d is negative; using 0 (every call tracked)\n",
+                   getpid(), q);
+    return 0;
+  }
+  return static_cast<uint32_t>(q);
 }
 
 // CUDA tracking starts inside cuInit through CUDA_INJECTION64_PATH (set to liblocksan.so itself when
@@ -560,7 +574,7 @@ void StartCudaTracking(bool at_startup) {
   if (!RuntimeInitialized()) return;
   cupti::Mode mode = CudaMode();
   if (mode == cupti::Mode::kOff) return;
-  cupti::SetNeededCallsOnly(CudaNeededCallsOnly(at_startup));
+  cupti::SetCalls(CudaCalls(at_startup), CudaQuietCalls(at_startup));
   if (at_startup && !getenv("CUDA_INJECTION64_PATH")) {
     Dl_info info;
     if (dladdr(reinterpret_cast<void*>(&StartCudaTracking), &info) && info.dli_fname)

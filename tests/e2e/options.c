@@ -128,7 +128,7 @@
 // An unknown cuda_calls value: one line saying so at start-up; detection unchanged.
 // RUN-OPTIONS: cuda_calls=some
 // CLEAR: CHECK
-// CHECK: \A==%pid==locksan: cuda_calls=some is not 'all' or 'needed'; using 'all'\n
+// CHECK: \A==%pid==locksan: cuda_calls=some is not 'all', 'adaptive' or 'needed'; using 'adaptive'\n
 // CHECK: ^SUMMARY: locksan: lock-order-inversion .*in inverted_ba$
 // CHECK: ^==%pid==locksan: reported 2 warnings$
 // CHECK-COUNT: 1 cuda_calls
@@ -139,6 +139,22 @@
 // CLEAR: CHECK
 // CHECK-NOT: cuda_calls
 // CHECK: ^==%pid==locksan: reported 2 warnings$
+//
+// VARIANT: cuda_calls_all
+// cuda_calls=all (every driver call tracked, none let go) is accepted silently too.
+// RUN-OPTIONS: cuda_calls=all
+// CLEAR: CHECK
+// CHECK-NOT: cuda_calls
+// CHECK: ^==%pid==locksan: reported 2 warnings$
+//
+// VARIANT: cuda_quiet_calls_bad
+// A negative cuda_quiet_calls: one line saying so at start-up, read as 0 (never let a function go).
+// RUN-OPTIONS: cuda_quiet_calls=-3
+// CLEAR: CHECK
+// CHECK: \A==%pid==locksan: cuda_quiet_calls=-3 is negative; using 0 \(every call tracked\)\n
+// CHECK: ^SUMMARY: locksan: lock-order-inversion .*in inverted_ba$
+// CHECK: ^==%pid==locksan: reported 2 warnings$
+// CHECK-COUNT: 1 cuda_quiet_calls
 //
 // VARIANT: unwinder_bad
 // An unknown unwinder value: one line saying so at start-up; stacks taken as by default.

@@ -112,6 +112,9 @@ void SetDriverTrackingStatus(bool active, const char* why) {
           why ? why : "");
 }
 
+// The stub tracks every call (the smoke tests count them all): no pruning.
+void SetDriverCallPruner(bool (*)(uint32_t), uint32_t) {}
+
 }  // namespace locksan
 
 // ---- lock recorder (LOCKSAN_STUB_LOCKS=1) ----------------------------------------------------------

@@ -210,6 +210,7 @@ if [ -f "$LOCKSAN_LIB" ]; then
   run_case bench.locksan           info 60 LD_PRELOAD="$L" LOCKSAN_BENCH_LABEL=locksan -- "$BUILD/cupti_smoke" bench 2000000
   run_case bench.locksan-off       info 60 LD_PRELOAD="$L" LOCKSAN_OPTIONS=cuda_tracking=off LOCKSAN_BENCH_LABEL=locksan-cuda-off -- "$BUILD/cupti_smoke" bench 2000000
   run_case bench.locksan-needed    info 60 LD_PRELOAD="$L" LOCKSAN_OPTIONS=cuda_calls=needed LOCKSAN_BENCH_LABEL=locksan-needed -- "$BUILD/cupti_smoke" bench 2000000
+  run_case bench.locksan-all       info 60 LD_PRELOAD="$L" LOCKSAN_OPTIONS=cuda_calls=all LOCKSAN_BENCH_LABEL=locksan-all -- "$BUILD/cupti_smoke" bench 2000000
   run_case seed_single@needed      "report:python-callback-in-driver-call|cuOccupancyMaxPotentialBlockSize" 120 LD_PRELOAD="$L" LOCKSAN_OPTIONS=cuda_calls=needed -- "$PY" seed_single.py
   run_case hostfunc_gil@needed     "report:lock-order-inversion deadlock" 90 LD_PRELOAD="$L" LOCKSAN_OPTIONS=cuda_calls=needed -- "$PY" hostfunc_gil.py --sync pydll --watchdog 10
   run_case clean_cupy@needed       clean 300  LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" LOCKSAN_OPTIONS=cuda_calls=needed -- "$PY" clean_cupy.py
@@ -226,6 +227,10 @@ if [ -f "$LOCKSAN_LIB" ]; then
   run_case revived_cupy@locksan    revived:500 300 LD_PRELOAD="$L" LOCKSAN_OPTIONS=verbosity=1 -- "$PY" ../../bench/gpu_bench.py cupy --steps 300
   # verbosity=1 counts the driver calls CUPTI forwarded, by function (the callback ids reach the core).
   run_case calls@locksan           "says:driver calls seen through CUPTI: " 300 LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" LOCKSAN_OPTIONS=verbosity=1 -- "$PY" clean_cupy.py
+  # cuda_calls=adaptive (the default): functions called 1,000 times in a row with no lock first taken
+  # inside are let go; the rules' functions are kept (seed_single, hostfunc_gil above).
+  run_case adaptive@locksan        "says:driver functions no longer reported by CUPTI (cuda_calls=adaptive): " 300 LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" LOCKSAN_OPTIONS=verbosity=1 -- "$PY" clean_torch.py
+  run_case seed_single@all         "report:python-callback-in-driver-call|cuOccupancyMaxPotentialBlockSize" 120 LD_PRELOAD="$L" LOCKSAN_OPTIONS=cuda_calls=all -- "$PY" seed_single.py
   run_case profiler_torch@locksan  "says:locksan gave CUPTI up" 300  LOCKSAN_GPU_NO_FAULTHANDLER=1 LOCKSAN_OPTIONS=exitcode=0 LD_PRELOAD="$L" -- "$PY" profiler_torch.py
 else
   for t in seed_single seed_hang hostfunc_gil hostfunc_ok clean_torch clean_cupy clean_numba profiler_torch; do
@@ -246,7 +251,9 @@ awk '/^BENCH .* cuCtxGetCurrent/ { c[$2]=$4; d[$2]=$7 }
      END { if (("no-preload" in c) && ("preload-tracking" in c))
              printf "  tracking adds %.1f ns to cuCtxGetCurrent, %.1f ns to cuDeviceGet\n", c["preload-tracking"]-c["no-preload"], d["preload-tracking"]-d["no-preload"];
            if (("no-preload" in c) && ("locksan" in c))
-             printf "  the full library adds %.1f ns / %.1f ns (CUPTI on)\n", c["locksan"]-c["no-preload"], d["locksan"]-d["no-preload"];
+             printf "  the full library adds %.1f ns / %.1f ns (CUPTI on, cuda_calls=adaptive)\n", c["locksan"]-c["no-preload"], d["locksan"]-d["no-preload"];
+           if (("no-preload" in c) && ("locksan-all" in c))
+             printf "  the full library with cuda_calls=all adds %.1f ns / %.1f ns\n", c["locksan-all"]-c["no-preload"], d["locksan-all"]-d["no-preload"];
            if (("no-preload" in c) && ("locksan-needed" in c))
              printf "  the full library with cuda_calls=needed adds %.1f ns / %.1f ns\n", c["locksan-needed"]-c["no-preload"], d["locksan-needed"]-d["no-preload"];
            if (("no-preload" in c) && ("locksan-cuda-off" in c))

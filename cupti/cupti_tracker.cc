@@ -30,7 +30,7 @@
 
 #include "core/hooks.h"
 
-#if defined(__has_include)
+#if defined(__has_include) && !defined(LOCKSAN_NO_CUPTI_HEADERS)  // (defined: the stub, for its test)
 #if __has_include(<cupti_callbacks.h>) && __has_include(<cuda.h>) && __has_include(<builtin_types.h>)
 #define LOCKSAN_HAVE_CUPTI 1
 #endif
@@ -488,6 +488,7 @@ bool LibcudaLoaded() {
   return true;
 }
 
+#if LOCKSAN_HAVE_CUPTI
 // EnableNeededCalls — cuda_calls=needed: enables the callbacks of the driver functions the detector's
 // rules need (IsSyncDriverCall, IsCallbackDriverCall), found by name among every driver-API callback
 // id, instead of the whole domain: CUPTI then costs nothing on the other calls (docs/gpu.md). Returns
@@ -517,6 +518,7 @@ bool DisableCall(uint32_t cbid) {
   if (g_state.load(std::memory_order_acquire) != kActive || !g_sub || !p_enable_callback) return false;
   return p_enable_callback(0, g_sub, CUPTI_CB_DOMAIN_DRIVER_API, cbid) == CUPTI_SUCCESS;
 }
+#endif  // LOCKSAN_HAVE_CUPTI
 
 // Runs in the one thread holding kStarting. Fills g_status; returns true when subscribed.
 bool StartLocked(Mode mode, bool from_injection) {

@@ -157,7 +157,7 @@ void StartPruner() {
   ScopedInRuntime guard;  // the preload's pthread_create passes it through untracked
   pthread_attr_t attr;
   pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 64 * 1024);
+  pthread_attr_setstacksize(&attr, 256 * 1024);  // CUPTI's code runs on it
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_t th;
   if (pthread_create(&th, &attr, PrunerMain, nullptr) != 0) g_pruner_running.store(false);

@@ -688,6 +688,9 @@ void StopWith(bool unsubscribe, const char* why, const char* why_not_started) {
   int expected = kActive;
   if (g_state.compare_exchange_strong(expected, kStarting, std::memory_order_acq_rel)) {
 #if LOCKSAN_HAVE_CUPTI
+    // In a fork child (unsubscribe=false) the parent's pruner thread, which may have held the lock at
+    // fork time, does not exist: the lock is free again.
+    if (!unsubscribe) g_sub_mu.store(false, std::memory_order_relaxed);
     SubLock lock;
     if (unsubscribe && p_unsubscribe && g_sub) p_unsubscribe(g_sub);
     g_sub = nullptr;

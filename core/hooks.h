@@ -3,7 +3,10 @@
 //
 // Contract: every function here may be called from any thread, at any time after liblocksan.so is
 // loaded (also before its constructor ran: such calls are ignored), never allocates through malloc and
-// never takes a pthread lock. They are cheap: a thread-local update and nothing else.
+// never takes a pthread lock. They are cheap: a thread-local update and nothing else. One exception:
+// with a pruner set (SetDriverCallPruner), the OnDriverApiExit that lets a driver function go starts
+// a detached thread (pthread_create: glibc's leaf locks and a stack mapping), once per such function.
+// No lock of the program or of the detector is held there.
 #pragma once
 #include <cstdint>
 #include <cstring>

@@ -172,6 +172,13 @@ LOCKSAN_NOINLINE void ClassifyCall(u32 id, const char* name) {
       std::memory_order_relaxed);
 }
 
+// Drops from the top of the thread's driver-call stack the calls whose exits will not be reported.
+void DropUntracked(ThreadState* ts) {
+  u32 d = ts->driver_depth;
+  while (d && d <= kMaxDriverDepth && Gone(ts->driver_ids[d - 1])) d--;
+  ts->driver_depth = d;
+}
+
 // A call of `id` ended: count it (quiet) or start the count again.
 void CountQuiet(u32 id, bool quiet) {
   if (id >= kPruneIds || g_id_state[id].load(std::memory_order_relaxed) != kIdCounted) return;
@@ -332,12 +339,6 @@ void OnDriverApiExit(uint32_t cbid) {
   }
   ts->driver_depth = d - 1;
   if (Pruning()) CountQuiet(cbid, quiet);
-}
-
-void DropUntracked(ThreadState* ts) {
-  u32 d = ts->driver_depth;
-  while (d && d <= kMaxDriverDepth && Gone(ts->driver_ids[d - 1])) d--;
-  ts->driver_depth = d;
 }
 
 const char* InnermostDriverCall(ThreadState* ts) {

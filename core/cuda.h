@@ -30,9 +30,8 @@ void CudaForkUnlock(bool child);
 
 // The innermost driver call `ts` is in (ts->driver_depth > 0), or nullptr: calls whose callbacks were
 // turned off since they were entered (cuda_calls=adaptive) are dropped from the top of the stack
-// first, since their exits will never be reported. DropUntracked does only that.
+// first, since their exits will never be reported.
 const char* InnermostDriverCall(ThreadState* ts);
-void DropUntracked(ThreadState* ts);
 
 // cuda_calls=adaptive, verbosity >= 1: "N (cuA, cuB, ...)", the driver functions whose callbacks were
 // turned off; 0 when none.

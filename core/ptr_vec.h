@@ -2,6 +2,8 @@
 // Not thread-safe. Used for adjacency lists and report data.
 #pragma once
 #include <cstring>
+#include <new>
+#include <type_traits>
 
 #include "core/common.h"
 #include "core/internal_alloc.h"
@@ -58,13 +60,18 @@ class PtrVec {
 };
 
 // SmallVec — a PtrVec whose first N elements live inline (on the stack, for a slow path's
-// temporaries): no allocation, hence no allocator lock, until it grows beyond N.
+// temporaries): no allocation, hence no allocator lock, until it grows beyond N. The inline storage is
+// left uninitialised (elements are constructed by push_back): a vector of N large elements does not
+// write N of them on every construction (CheckAcquireSlow's eight EdgeFacts: 13 cache lines).
 template <typename T, u32 N>
 class SmallVec {
+  static_assert(std::is_trivially_copyable<T>::value && std::is_trivially_destructible<T>::value,
+                "elements are moved with memcpy and never destroyed");
+
  public:
   SmallVec() = default;
   ~SmallVec() {
-    if (data_ != inline_) InternalFree(data_, cap_ * sizeof(T));
+    if (data_ != Inline()) InternalFree(data_, cap_ * sizeof(T));
   }
   SmallVec(const SmallVec&) = delete;
   SmallVec& operator=(const SmallVec&) = delete;
@@ -84,16 +91,18 @@ class SmallVec {
       u32 ncap = cap_ * 2;
       T* nd = static_cast<T*>(InternalAlloc(ncap * sizeof(T)));
       memcpy(static_cast<void*>(nd), data_, size_ * sizeof(T));
-      if (data_ != inline_) InternalFree(data_, cap_ * sizeof(T));
+      if (data_ != Inline()) InternalFree(data_, cap_ * sizeof(T));
       data_ = nd;
       cap_ = ncap;
     }
-    data_[size_++] = v;
+    new (static_cast<void*>(data_ + size_)) T(v);
+    size_++;
   }
 
  private:
-  T inline_[N];
-  T* data_ = inline_;
+  T* Inline() { return reinterpret_cast<T*>(inline_); }
+  alignas(T) unsigned char inline_[N * sizeof(T)];
+  T* data_ = Inline();
   u32 size_ = 0;
   u32 cap_ = N;
 };

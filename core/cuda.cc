@@ -122,7 +122,9 @@ u32 g_quiet_after = 0;
 std::atomic<bool> g_pruner_running{false};
 std::atomic<u32> g_pruned{0};
 
-bool Pruning() { return g_disable_call.load(std::memory_order_relaxed) != nullptr; }
+// Acquire: pairs with SetDriverCallPruner's release, so that g_quiet_after is seen set (the pruner is
+// installed while CUPTI callbacks already run on other threads).
+bool Pruning() { return g_disable_call.load(std::memory_order_acquire) != nullptr; }
 
 bool Gone(u32 id) { return id < kPruneIds && g_id_state[id].load(std::memory_order_relaxed) >= kIdMarked; }
 

@@ -2,7 +2,8 @@
 # bench/gpu_ab.sh — where a GPU workload's overhead comes from: bench/gpu_bench.py's steady loop run
 # under several configurations side by side, rounds interleaved (order rotated each round), median
 # [min–max] of the loop's wall time and of the main process's CPU time over the loop (all its threads;
-# the DataLoader workers are other processes), each with its ratio to native. Configurations:
+# the DataLoader workers are other processes), each with its ratio to native's median and the median
+# [min–max] of its per-round ratios to native's run of the same round. Configurations:
 #   native                  no preload
 #   passthrough             bench/passthrough_preload.c: the same interposed functions, forwarding only
 #   NAME=LIB[@OPTIONS]      LD_PRELOAD=LIB with LOCKSAN_OPTIONS=OPTIONS (':'-separated), e.g.
@@ -63,24 +64,36 @@ done
 python3 - "$W/results.tsv" <<'EOF'
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-order, vals = [], {}
-for name, _, loop, cpu in rows:
+order, vals, by_round = [], {}, {}
+for name, rnd, loop, cpu in rows:
     if name not in vals:
         order.append(name)
         vals[name] = ([], [])
-    if loop != "nan":
-        vals[name][0].append(float(loop))
-    if cpu != "nan":
-        vals[name][1].append(float(cpu))
+    for k, v in ((0, loop), (1, cpu)):
+        if v != "nan":
+            vals[name][k].append(float(v))
+            by_round[(name, k, rnd)] = float(v)
 def cell(v, base):
     if not v:
         return "failed | —"
     m = statistics.median(v)
     return "%.3f s [%.3f–%.3f] | %s" % (m, min(v), max(v), "×%.3f" % (m / base) if base else "—")
+def paired(name, k):
+    # The configurations of a round run back to back: a round's ratio to native's run of the same
+    # round is what a change of the machine's speed between rounds moves least.
+    if name == "native":
+        return "—"
+    r = [v / by_round[("native", k, rnd)] for (n, kk, rnd), v in by_round.items()
+         if n == name and kk == k and by_round.get(("native", k, rnd), 0) > 0]
+    if not r:
+        return "—"
+    return "×%.3f [%.3f–%.3f] (%d)" % (statistics.median(r), min(r), max(r), len(r))
 nat = vals.get("native")
 base = [statistics.median(nat[k]) if nat and nat[k] else None for k in (0, 1)]
-print("| configuration | steady loop, wall: median [min–max] | vs native | main-process CPU over the loop | vs native |")
-print("|---|---|---|---|---|")
+print("| configuration | steady loop, wall: median [min–max] | vs native | paired by round: median [min–max] (rounds) "
+      "| main-process CPU over the loop | vs native | paired by round |")
+print("|---|---|---|---|---|---|---|")
 for name in order:
-    print("| %s | %s | %s |" % (name, cell(vals[name][0], base[0]), cell(vals[name][1], base[1])))
+    w, c = cell(vals[name][0], base[0]), cell(vals[name][1], base[1])
+    print("| %s | %s | %s | %s | %s |" % (name, w, paired(name, 0), c, paired(name, 1)))
 EOF

@@ -89,6 +89,16 @@ struct Runtime {
     bool recurring;   // parked by the recurring-lock rule: any chain, a re-initialised lock only
   };
   ParkedLock* parked = nullptr;  // kParkedSlots, allocated at the first park
+  // lock_identity=site: one record per class (the program's locks first locked on one call path),
+  // by key (kind and "first locked at" stack) and by id; the record stands for the class in by_id.
+  // Guarded by registry_mu; never freed (at most kMaxSiteClasses).
+  struct SiteClass {
+    LockInfo rec;
+    u64 instances;  // locks that joined it
+  };
+  FlatMap<SiteClass*>* classes_by_key = nullptr;
+  FlatMap<SiteClass*>* classes_by_id = nullptr;
+  u32 classes = 0;
   size_t parked_live = 0;
   u64 revived = 0;
   size_t locks_live = 0;
@@ -355,7 +365,8 @@ namespace {
 // Locks
 // ---------------------------------------------------------------------------------------------
 // `reuse_id`: the id of a parked node this lock takes back (0: a new id); `park_chain`: its state.
-LockInfo* NewLockInfoLocked(uptr addr, LockKind kind, u64 reuse_id = 0, u64 park_chain = kParkNone) {
+LockInfo* NewLockInfoLocked(uptr addr, LockKind kind, u64 reuse_id = 0, u64 park_chain = kParkNone,
+                            bool site_class = false) {
   LockInfo* li = g_rt.free_infos;
   if (li) {
     g_rt.free_infos = li->next_in_page;
@@ -374,10 +385,11 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind, u64 reuse_id = 0, u64 park
   li->shared = false;
   li->acquired = false;
   li->edges_while_held = false;
+  li->site_class = site_class;
   li->init_thread = 0;
   li->gil_state.store(0, std::memory_order_relaxed);
   g_rt.by_addr->Insert(li);
-  g_rt.by_id->Insert(li);
+  if (!site_class) g_rt.by_id->Insert(li);  // a class's record is there
   uptr page = addr >> kPageShift;
   LockInfo** head = g_rt.by_page->Find(page + 1);
   li->next_in_page = head ? *head : nullptr;
@@ -396,11 +408,12 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind, u64 reuse_id = 0, u64 park
 void ForgetLocked(LockInfo* li) {
   uptr addr = li->addr.load(std::memory_order_relaxed);
   for (u32 i = 0; i < g_rt.orphans->size();) {
-    if ((*g_rt.orphans)[i].id == li->id) g_rt.orphans->SwapRemove(i);
+    const internal::OrphanLock& o = (*g_rt.orphans)[i];
+    if (o.id == li->id && (!li->site_class || o.addr == addr)) g_rt.orphans->SwapRemove(i);
     else i++;
   }
   g_rt.by_addr->Erase(addr);
-  g_rt.by_id->Erase(li->id);
+  if (!li->site_class) g_rt.by_id->Erase(li->id);
   uptr page = addr >> kPageShift;
   LockInfo** head = g_rt.by_page->Find(page + 1);
   if (head) {
@@ -453,6 +466,43 @@ bool ParkableKind(LockKind k) {
          k == LockKind::kRwlock || k == LockKind::kSpin;
 }
 
+// lock_identity=site (docs/design.md "Lock classes"): which new locks take a class's id. The
+// program's own pthread locks, first taken outside the interpreter and outside libcuda: CPython's
+// locks are all first locked on the interpreter's same few paths, and libcuda's on its internal
+// wrappers (the recurring-lock rule serves those); semaphores are CPython's locks or not locks.
+bool g_site_identity = false;
+constexpr u32 kMaxSiteClasses = 1u << 16;
+bool SiteClassCandidate(const ThreadState* ts, LockKind kind, uptr pc) {
+  return g_site_identity && pc && ParkableKind(kind) && !ts->driver_depth && !InInterpreterCode(pc) &&
+         !InLibcuda(pc);
+}
+
+// SiteClassIdLocked — the id of the class of a lock of `kind` first locked with `first_stack`
+// (registry_mu held), made if new; 0: no class (no stack, or the table is full).
+u64 SiteClassIdLocked(LockKind kind, u32 first_stack, uptr addr, uptr pc, u32 thread) {
+  if (!first_stack) return 0;
+  u64 key = Mix64((u64{first_stack} << 8) | static_cast<u8>(kind)) | 1;
+  if (Runtime::SiteClass** c = g_rt.classes_by_key->Find(key)) {
+    (*c)->instances++;
+    return (*c)->rec.id;
+  }
+  if (g_rt.classes >= kMaxSiteClasses) return 0;
+  Runtime::SiteClass* c = InternalNew<Runtime::SiteClass>();
+  LockInfo& r = c->rec;  // described as its first lock
+  r.addr.store(addr, std::memory_order_relaxed);
+  r.id = g_rt.next_lock_id++;
+  r.kind = kind;
+  r.first_pc = pc;
+  r.first_stack = first_stack;
+  r.first_thread = thread;
+  c->instances = 1;
+  g_rt.classes_by_key->Insert(key, c);
+  g_rt.classes_by_id->Insert(r.id, c);
+  g_rt.by_id->Insert(&r);
+  g_rt.classes++;
+  return r.id;
+}
+
 // ParkOrRemoveLocked — a lock is forgotten (graph_mu and registry_mu held; ForgetLocked follows):
 // its node is removed from the graph, or parked, by one of two rules.
 // - A sink: every edge into it was made by the order check of one acquisition chain (its first
@@ -473,6 +523,7 @@ bool ParkableKind(LockKind k) {
 //   (CycleReportable), since that lock no longer exists.
 // One slot per address hash: a node parked in an occupied slot removes the one there.
 void ParkOrRemoveLocked(LockInfo* li) {
+  if (li->site_class) return;  // its class's node stays (lock_identity=site)
   uptr addr = li->addr.load(std::memory_order_relaxed);
   bool base = g_rt.flags.revive_locks && ParkableKind(li->kind) && li->first_pc;
   bool sink = base && li->park_chain > kParkNever && !li->edges_while_held &&
@@ -546,6 +597,8 @@ void FillLock(ReportDesc* r, u64 id) {
     rl.first_stack = li->first_stack;
     rl.first_thread = li->first_thread;
     rl.driver_call = li->driver_call;
+    if (li->site_class || g_site_identity)
+      if (Runtime::SiteClass** c = g_rt.classes_by_id->Find(id)) rl.class_locks = (*c)->instances;
   }
   r->locks.push_back(rl);
 }
@@ -795,13 +848,36 @@ u32 CaptureAcquireStack() {
   return StackDepotPut(pcs, n);
 }
 
+// FirstLockedStack — a short stack for "first locked at" (depot id). When this thread holds locks,
+// the order check of this same acquisition (CheckAcquireSlow, next) will want the whole stack as the
+// evidence of its new edges: it is captured whole once, here, and kept for that check (SharedCapture).
+u32 FirstLockedStack(ThreadState* ts, uptr addr, uptr pc, uptr sp) {
+  int first_depth = g_rt.flags.stack_depth < 8 ? g_rt.flags.stack_depth : 8;
+  u32 depot;
+  if (ts->Nheld()) {
+    ThreadState::SharedCapture& sc = ts->shared_capture;
+    int n = AcquisitionStack(ts, pc, sp, sc.pcs, g_rt.flags.stack_depth, &depot);
+    sc.n = static_cast<u32>(n);
+    sc.depot = depot;
+    sc.addr = addr;
+    sc.pc = pc;
+    sc.seq = ts->wait_seq.load(std::memory_order_relaxed);
+    sc.nheld = ts->Nheld();
+    return n <= first_depth && depot ? depot : StackDepotPut(sc.pcs, n < first_depth ? n : first_depth);
+  }
+  uptr pcs[8];
+  int n = AcquisitionStack(ts, pc, sp, pcs, first_depth, &depot);
+  return depot ? depot : StackDepotPut(pcs, n);
+}
+
 LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, uptr sp,
                           const ParkKey* revive) {
   ScopedInRuntime guard;
   ScopedBlockSignals no_signals(ProgramHasSignalHandlers());  // registry, capture and depot at once
-  LockInfo* li;
+  LockInfo* li = nullptr;
   bool is_new = false;
   bool revived = false;
+  bool site_join = false;  // lock_identity=site: a lock taken for the first time joins its class
   if (kind != LockKind::kGil && kind != LockKind::kSemaphore && GilIsInternal(addr)) {
     // The GIL's own mutexes are not locks of the graph: the GIL itself is (core/gil.h).
     ThreadState::CacheEntry& e = ts->lock_cache[LockCacheIndex(addr)];
@@ -816,7 +892,9 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
     LockInfo* found = g_rt.by_addr->Find(addr);
     if (found) {
       li = found;
-      if (!li->acquired && !li->first_pc && pc && li->init_thread == ts->number + 1 && g_rt.parked_live) {
+      if (!li->acquired && !li->first_pc && !li->site_class && SiteClassCandidate(ts, kind, pc)) {
+        site_join = true;  // registered at its pthread_*_init, taken for the first time: below
+      } else if (!li->acquired && !li->first_pc && pc && li->init_thread == ts->number + 1 && g_rt.parked_live) {
         // Initialised by this thread and taken for the first time: a recurring lock's parked node?
         u64 chain = kParkNone;
         u32 revived_stack = 0;
@@ -832,6 +910,8 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
     } else if (kind == LockKind::kSemaphore) {
       // A semaphore never seen in sem_init(..., 1) is not known to be a lock.
       li = &g_untracked;
+    } else if (SiteClassCandidate(ts, kind, pc)) {
+      site_join = true;  // registered below, once its class is known
     } else {
       if (OverBudget()) return nullptr;
       u64 chain = kParkNone;
@@ -843,6 +923,32 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
       // A revived lock is the parked node's lock again: first taken at the same call site, by the same
       // thread, under the same locks, so its "first locked at" is that node's (no stack captured).
       if (revived) li->first_stack = revived_stack;
+    }
+  }
+  u32 site_stack = 0;
+  if (site_join) {
+    // lock_identity=site: the class is keyed by the "first locked at" stack, captured outside the
+    // registry's lock, then the lock is registered under its class's id, or (registered at its
+    // pthread_*_init and still never taken) takes it: its own id is on no edge. A thread that took
+    // the lock meanwhile wins, and its record serves.
+    site_stack = FirstLockedStack(ts, addr, pc, sp);
+    RuntimeLockGuard lock(&g_rt.registry_mu);
+    li = g_rt.by_addr->Find(addr);
+    if (!li) {
+      if (OverBudget()) return nullptr;
+      u64 id = SiteClassIdLocked(kind, site_stack, addr, pc, ts->number);
+      li = NewLockInfoLocked(addr, kind, id, kParkNone, /*site_class=*/id != 0);
+      is_new = true;
+    } else if (!li->acquired && !li->first_pc && !li->site_class && li->kind == kind) {
+      if (u64 id = SiteClassIdLocked(kind, site_stack, addr, pc, ts->number)) {
+        g_rt.by_id->Erase(li->id);
+        li->id = id;
+        li->site_class = true;
+        // A thread that looked it up under its own id (a lock cache entry) looks it up again.
+        li->gen.fetch_add(1, std::memory_order_release);
+      }
+    } else {
+      site_stack = 0;
     }
   }
   if (!is_new && li->first_thread != ts->number && !li->shared) li->shared = true;
@@ -859,27 +965,10 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
       // the frame of `pc` itself and no stack is needed (a Condition.wait makes a new lock each time).
       // An edge of this acquisition captures its own stack in the order check.
       li->first_stack = 0;
+    } else if (site_stack) {
+      li->first_stack = site_stack;  // captured before it was registered, for its class
     } else if (pc) {
-      // A short stack for "first locked at". When this thread holds locks, the order check of this
-      // same acquisition (CheckAcquireSlow, next) will want the whole stack as the evidence of its
-      // new edges: it is captured whole once, here, and kept for that check (SharedCapture).
-      int first_depth = g_rt.flags.stack_depth < 8 ? g_rt.flags.stack_depth : 8;
-      u32 depot;
-      if (ts->Nheld()) {
-        ThreadState::SharedCapture& sc = ts->shared_capture;
-        int n = AcquisitionStack(ts, pc, sp, sc.pcs, g_rt.flags.stack_depth, &depot);
-        sc.n = static_cast<u32>(n);
-        sc.depot = depot;
-        sc.addr = addr;
-        sc.pc = pc;
-        sc.seq = ts->wait_seq.load(std::memory_order_relaxed);
-        sc.nheld = ts->Nheld();
-        li->first_stack = n <= first_depth && depot ? depot : StackDepotPut(sc.pcs, n < first_depth ? n : first_depth);
-      } else {
-        uptr pcs[8];
-        int n = AcquisitionStack(ts, pc, sp, pcs, first_depth, &depot);
-        li->first_stack = depot ? depot : StackDepotPut(pcs, n);
-      }
+      li->first_stack = FirstLockedStack(ts, addr, pc, sp);
     }
     li->driver_call = ts->driver_depth ? InnermostDriverCall(ts) : nullptr;
     li->in_libcuda = li->driver_call != nullptr || InLibcuda(pc);
@@ -1953,6 +2042,14 @@ void InitRuntime() {
   g_rt.by_id = InternalNew<PtrMap<LockInfo, IdOf>>();
   g_rt.graph->SetCyclePredicate(CycleReportable, nullptr);
   g_rt.by_page = InternalNew<FlatMap<LockInfo*>>();
+  g_rt.classes_by_key = InternalNew<FlatMap<Runtime::SiteClass*>>();
+  g_rt.classes_by_id = InternalNew<FlatMap<Runtime::SiteClass*>>();
+  if (!strcmp(g_rt.flags.lock_identity, "site")) {
+    g_site_identity = true;
+  } else if (strcmp(g_rt.flags.lock_identity, "instance") != 0) {
+    OutputPrintf("==%d==locksan: lock_identity=%s is not 'instance' or 'site'; using 'instance'\n", getpid(),
+                 g_rt.flags.lock_identity);
+  }
   g_validated = static_cast<std::atomic<u64>*>(InternalAlloc(sizeof(u64) << kValidatedLog));
   g_rt.reported = InternalNew<FlatMap<u8>>();
   g_rt.inversions = InternalNew<PtrVec<Runtime::Inversion>>();
@@ -2057,6 +2154,12 @@ void Finalize() {
   ThreadLocal& tl = t_local;
   tl.in_runtime++;
   u64 n;
+  u64 classes = 0, joined = 0;  // lock_identity=site (report_mu is never held with registry_mu)
+  if (g_site_identity && g_rt.flags.verbosity >= 1) {
+    RuntimeLockGuard rlock(&g_rt.registry_mu);
+    classes = g_rt.classes;
+    g_rt.classes_by_id->ForEach([&](u64, Runtime::SiteClass* c) { joined += c->instances; });
+  }
   {
     // Taken first: a report another thread is printing right now counts (it holds report_mu).
     RuntimeLockGuard lock(&g_rt.report_mu);
@@ -2088,6 +2191,9 @@ void Finalize() {
           static_cast<unsigned long long>(s.frees_found), static_cast<unsigned long long>(s.signal_blocks),
           s.dead_threads, static_cast<unsigned long long>(s.dead_dropped),
           static_cast<unsigned long long>(s.revived), s.parked);
+      if (g_site_identity)
+        OutputPrintf("==%d==locksan: lock_identity=site: %llu lock classes stand for %llu locks\n", getpid(),
+                     static_cast<unsigned long long>(classes), static_cast<unsigned long long>(joined));
       char captures[512];
       if (CaptureTimingLine(captures, sizeof captures) > 0)
         OutputPrintf("==%d==locksan: stack captures: %s\n", getpid(), captures);

@@ -48,6 +48,9 @@ struct LockInfo {
   bool shared = false;                // taken by more than one thread (only such a lock can be a gate)
   bool acquired = false;              // has been acquired at least once
   bool edges_while_held = false;      // an order check that made an edge ran while it was held
+  // lock_identity=site: `id` is its class's (shared with the other locks first locked on the same
+  // call path; the class's own record is in the registry by id, this lock by address only).
+  bool site_class = false;
   // Semaphores (Python locks), the confined-GIL-cycle rule (CheckAcquireSlow): bits 0-29: 1 + number
   // of the first thread that took it while holding the GIL (kGilTakerMask); kGilShared: a second such
   // thread did (also when a thread number does not fit); kGilCycleSkipped: a cycle through it was

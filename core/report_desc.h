@@ -44,6 +44,8 @@ struct ReportLock {
   u32 first_stack;       // a short stack of it (0 if none)
   u32 first_thread;
   const char* driver_call;  // driver API in progress when first used, or nullptr
+  u64 class_locks;          // lock_identity=site: the locks of its class so far (0: a lock of its own);
+                            // the other fields describe the first of them
 };
 
 struct ReportEdge {

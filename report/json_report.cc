@@ -494,6 +494,7 @@ void LockJson(TextBuffer* out, const ReportDesc& r, const ReportLock& l) {
   PcFrameJson(out, l.first_pc);
   out->Append(",\"driver_call\":");
   JsonString(out, l.driver_call);
+  if (l.class_locks) out->Append(",\"class_locks\":%llu", static_cast<unsigned long long>(l.class_locks));
   out->AppendRaw("}", 1);
 }
 

@@ -286,6 +286,10 @@ void LockSection(TextBuffer* out, const ReportDesc& r, StackCache* cache) {
       out->Append("; first locked at ");
       FrameText(out, *FirstUserFrame(&s));
     }
+    if (l.class_locks > 1)
+      out->Append("; one node for the %llu locks first locked on this call path (lock_identity=site), "
+                  "described by the first",
+                  static_cast<unsigned long long>(l.class_locks));
     out->Append("\n");
   }
 }

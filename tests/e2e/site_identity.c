@@ -1,0 +1,163 @@
+// lock_identity=site (docs/design.md "Lock classes"): the program's pthread locks first locked on the
+// same call path share one graph node, as lockdep's lock classes do. A heap mutex made per item and
+// first locked at one place is one class, whatever its address.
+//
+// The base run (the default, lock_identity=instance): item 0 takes its mutex m0 then G (m0 -> G); item 1
+// takes G then its own mutex m1 (G -> m1). m0 was destroyed and freed before m1 existed, so no two
+// threads could ever wait for each other here: no report.
+// ARGS: cross
+// RUN-OPTIONS: verbosity=1
+// NATIVE-SAME-OUTPUT
+// CHECK-STDOUT: ^done$
+// CHECK-NOT: lock_identity=site
+//
+// VARIANT: cross_site
+// Positive: under lock_identity=site, m0 and m1 are one node (first locked on the same call path), so
+// C -> G and G -> C make a cycle, reported with both call sites and the class named as such. This is
+// the mode's coarseness, stated in the option's help: an inversion between two instances that never
+// exist at the same time is reported (lockdep would report it too).
+// RUN-OPTIONS: verbosity=1 lock_identity=site
+// EXPECT-EXIT: 66
+// EXPECT-REPORTS: lock-order-inversion=1
+// CLEAR: CHECK-NOT
+// CHECK: site_identity.c:%line(FIRST)
+// CHECK: site_identity.c:%line(MG)
+// CHECK: one node for the 2 locks first locked on this call path \(lock_identity=site\)
+// CHECK: lock_identity=site: 2 lock classes stand for 3 locks
+//
+// VARIANT: loop_site
+// Many items, each with its own mutex first locked on one path, each held while G and H are taken in
+// the same order: one class, so two edges (C -> G, G -> H) and one order check per new chain (not
+// per item), and no report. G and H, first locked on paths of their own, are classes of one lock.
+// ARGS: loop
+// RUN-OPTIONS: verbosity=1 lock_identity=site
+// CLEAR: CHECK-NOT
+// CHECK: stats: 2 locks live \(1002 seen\), 2 edges \(0 closing cycles\), .* 2 slow checks
+// CHECK: lock_identity=site: 3 lock classes stand for 1002 locks
+//
+// VARIANT: loop_instance
+// The same under lock_identity=instance: each item's mutex is a node of its own (the edges out of it
+// go when it is freed).
+// ARGS: loop
+// RUN-OPTIONS: verbosity=1
+// CHECK: stats: 2 locks live \(1002 seen\)
+// CHECK-NOT: lock_identity=site
+//
+// VARIANT: abba_site
+// A plain inversion between two long-lived locks (each its own class) is reported under
+// lock_identity=site as under the default.
+// ARGS: abba
+// RUN-OPTIONS: lock_identity=site
+// CLEAR: CHECK-NOT
+// EXPECT-EXIT: 66
+// EXPECT-REPORTS: lock-order-inversion=1
+// CHECK: site_identity.c:%line(AB)
+// CHECK: site_identity.c:%line(BA)
+//
+// VARIANT: nested_instance
+// Two mutexes first locked on one path, then taken in both orders: a real inversion, reported under
+// the default.
+// ARGS: nested
+// EXPECT-EXIT: 66
+// EXPECT-REPORTS: lock-order-inversion=1
+//
+// VARIANT: nested_site
+// The same under lock_identity=site: one class, so the two are not checked against each other (a
+// class's edge into itself is no order; lockdep needs nesting annotations there). Stated in the help.
+// ARGS: nested
+// RUN-OPTIONS: verbosity=1 lock_identity=site
+// CLEAR: CHECK-NOT
+// CHECK: lock_identity=site: 1 lock classes stand for 2 locks
+//
+// VARIANT: bad_value
+// A value that is neither 'instance' nor 'site': one line, and the default.
+// ARGS: cross
+// RUN-OPTIONS: lock_identity=lockdep
+// CHECK: ^==%pid==locksan: lock_identity=lockdep is not 'instance' or 'site'; using 'instance'$
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_mutex_t g = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t h = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t a = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t b = PTHREAD_MUTEX_INITIALIZER;
+
+static pthread_mutex_t* new_mutex(void) {
+  pthread_mutex_t* m = malloc(sizeof *m);
+  pthread_mutex_init(m, NULL);
+  return m;
+}
+
+static void free_mutex(pthread_mutex_t* m) {
+  pthread_mutex_destroy(m);
+  free(m);
+}
+
+// Every item's mutex is first locked here, called from one place: one call path.
+__attribute__((noinline)) static void first_lock(pthread_mutex_t* m) {
+  pthread_mutex_lock(m);
+  __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) static void item(int order) {
+  pthread_mutex_t* m = new_mutex();
+  if (order) pthread_mutex_lock(&g);
+  first_lock(m);  // @FIRST
+  if (!order) pthread_mutex_lock(&g);  // @MG
+  pthread_mutex_unlock(&g);
+  pthread_mutex_unlock(m);
+  free_mutex(m);
+}
+
+__attribute__((noinline)) static void loop_item(void) {
+  pthread_mutex_t* m = new_mutex();
+  first_lock(m);
+  pthread_mutex_lock(&g);
+  pthread_mutex_lock(&h);
+  pthread_mutex_unlock(&h);
+  pthread_mutex_unlock(&g);
+  pthread_mutex_unlock(m);
+  free_mutex(m);
+}
+
+__attribute__((noinline)) static void lock_pair(pthread_mutex_t* x, pthread_mutex_t* y) {
+  pthread_mutex_lock(x);
+  pthread_mutex_lock(y);
+  pthread_mutex_unlock(y);
+  pthread_mutex_unlock(x);
+}
+
+int main(int argc, char** argv) {
+  const char* mode = argc > 1 ? argv[1] : "cross";
+  if (!strcmp(mode, "cross")) {
+    for (int i = 0; i < 2; i++) item(i);
+  } else if (!strcmp(mode, "loop")) {
+    for (int i = 0; i < 1000; i++) loop_item();
+  } else if (!strcmp(mode, "abba")) {
+    pthread_mutex_lock(&a);
+    pthread_mutex_lock(&b);  // @AB
+    pthread_mutex_unlock(&b);
+    pthread_mutex_unlock(&a);
+    pthread_mutex_lock(&b);
+    pthread_mutex_lock(&a);  // @BA
+    pthread_mutex_unlock(&a);
+    pthread_mutex_unlock(&b);
+  } else if (!strcmp(mode, "nested")) {
+    pthread_mutex_t* x = new_mutex();
+    pthread_mutex_t* y = new_mutex();
+    // Both first locked on one path (first_lock, called from here in a loop): one class.
+    pthread_mutex_t* both[2] = {x, y};
+    for (int i = 0; i < 2; i++) {
+      first_lock(both[i]);
+      pthread_mutex_unlock(both[i]);
+    }
+    pthread_mutex_t* order[2][2] = {{x, y}, {y, x}};
+    for (int i = 0; i < 2; i++) lock_pair(order[i][0], order[i][1]);
+    free_mutex(x);
+    free_mutex(y);
+  }
+  printf("done\n");
+  return 0;
+}

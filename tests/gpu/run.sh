@@ -231,11 +231,22 @@ if [ -f "$LOCKSAN_LIB" ]; then
   # inside are let go; the rules' functions are kept (seed_single, hostfunc_gil above).
   run_case adaptive@locksan        "says:driver functions no longer reported by CUPTI (cuda_calls=adaptive): " 300 LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" LOCKSAN_OPTIONS=verbosity=1 -- "$PY" clean_torch.py
   run_case seed_single@all         "report:python-callback-in-driver-call|cuOccupancyMaxPotentialBlockSize" 120 LD_PRELOAD="$L" LOCKSAN_OPTIONS=cuda_calls=all -- "$PY" seed_single.py
+  # lock_identity=site: the program's locks first locked on one call path share a node (lockdep's
+  # classes); the driver rules and the clean programs must read as under the default.
+  run_case seed_single@site        "report:python-callback-in-driver-call|cuOccupancyMaxPotentialBlockSize" 120 LD_PRELOAD="$L" LOCKSAN_OPTIONS=lock_identity=site -- "$PY" seed_single.py
+  run_case hostfunc_gil@site       "report:lock-order-inversion deadlock" 90  LD_PRELOAD="$L" LOCKSAN_OPTIONS=lock_identity=site -- "$PY" hostfunc_gil.py --sync pydll --watchdog 10
+  run_case clean_torch@site        "says:lock_identity=site: " 300 LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" LOCKSAN_OPTIONS=lock_identity=site:verbosity=1 -- "$PY" clean_torch.py
+  run_case clean_cupy@site         clean 300  LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" LOCKSAN_OPTIONS=lock_identity=site -- "$PY" clean_cupy.py
+  run_case clean_numba@site        clean 300  LOCKSAN_GPU_NO_FAULTHANDLER=1 LD_PRELOAD="$L" LOCKSAN_OPTIONS=lock_identity=site -- "$PY" clean_numba.py
   run_case profiler_torch@locksan  "says:locksan gave CUPTI up" 300  LOCKSAN_GPU_NO_FAULTHANDLER=1 LOCKSAN_OPTIONS=exitcode=0 LD_PRELOAD="$L" -- "$PY" profiler_torch.py
 else
   for t in seed_single seed_hang hostfunc_gil hostfunc_ok clean_torch clean_cupy clean_numba profiler_torch; do
     case $t in seed_*|hostfunc_gil) e=report;; *) e=clean;; esac
     skip_case "$t@locksan" "$e" "no $(basename "$LOCKSAN_LIB")"
+  done
+  for t in seed_single hostfunc_gil clean_torch clean_cupy clean_numba; do
+    case $t in seed_*|hostfunc_gil) e=report;; *) e=clean;; esac
+    skip_case "$t@site" "$e" "no $(basename "$LOCKSAN_LIB")"
   done
 fi
 

@@ -29,6 +29,19 @@ const char* g_status = "no CPython in this process";
 RuntimeMutex g_locate_mu;
 std::atomic<uptr> g_interp_lo{0}, g_interp_hi{0};
 
+// NoteInterpreterRange — the interpreter's own code (libpython, or a static interpreter's
+// executable): where CPython's locks are taken (InInterpreterCode). Py_IsInitialized is in it either
+// way. Known as soon as CPython is, also where its GIL is not tracked (3.6).
+void NoteInterpreterRange() {
+  if (g_interp_hi.load(std::memory_order_acquire)) return;
+  uptr lo = 0, hi = 0;
+  if (void* probe = dlsym(RTLD_DEFAULT, "Py_IsInitialized"))
+    if (ModuleRange(reinterpret_cast<uptr>(probe), &lo, &hi)) {
+      g_interp_lo.store(lo, std::memory_order_relaxed);
+      g_interp_hi.store(hi, std::memory_order_release);
+    }
+}
+
 void TryLocate() {
   RuntimeLockGuard lock(&g_locate_mu);
   if (g_state.load(std::memory_order_acquire) != 1) return;
@@ -47,14 +60,7 @@ void TryLocate() {
   g_gil_lock_addr = reinterpret_cast<uptr>(info.locked);
   g_gil_cond = reinterpret_cast<uptr>(info.cond);
   __atomic_store_n(&g_gil_mutex, reinterpret_cast<uptr>(info.mutex), __ATOMIC_RELEASE);
-  // The interpreter's own code (libpython, or a static interpreter's executable): where CPython's
-  // locks are taken (InInterpreterCode). Py_IsInitialized is in it either way.
-  uptr lo = 0, hi = 0;
-  if (void* probe = dlsym(RTLD_DEFAULT, "Py_IsInitialized"))
-    if (ModuleRange(reinterpret_cast<uptr>(probe), &lo, &hi)) {
-      g_interp_lo.store(lo, std::memory_order_relaxed);
-      g_interp_hi.store(hi, std::memory_order_release);
-    }
+  NoteInterpreterRange();
   g_status = "CPython GIL tracked";
   g_state.store(2, std::memory_order_release);
 }
@@ -226,6 +232,7 @@ void GilInit() {
   if (dlsym(RTLD_DEFAULT, "Py_IsInitialized") || dlsym(RTLD_DEFAULT, "_PyRuntime")) {
     g_state.store(1, std::memory_order_release);
     g_status = "CPython not initialised yet";
+    NoteInterpreterRange();
   }
 }
 

@@ -47,6 +47,9 @@ Scenarios (the programs are in programs/, the C library they load is cblib.c, bu
                    CuPy): 999 revivals (0 with revive_locks=0), no report; a cycle closed only through
                    the destroyed (parked) lock is not reported; a real inversion through the revived lock
                    is (exit 66, one lock-order-inversion with both call sites).
+    site_classes   lock_identity=site: an ABBA between two C mutexes Python locks through ctypes'
+                   pthread_mutex_lock is reported (their first-locked-at frames are the interpreter's: no
+                   class); c_inversion too; lock_revival's ctypes mutex per item is still revived.
     gil_sem_inversion  two Python threads each block on a library semaphore with the GIL held and hold it
                    across a GIL release (sequential): one lock-order-inversion GIL <-> global 'lib_sem'
                    with both Python stacks (one thread alone doing it is clean_gil_sem_one_thread).
@@ -746,6 +749,29 @@ def scenario_lock_revival(ctx):
                 opts, revived), r)
 
 
+def scenario_site_classes(ctx):
+    # lock_identity=site: C mutexes locked from Python through ctypes keep their own identity (their
+    # first-locked-at frames are the interpreter's), so their ABBA is reported; a C library's own
+    # mutexes (distinct call paths: classes of their own) too; a ctypes mutex per item is still
+    # revived at its address; no report on the clean per-item loop.
+    r = ctx.run("site_classes", options="lock_identity=site")
+    expect(r.rc >= 0, "killed by signal %d (a crash)" % -r.rc, r)
+    expect(r.stdout == "done\n", "the program did not run to its end", r)
+    expect(r.rc == 66, "exit status %d, expected 66" % r.rc, r)
+    expect_counts(r, {"lock-order-inversion": 1})
+    expect("lock_identity=site)" not in r.stderr, "a ctypes-locked mutex was made a class", r)
+    r = ctx.run("c_inversion", options="lock_identity=site")
+    expect(r.rc == 66 and r.stdout == "done\n", "c_inversion under lock_identity=site: exit %d" % r.rc, r)
+    expect_counts(r, {"lock-order-inversion": 1})
+    r = ctx.run("lock_revival", options="verbosity=1:lock_identity=site")
+    expect(r.rc == 0 and r.stdout.endswith("done\n"), "lock_revival under lock_identity=site did not end", r)
+    expect("WARNING: locksan" not in r.stderr, "lock_revival under lock_identity=site: a report", r)
+    m = re.search(r"stats: .* (\d+) locks revived", r.stderr)
+    expect(m is not None, "no stats line", r)
+    if ctx.gil and r.stdout.startswith("addresses: 1\n"):
+        expect(int(m.group(1)) >= 499, "lock_revival under lock_identity=site: %s revived" % m.group(1), r)
+
+
 def scenario_driver_lock_recurring(ctx):
     # A driver object whose recursive mutex is initialised, used (outer -> obj -> inner) and destroyed
     # at the same address on every call, 1,000 calls (fakecuda.c): one node for all of them (the
@@ -827,6 +853,7 @@ SCENARIOS = {
     "gil_sem_inversion": scenario_gil_sem_inversion,
     "signal_handlers": scenario_signal_handlers,
     "lock_revival": scenario_lock_revival,
+    "site_classes": scenario_site_classes,
     "driver_lock_recurring": scenario_driver_lock_recurring,
     "clean": scenario_clean,
 }

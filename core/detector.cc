@@ -608,7 +608,7 @@ void FillLock(ReportDesc* r, u64 id) {
     rl.first_stack = li->first_stack;
     rl.first_thread = li->first_thread;
     rl.driver_call = li->driver_call;
-    if (li->site_class || g_site_identity)
+    if (g_site_identity)
       if (Runtime::SiteClass** c = g_rt.classes_by_id->Find(id)) rl.class_locks = (*c)->instances;
   }
   r->locks.push_back(rl);

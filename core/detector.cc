@@ -477,22 +477,28 @@ bool SiteClassCandidate(const ThreadState* ts, LockKind kind, uptr pc) {
          !InLibcuda(pc);
 }
 
-// SiteClassStack — `first_stack` (a "first locked at" stack) can key a class: it has frames, and none
-// of them is the interpreter's. A lock first taken by C code that Python called within those frames
-// (a ctypes call of pthread_mutex_lock itself, a thin binding) has a call path the C frames do not
-// tell apart: every such lock would be one class. It keeps its own identity.
-bool SiteClassStack(u32 first_stack) {
+// SiteClassKey — the key of the class of a lock of `kind` first locked with `first_stack` (a
+// "first locked at" stack): its frames and kind; 0 (no class) without frames. When the interpreter's
+// code is among them (C code that Python called just above: a ctypes call of pthread_mutex_lock
+// itself, a thin binding) the C frames are the same for every such lock, whatever the Python code:
+// the thread's Python stack is part of the key, and without one (an interpreter whose frames locksan
+// does not read) the lock keeps its own identity.
+u64 SiteClassKey(LockKind kind, u32 first_stack) {
   StackTrace st = StackDepotGet(first_stack);
-  if (!st.size) return false;
+  if (!st.size) return 0;
+  u64 py = 0;
   for (u32 i = 0; i < st.size; i++)
-    if (InInterpreterCode(st.pcs[i])) return false;
-  return true;
+    if (InInterpreterCode(st.pcs[i])) {
+      py = CapturePyStack();
+      if (!py) return 0;
+      break;
+    }
+  return Mix64((u64{first_stack} << 8 | static_cast<u8>(kind)) ^ Mix64(py << 32 | 0x5c1a55)) | 1;
 }
 
-// SiteClassIdLocked — the id of the class of a lock of `kind` first locked with `first_stack`
-// (registry_mu held; SiteClassStack(first_stack) was true), made if new; 0: the table is full.
-u64 SiteClassIdLocked(LockKind kind, u32 first_stack, uptr addr, uptr pc, u32 thread) {
-  u64 key = Mix64((u64{first_stack} << 8) | static_cast<u8>(kind)) | 1;
+// SiteClassIdLocked — the id of the class with that key (SiteClassKey, not 0; registry_mu held),
+// made if new and described as its first lock; 0: the table is full.
+u64 SiteClassIdLocked(u64 key, LockKind kind, u32 first_stack, uptr addr, uptr pc, u32 thread) {
   if (Runtime::SiteClass** c = g_rt.classes_by_key->Find(key)) {
     (*c)->instances++;
     return (*c)->rec.id;
@@ -943,12 +949,12 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
     // pthread_*_init and still never taken) takes it: its own id is on no edge. A thread that took
     // the lock meanwhile wins, and its record serves.
     site_stack = FirstLockedStack(ts, addr, pc, sp);
-    bool classed = SiteClassStack(site_stack);
+    u64 key = SiteClassKey(kind, site_stack);
     RuntimeLockGuard lock(&g_rt.registry_mu);
     li = g_rt.by_addr->Find(addr);
     if (!li) {
       if (OverBudget()) return nullptr;
-      if (u64 id = classed ? SiteClassIdLocked(kind, site_stack, addr, pc, ts->number) : 0) {
+      if (u64 id = key ? SiteClassIdLocked(key, kind, site_stack, addr, pc, ts->number) : 0) {
         li = NewLockInfoLocked(addr, kind, id, kParkNone, /*site_class=*/true);
       } else {  // its own identity, revived as under the default where it can be
         u64 chain = kParkNone;
@@ -959,8 +965,8 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
         if (revived) li->first_stack = revived_stack;
       }
       is_new = true;
-    } else if (classed && !li->acquired && !li->first_pc && !li->site_class && li->kind == kind) {
-      if (u64 id = SiteClassIdLocked(kind, site_stack, addr, pc, ts->number)) {
+    } else if (key && !li->acquired && !li->first_pc && !li->site_class && li->kind == kind) {
+      if (u64 id = SiteClassIdLocked(key, kind, site_stack, addr, pc, ts->number)) {
         g_rt.by_id->Erase(li->id);
         li->id = id;
         li->site_class = true;

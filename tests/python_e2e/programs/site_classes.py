@@ -1,7 +1,8 @@
 # lock_identity=site under Python: two C mutexes that Python locks by calling pthread_mutex_lock itself
 # through ctypes are first locked on the interpreter's own path (libffi, _ctypes, the eval loop): the
-# C frames do not tell them apart, so they keep their own identity (as one class, their ABBA would be a
-# class's edge into itself and go unreported). Taken A then B, later B then A: one inversion.
+# C frames do not tell them apart, the Python stack does (a is first locked at lock_two's first line,
+# b at its second): two classes. Keyed by the C frames alone they would be one, and their ABBA a
+# class's edge into itself, unreported. Taken a then b, later b then a: one inversion.
 import ctypes
 import threading
 

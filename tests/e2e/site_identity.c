@@ -25,6 +25,14 @@
 // CHECK: one node for the 2 locks first locked on this call path \(lock_identity=site\)
 // CHECK: lock_identity=site: 2 lock classes stand for 3 locks
 //
+// VARIANT: cross_site_json
+// The JSON form says which lock stands for a class, and for how many locks (docs/report-schema.md).
+// RUN-OPTIONS: lock_identity=site report_format=json
+// EXPECT-EXIT: 66
+// CLEAR: CHECK CHECK-NOT EXPECT-REPORTS
+// CHECK: "kind":"lock-order-inversion"
+// CHECK: "kind":"mutex".*"class_locks":2
+//
 // VARIANT: loop_site
 // Many items, each with its own mutex first locked on one path, each held while G and H are taken in
 // the same order: one class, so two edges (C -> G, G -> H) and one order check per new chain (not

@@ -424,7 +424,7 @@ class Table:
             return ""
         out = ["### Scale — `bench/scale_bench.c` (one process per part)\n\n", self.header()]
         hg = {"live": " (50k locks)", "edges": " (10k edges)", "threads": " (1 wave)", "held": " (200 rounds)",
-              "young": " (2k iterations)",
+              "young": " (2k iterations)", "young-site": "",
               "longrun": " (40 rounds of 10 locks)"}
 
         def row(part, title, unit, key, target, judge=None, ratio=True):
@@ -467,6 +467,9 @@ class Table:
         row("held", "100 locks held at once, nested", "ns/lock", "ns_per_lock", "no crash")
         row("young", "a heap lock made per iteration, 30 frames deep, with 6 new edges out of it (PyTorch's "
             "per-step locks): per iteration", "ns/iter", "ns_per_iter", "—")
+        if any(k[0] == "young-site" for k in self.by):
+            row("young-site", "  the same, locksan with `lock_identity=site` (lock classes; native run beside it)",
+                "ns/iter", "ns_per_iter", "—")
 
         def flat_judge(v, base):
             if v is None or base is None:
@@ -638,6 +641,9 @@ cc -O2 -pthread bench/young_lock_chain.c -o young && ./young 400000   # a lock m
   iteration makes a heap mutex, takes 6 pairs of long-lived locks under it and frees it, so each
   iteration is a new lock with 6 new edges (each needing its evidence: a stack) and 6 chains whose
   only edge is known; locksan's stack memo (docs/design.md) serves those stacks without unwinding.
+  The row under it runs the same under `lock_identity=site` (opt-in lockdep-style lock classes,
+  docs/design.md "Lock classes"): every iteration's mutex is first locked on one call path, so it
+  is one graph node, and each iteration costs its lock's registration and removal, not new edges.
 - A bracketed number refers to the notes under the tables (crashes, hangs, reports printed by a
   tool on a benchmark that has no lock-order inversion).
 """

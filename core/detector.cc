@@ -98,7 +98,6 @@ struct Runtime {
   };
   FlatMap<SiteClass*>* classes_by_key = nullptr;
   FlatMap<SiteClass*>* classes_by_id = nullptr;
-  u32 classes = 0;
   size_t parked_live = 0;
   u64 revived = 0;
   size_t locks_live = 0;
@@ -503,7 +502,7 @@ u64 SiteClassIdLocked(u64 key, LockKind kind, u32 first_stack, uptr addr, uptr p
     (*c)->instances++;
     return (*c)->rec.id;
   }
-  if (g_rt.classes >= kMaxSiteClasses) return 0;
+  if (g_rt.classes_by_key->size() >= kMaxSiteClasses) return 0;
   Runtime::SiteClass* c = InternalNew<Runtime::SiteClass>();
   LockInfo& r = c->rec;  // described as its first lock
   r.addr.store(addr, std::memory_order_relaxed);
@@ -516,7 +515,6 @@ u64 SiteClassIdLocked(u64 key, LockKind kind, u32 first_stack, uptr addr, uptr p
   g_rt.classes_by_key->Insert(key, c);
   g_rt.classes_by_id->Insert(r.id, c);
   g_rt.by_id->Insert(&r);
-  g_rt.classes++;
   return r.id;
 }
 
@@ -2183,7 +2181,7 @@ void Finalize() {
   u64 classes = 0, joined = 0;  // lock_identity=site (report_mu is never held with registry_mu)
   if (g_site_identity && g_rt.flags.verbosity >= 1) {
     RuntimeLockGuard rlock(&g_rt.registry_mu);
-    classes = g_rt.classes;
+    classes = g_rt.classes_by_key->size();
     g_rt.classes_by_id->ForEach([&](u64, Runtime::SiteClass* c) { joined += c->instances; });
   }
   {

@@ -129,6 +129,9 @@ struct Runtime {
   PtrVec<internal::OrphanLock>* orphans = nullptr;
   std::atomic<u64> reports{0};
   std::atomic<u64> slow_checks{0};
+  // lock_identity=site: order checks of a lock taken while another lock of its class is held (the
+  // two are not checked against each other; verbosity=1 says how often).
+  std::atomic<u64> site_nested{0};
   std::atomic<bool> over_budget_said{false};
   Suppressions* suppressions = nullptr;
 };
@@ -1191,8 +1194,10 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
   // thread's first acquisition of a lock under a given held chain passes here.
   bool gil_recheck = ts->holds_gil && li->kind == LockKind::kSemaphore && NoteGilTaker(ts, li);
   // 1. Re-entry and double lock.
+  bool nested_in_class = false;
   for (u32 i = ts->Nheld(); i-- > 0;) {
     HeldLock& h = ts->held[i];
+    if (h.id == li->id && h.addr != a->addr) nested_in_class = true;  // another lock of its class
     if (h.addr != a->addr || h.id != li->id) continue;
     bool reentry = li->kind == LockKind::kRecursiveMutex ||
                    (li->kind == LockKind::kRwlock && a->mode == kRead && h.mode == kRead);
@@ -1233,6 +1238,7 @@ void CheckAcquireSlow(ThreadState* ts, Acquire* a) {
     EmitReport(&r);
     return;
   }
+  if (nested_in_class) g_rt.site_nested.fetch_add(1, std::memory_order_relaxed);
   // 2. A fresh lock: initialised by this thread, which has acquired nothing since, and never acquired
   // by anyone: this acquisition cannot block (no other thread can have taken it yet), so it makes no
   // edge into it. (PyTorch creates a per-storage RLock under a global lock and takes it at once.)
@@ -2216,8 +2222,11 @@ void Finalize() {
           s.dead_threads, static_cast<unsigned long long>(s.dead_dropped),
           static_cast<unsigned long long>(s.revived), s.parked);
       if (g_site_identity)
-        OutputPrintf("==%d==locksan: lock_identity=site: %llu lock classes stand for %llu locks\n", getpid(),
-                     static_cast<unsigned long long>(classes), static_cast<unsigned long long>(joined));
+        OutputPrintf("==%d==locksan: lock_identity=site: %llu lock classes stand for %llu locks; %llu order "
+                     "checks of a lock taken while another lock of its class was held (not checked against "
+                     "it)\n",
+                     getpid(), static_cast<unsigned long long>(classes), static_cast<unsigned long long>(joined),
+                     static_cast<unsigned long long>(g_rt.site_nested.load(std::memory_order_relaxed)));
       char captures[512];
       if (CaptureTimingLine(captures, sizeof captures) > 0)
         OutputPrintf("==%d==locksan: stack captures: %s\n", getpid(), captures);

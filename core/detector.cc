@@ -866,6 +866,21 @@ u32 CaptureAcquireStack() {
   return StackDepotPut(pcs, n);
 }
 
+// NewOwnLockLocked — registers a lock first taken now under an identity of its own (registry_mu held):
+// the node parked at its address if this first acquisition matches it (*revived), else a new id.
+LockInfo* NewOwnLockLocked(ThreadState* ts, uptr addr, LockKind kind, uptr pc, const ParkKey* revive,
+                           bool* revived) {
+  u64 chain = kParkNone;
+  u32 revived_stack = 0;
+  u64 id = revive && pc ? TakeParkedLocked(ts, addr, kind, pc, revive, false, &chain, &revived_stack) : 0;
+  LockInfo* li = NewLockInfoLocked(addr, kind, id, chain);
+  *revived = id != 0;
+  // A revived lock is the parked node's lock again: first taken at the same call site, by the same
+  // thread, under the same locks, so its "first locked at" is that node's (no stack captured).
+  if (*revived) li->first_stack = revived_stack;
+  return li;
+}
+
 // FirstLockedStack — a short stack for "first locked at" (depot id). When this thread holds locks,
 // the order check of this same acquisition (CheckAcquireSlow, next) will want the whole stack as the
 // evidence of its new edges: it is captured whole once, here, and kept for that check (SharedCapture).
@@ -932,15 +947,8 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
       site_join = true;  // registered below, once its class is known
     } else {
       if (OverBudget()) return nullptr;
-      u64 chain = kParkNone;
-      u32 revived_stack = 0;
-      u64 id = revive && pc ? TakeParkedLocked(ts, addr, kind, pc, revive, false, &chain, &revived_stack) : 0;
-      li = NewLockInfoLocked(addr, kind, id, chain);
+      li = NewOwnLockLocked(ts, addr, kind, pc, revive, &revived);
       is_new = true;
-      revived = id != 0;
-      // A revived lock is the parked node's lock again: first taken at the same call site, by the same
-      // thread, under the same locks, so its "first locked at" is that node's (no stack captured).
-      if (revived) li->first_stack = revived_stack;
     }
   }
   u32 site_stack = 0;
@@ -957,13 +965,8 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
       if (OverBudget()) return nullptr;
       if (u64 id = key ? SiteClassIdLocked(key, kind, site_stack, addr, pc, ts->number) : 0) {
         li = NewLockInfoLocked(addr, kind, id, kParkNone, /*site_class=*/true);
-      } else {  // its own identity, revived as under the default where it can be
-        u64 chain = kParkNone;
-        u32 revived_stack = 0;
-        u64 rid = revive ? TakeParkedLocked(ts, addr, kind, pc, revive, false, &chain, &revived_stack) : 0;
-        li = NewLockInfoLocked(addr, kind, rid, chain);
-        revived = rid != 0;
-        if (revived) li->first_stack = revived_stack;
+      } else {
+        li = NewOwnLockLocked(ts, addr, kind, pc, revive, &revived);
       }
       is_new = true;
     } else if (key && !li->acquired && !li->first_pc && !li->site_class && li->kind == kind) {

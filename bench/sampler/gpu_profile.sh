@@ -14,20 +14,27 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PY=${PYTHON:-python3}
 WORKLOAD=${WORKLOAD:-torch}
 mkdir -p "$O"
+# split_cfg NAME=LIB[@OPTIONS] — sets name, lib and opts (the options without verbosity).
+split_cfg() {
+  name=${1%%=*}; lib=${1#*=}; opts=""
+  case $lib in *@*) opts=${lib#*@}; lib=${lib%%@*} ;; esac
+}
 if [ "$WORKLOAD" = torch ] && [ -z "${SKIP_ITEMS:-}" ]; then
 for r in 1 2 3; do
   echo "items native: $("$PY" "$ROOT/bench/torch_items.py" --items 2000 --worker-handlers 2>&1 | tail -1)"
   for cfg in "$@"; do
-    echo "items ${cfg%%=*}: $(LD_PRELOAD="${cfg#*=}" "$PY" "$ROOT/bench/torch_items.py" --items 2000 --worker-handlers 2>&1 | tail -1)"
+    split_cfg "$cfg"
+    echo "items $name: $(LD_PRELOAD="$lib" LOCKSAN_OPTIONS="$opts" "$PY" "$ROOT/bench/torch_items.py" --items 2000 --worker-handlers 2>&1 | tail -1)"
   done
 done
 # Per item, from the verbosity=1 counters of two runs of different length (each runs 2N items).
 for cfg in "$@"; do
+  split_cfg "$cfg"
   for n in 500 1500; do
-    LD_PRELOAD="${cfg#*=}" LOCKSAN_OPTIONS=verbosity=1 "$PY" "$ROOT/bench/torch_items.py" --items $n --rounds 1 \
+    LD_PRELOAD="$lib" LOCKSAN_OPTIONS="verbosity=1${opts:+:$opts}" "$PY" "$ROOT/bench/torch_items.py" --items $n --rounds 1 \
       --worker-handlers 2>&1 | grep -E "stats" >"/tmp/items.$n"
   done
-  "$PY" - "${cfg%%=*}" /tmp/items.500 /tmp/items.1500 <<'PYEOF'
+  "$PY" - "$name" /tmp/items.500 /tmp/items.1500 <<'PYEOF'
 import re, sys
 def nums(path):
     line = open(path).read()
@@ -40,8 +47,7 @@ PYEOF
 done
 fi
 for cfg in native "$@"; do
-  name=${cfg%%=*}; lib=${cfg#*=}; opts=verbosity=1
-  case $lib in *@*) opts="$opts:${lib#*@}"; lib=${lib%%@*} ;; esac
+  split_cfg "$cfg"; opts=verbosity=1${opts:+:$opts}
   d=/tmp/prof.$name; rm -rf "$d"; mkdir -p "$d"
   pre=$SAMP; [ "$name" != native ] && pre="$SAMP $lib"
   SAMPLER_OUT=$d LD_PRELOAD="$pre" LOCKSAN_OPTIONS=$opts "$PY" "$ROOT/bench/gpu_bench.py" "$WORKLOAD" --steps "$STEPS" >"$d/out" 2>"$O/run.$name.err"

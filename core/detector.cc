@@ -483,19 +483,20 @@ bool SiteClassCandidate(const ThreadState* ts, LockKind kind, uptr pc) {
 // "first locked at" stack): its frames and kind; 0 (no class) without frames. When the interpreter's
 // code is among them (C code that Python called just above: a ctypes call of pthread_mutex_lock
 // itself, a thin binding) the C frames are the same for every such lock, whatever the Python code:
-// the thread's Python stack is part of the key, and without one (an interpreter whose frames locksan
-// does not read) the lock keeps its own identity.
+// the thread's 8 innermost Python frames are part of the key (as the 8 innermost C frames are: read
+// as keys, nothing decoded), and without them (an interpreter whose frames locksan does not read) the
+// lock keeps its own identity.
 u64 SiteClassKey(LockKind kind, u32 first_stack) {
   StackTrace st = StackDepotGet(first_stack);
   if (!st.size) return 0;
   u64 py = 0;
   for (u32 i = 0; i < st.size; i++)
     if (InInterpreterCode(st.pcs[i])) {
-      py = CapturePyStack();
+      py = PyStackKey(8);
       if (!py) return 0;
       break;
     }
-  return Mix64((u64{first_stack} << 8 | static_cast<u8>(kind)) ^ Mix64(py << 32 | 0x5c1a55)) | 1;
+  return Mix64((u64{first_stack} << 8 | static_cast<u8>(kind)) ^ Mix64(py ^ 0x5c1a55)) | 1;
 }
 
 // SiteClassIdLocked — the id of the class with that key (SiteClassKey, not 0; registry_mu held),

@@ -16,8 +16,9 @@ freed lock (the Python stack at the call is `--depth` frames deep).
          a PyTorch DataLoader worker: locksan then blocks signals around its lock graph.
 
 Usage:
-  new_lock_py.py [--python PY] [--lib LIB ...] [--rounds R] [--items N] [--depth D] [--modes cdll,pydll]
-      Interleaved rounds: in each round, for each mode, natively and under each LIB (LD_PRELOAD), one
+  new_lock_py.py [--python PY] [--lib LIB[@OPTIONS] ...] [--rounds R] [--items N] [--depth D] [--modes cdll,pydll]
+      Interleaved rounds: in each round, for each mode, natively and under each LIB (LD_PRELOAD, with
+      LOCKSAN_OPTIONS=OPTIONS where given: build/liblocksan.so@lock_identity=site), one
       child process runs N items; prints, per mode and library, the median and the best over the
       rounds of the wall time and of the thread's CPU time (time.thread_time: what the process itself
       spent, page faults included, less sensitive to a loaded machine) per item, in microseconds, and
@@ -81,13 +82,23 @@ def child(mode, n, depth):
     print("%.3f %.3f" % (wall, cpu))
 
 
-def instructions(a, lib, mode, items):
-    import re
-    import tempfile
+def child_env(cfg):
+    """The environment of a child run of configuration (name, lib, options): LD_PRELOAD=lib (none for
+    native) and LOCKSAN_OPTIONS=options (the caller's own LOCKSAN_OPTIONS when the --lib gave none)."""
+    _, lib, opts = cfg
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     if lib:
         env["LD_PRELOAD"] = lib
+    if opts is not None:
+        env["LOCKSAN_OPTIONS"] = opts
+    return env
+
+
+def instructions(a, cfg, mode, items):
+    import re
+    import tempfile
+    env = child_env(cfg)
     with tempfile.TemporaryDirectory() as tmp:
         p = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + os.path.join(tmp, "cg"),
                             a.python, os.path.abspath(__file__), "--child", mode, str(items), str(a.depth)],
@@ -104,11 +115,11 @@ def callgrind(a, configs, modes):
     print("%-6s %-40s %14s %14s" % ("mode", "library", "instr/item", "- native"))
     for m in modes:
         native = None
-        for name, lib in configs:
-            per = (instructions(a, lib, m, 3 * a.items) - instructions(a, lib, m, a.items)) / (2.0 * a.items)
+        for cfg in configs:
+            per = (instructions(a, cfg, m, 3 * a.items) - instructions(a, cfg, m, a.items)) / (2.0 * a.items)
             if native is None:
                 native = per
-            print("%-6s %-40s %14.0f %+14.0f" % (m, name, per, per - native))
+            print("%-6s %-40s %14.0f %+14.0f" % (m, cfg[0], per, per - native))
 
 
 def main():
@@ -117,37 +128,38 @@ def main():
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--python", default=sys.executable)
-    ap.add_argument("--lib", action="append", default=[], help="liblocksan.so to compare (repeatable)")
+    ap.add_argument("--lib", action="append", default=[],
+                    help="LIB[@OPTIONS]: a liblocksan.so to compare, run with LOCKSAN_OPTIONS=OPTIONS if "
+                         "given, e.g. build/liblocksan.so@lock_identity=site (repeatable)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--items", type=int, default=5000)
     ap.add_argument("--depth", type=int, default=30)
     ap.add_argument("--modes", default="cdll,pydll")
     ap.add_argument("--callgrind", action="store_true")
     a = ap.parse_args()
-    configs = [("native", None)] + [(lib, os.path.abspath(lib)) for lib in a.lib]
+    configs = [("native", None, None)]
+    for spec in a.lib:
+        lib, sep, opts = spec.partition("@")
+        configs.append((spec, os.path.abspath(lib), opts if sep else None))
     modes = a.modes.split(",")
     if a.callgrind:
         callgrind(a, configs, modes)
         return
-    res = {(m, name): [] for m in modes for name, _ in configs}
+    res = {(m, cfg[0]): [] for m in modes for cfg in configs}
     for _ in range(a.rounds):
         for m in modes:
-            for name, lib in configs:
-                env = dict(os.environ)
-                env.pop("LD_PRELOAD", None)
-                if lib:
-                    env["LD_PRELOAD"] = lib
+            for cfg in configs:
                 out = subprocess.run([a.python, os.path.abspath(__file__), "--child", m, str(a.items),
-                                      str(a.depth)], env=env, stdout=subprocess.PIPE, check=True,
+                                      str(a.depth)], env=child_env(cfg), stdout=subprocess.PIPE, check=True,
                                      universal_newlines=True).stdout.split()
-                res[(m, name)].append((float(out[0]), float(out[1])))
+                res[(m, cfg[0])].append((float(out[0]), float(out[1])))
     print("new lock + new edge + free, %d items, Python depth %d, %d rounds, %s" %
           (a.items, a.depth, a.rounds, a.python))
     print("%-6s %-40s %22s %22s %16s" % ("mode", "library", "wall us (median/best)", "cpu us (median/best)",
                                           "cpu - native"))
     for m in modes:
         native_cpu = statistics.median(c for _, c in res[(m, "native")])
-        for name, _ in configs:
+        for name, _, _ in configs:
             w = [x for x, _ in res[(m, name)]]
             c = [y for _, y in res[(m, name)]]
             print("%-6s %-40s %10.2f / %-9.2f %10.2f / %-9.2f %+10.2f" %

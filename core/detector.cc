@@ -492,7 +492,7 @@ u64 SiteClassKey(LockKind kind, u32 first_stack) {
   u64 py = 0;
   for (u32 i = 0; i < st.size; i++)
     if (InInterpreterCode(st.pcs[i])) {
-      py = PyStackKey(8);
+      py = PyStackKey();
       if (!py) return 0;
       break;
     }

@@ -225,10 +225,10 @@ u32 CapturePyStack() {
   return id;
 }
 
-u64 PyStackKey(int max) {
+u64 PyStackKey() {
   if (g_state.load(std::memory_order_acquire) != 2) return 0;
   python::PyFrameKey keys[8];
-  int n = python::CaptureOwnStackKeys(keys, max < 8 ? max : 8);
+  int n = python::CaptureOwnStackKeys(keys, 8);
   return n > 0 ? HashKeys(keys, n) | 1 : 0;
 }
 

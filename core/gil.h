@@ -42,10 +42,10 @@ void OnGilMutexUnlock(ThreadState* ts);
 
 // The calling thread's Python stack, stored; 0 if it has none (or no CPython).
 u32 CapturePyStack();
-// PyStackKey — a hash of the `max` (at most 8) innermost frames of the calling thread's Python stack,
-// read as keys (code object, instruction offset, a digest of the code object's names: nothing decoded
-// or stored); 0 if it has none (or no CPython, or an interpreter whose frames locksan does not read).
-u64 PyStackKey(int max);
+// PyStackKey — a hash of the 8 innermost frames of the calling thread's Python stack, read as keys
+// (code object, instruction offset, a digest of the code object's names: nothing decoded or stored);
+// 0 if it has none (or no CPython, or an interpreter whose frames locksan does not read).
+u64 PyStackKey();
 struct PyStack {
   u32 size;
   const python::PyFrameRec* frames;

@@ -89,15 +89,20 @@ struct Runtime {
     bool recurring;   // parked by the recurring-lock rule: any chain, a re-initialised lock only
   };
   ParkedLock* parked = nullptr;  // kParkedSlots, allocated at the first park
-  // lock_identity=site: one record per class (the program's locks first locked on one call path),
-  // by key (kind and "first locked at" stack) and by id; the record stands for the class in by_id.
-  // Guarded by registry_mu; never freed (at most kMaxSiteClasses).
+  // lock_identity=site and auto: one record per call path that first locked a candidate lock, by key
+  // (kind and "first locked at" stack), and once it is a class (rec.id != 0) by id, where the record
+  // stands for the class in by_id. Under `site` a call path is a class from its first lock; under
+  // `auto` once `class_after` locks first locked on it were forgotten. Guarded by registry_mu; never
+  // freed (at most kMaxSiteClasses, indexed from 1 in site_entries).
   struct SiteClass {
     LockInfo rec;
-    u64 instances;  // locks that joined it
+    u64 instances;   // locks that joined it as a class
+    u32 forgotten;   // lock_identity=auto: its locks of their own forgotten before it became one
+    u16 index;       // in site_entries
   };
   FlatMap<SiteClass*>* classes_by_key = nullptr;
   FlatMap<SiteClass*>* classes_by_id = nullptr;
+  SiteClass** site_entries = nullptr;  // kMaxSiteClasses slots, [0] unused
   size_t parked_live = 0;
   u64 revived = 0;
   size_t locks_live = 0;
@@ -388,6 +393,7 @@ LockInfo* NewLockInfoLocked(uptr addr, LockKind kind, u64 reuse_id = 0, u64 park
   li->acquired = false;
   li->edges_while_held = false;
   li->site_class = site_class;
+  li->site_entry = 0;
   li->init_thread = 0;
   li->gil_state.store(0, std::memory_order_relaxed);
   g_rt.by_addr->Insert(li);
@@ -416,6 +422,7 @@ void ForgetLocked(LockInfo* li) {
   }
   g_rt.by_addr->Erase(addr);
   if (!li->site_class) g_rt.by_id->Erase(li->id);
+  if (li->site_entry) g_rt.site_entries[li->site_entry]->forgotten++;  // lock_identity=auto
   uptr page = addr >> kPageShift;
   LockInfo** head = g_rt.by_page->Find(page + 1);
   if (head) {
@@ -468,11 +475,15 @@ bool ParkableKind(LockKind k) {
          k == LockKind::kRwlock || k == LockKind::kSpin;
 }
 
-// lock_identity=site (docs/design.md "Lock classes"): which new locks take a class's id. The
-// program's own pthread locks, first taken outside the interpreter and outside libcuda: CPython's
-// locks are all first locked on the interpreter's same few paths, and libcuda's on its internal
-// wrappers (the recurring-lock rule serves those); semaphores are CPython's locks or not locks.
+// lock_identity=site and auto (docs/design.md "Lock classes"): which new locks may take a class's
+// id. The program's own pthread locks, first taken outside the interpreter and outside libcuda:
+// CPython's locks are all first locked on the interpreter's same few paths, and libcuda's on its
+// internal wrappers (the recurring-lock rule serves those); semaphores are CPython's locks or not
+// locks. g_class_after: how many locks of a call path must have been forgotten before it is a class
+// (0: `site`, from its first lock).
 bool g_site_identity = false;
+u32 g_class_after = 0;
+const char* g_identity_name = "instance";
 constexpr u32 kMaxSiteClasses = 1u << 16;
 bool SiteClassCandidate(const ThreadState* ts, LockKind kind, uptr pc) {
   return g_site_identity && pc && ParkableKind(kind) && !ts->driver_depth && !InInterpreterCode(pc) &&
@@ -500,26 +511,42 @@ u64 SiteClassKey(LockKind kind, u32 first_stack) {
 }
 
 // SiteClassIdLocked — the id of the class with that key (SiteClassKey, not 0; registry_mu held),
-// made if new and described as its first lock; 0: the table is full.
-u64 SiteClassIdLocked(u64 key, LockKind kind, u32 first_stack, uptr addr, uptr pc, u32 thread) {
-  if (Runtime::SiteClass** c = g_rt.classes_by_key->Find(key)) {
-    (*c)->instances++;
-    return (*c)->rec.id;
+// the call path's entry made if new; a call path becomes a class (described as the lock that makes
+// it one) at once under `site`, under `auto` once g_class_after of its locks were forgotten. 0: not
+// a class (yet), *entry its entry for the lock to count itself in when forgotten (0: the table is
+// full; the lock keeps its own identity).
+u64 SiteClassIdLocked(u64 key, LockKind kind, u32 first_stack, uptr addr, uptr pc, u32 thread, u16* entry) {
+  *entry = 0;
+  Runtime::SiteClass* c;
+  if (Runtime::SiteClass** found = g_rt.classes_by_key->Find(key)) {
+    c = *found;
+  } else {
+    u32 n = static_cast<u32>(g_rt.classes_by_key->size());
+    if (n + 1 >= kMaxSiteClasses) return 0;
+    if (!g_rt.site_entries)
+      g_rt.site_entries = static_cast<Runtime::SiteClass**>(InternalAlloc(kMaxSiteClasses * sizeof(void*)));
+    c = InternalNew<Runtime::SiteClass>();
+    c->index = static_cast<u16>(n + 1);
+    g_rt.site_entries[c->index] = c;
+    g_rt.classes_by_key->Insert(key, c);
   }
-  if (g_rt.classes_by_key->size() >= kMaxSiteClasses) return 0;
-  Runtime::SiteClass* c = InternalNew<Runtime::SiteClass>();
-  LockInfo& r = c->rec;  // described as its first lock
-  r.addr.store(addr, std::memory_order_relaxed);
-  r.id = g_rt.next_lock_id++;
-  r.kind = kind;
-  r.first_pc = pc;
-  r.first_stack = first_stack;
-  r.first_thread = thread;
-  c->instances = 1;
-  g_rt.classes_by_key->Insert(key, c);
-  g_rt.classes_by_id->Insert(r.id, c);
-  g_rt.by_id->Insert(&r);
-  return r.id;
+  if (!c->rec.id) {
+    if (c->forgotten < g_class_after) {
+      *entry = c->index;
+      return 0;
+    }
+    LockInfo& r = c->rec;  // described as the lock that makes the call path a class
+    r.addr.store(addr, std::memory_order_relaxed);
+    r.id = g_rt.next_lock_id++;
+    r.kind = kind;
+    r.first_pc = pc;
+    r.first_stack = first_stack;
+    r.first_thread = thread;
+    g_rt.classes_by_id->Insert(r.id, c);
+    g_rt.by_id->Insert(&r);
+  }
+  c->instances++;
+  return c->rec.id;
 }
 
 // ParkOrRemoveLocked — a lock is forgotten (graph_mu and registry_mu held; ForgetLocked follows):
@@ -926,9 +953,13 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
     LockInfo* found = g_rt.by_addr->Find(addr);
     if (found) {
       li = found;
-      if (!li->acquired && !li->first_pc && !li->site_class && SiteClassCandidate(ts, kind, pc)) {
-        site_join = true;  // registered at its pthread_*_init, taken for the first time: below
-      } else if (!li->acquired && !li->first_pc && pc && li->init_thread == ts->number + 1 && g_rt.parked_live) {
+      bool first_use = !li->acquired && !li->first_pc && !li->site_class;
+      // Registered at its pthread_*_init, taken for the first time: it joins its class below (under
+      // `auto`, unless it takes a parked node back first, which costs no stack).
+      bool candidate = first_use && SiteClassCandidate(ts, kind, pc);
+      if (candidate && !g_class_after) {
+        site_join = true;
+      } else if (first_use && pc && li->init_thread == ts->number + 1 && g_rt.parked_live) {
         // Initialised by this thread and taken for the first time: a recurring lock's parked node?
         u64 chain = kParkNone;
         u32 revived_stack = 0;
@@ -941,11 +972,26 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
           revived = true;
         }
       }
+      if (candidate && !revived) site_join = true;
     } else if (kind == LockKind::kSemaphore) {
       // A semaphore never seen in sem_init(..., 1) is not known to be a lock.
       li = &g_untracked;
     } else if (SiteClassCandidate(ts, kind, pc)) {
-      site_join = true;  // registered below, once its class is known
+      // Registered below, once its class is known; under `auto` a parked node at this address that
+      // matches this acquisition is taken back first (no class key, no stack).
+      u64 chain = kParkNone;
+      u32 revived_stack = 0;
+      u64 id = g_class_after && revive && g_rt.parked_live && !OverBudget()
+                   ? TakeParkedLocked(ts, addr, kind, pc, revive, false, &chain, &revived_stack)
+                   : 0;
+      if (id) {
+        li = NewLockInfoLocked(addr, kind, id, chain);
+        li->first_stack = revived_stack;
+        revived = true;
+        is_new = true;
+      } else {
+        site_join = true;
+      }
     } else {
       if (OverBudget()) return nullptr;
       li = NewOwnLockLocked(ts, addr, kind, pc, revive, &revived);
@@ -954,29 +1000,34 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
   }
   u32 site_stack = 0;
   if (site_join) {
-    // lock_identity=site: the class is keyed by the "first locked at" stack, captured outside the
-    // registry's lock, then the lock is registered under its class's id, or (registered at its
+    // lock_identity=site/auto: the class is keyed by the "first locked at" stack, captured outside
+    // the registry's lock, then the lock is registered under its class's id, or (registered at its
     // pthread_*_init and still never taken) takes it: its own id is on no edge. A thread that took
-    // the lock meanwhile wins, and its record serves.
+    // the lock meanwhile wins, and its record serves. A call path that is no class yet (`auto`)
+    // leaves the lock its own identity, and the lock counts itself there when forgotten.
     site_stack = FirstLockedStack(ts, addr, pc, sp);
     u64 key = SiteClassKey(kind, site_stack);
     RuntimeLockGuard lock(&g_rt.registry_mu);
     li = g_rt.by_addr->Find(addr);
+    u16 entry = 0;
     if (!li) {
       if (OverBudget()) return nullptr;
-      if (u64 id = key ? SiteClassIdLocked(key, kind, site_stack, addr, pc, ts->number) : 0) {
+      if (u64 id = key ? SiteClassIdLocked(key, kind, site_stack, addr, pc, ts->number, &entry) : 0) {
         li = NewLockInfoLocked(addr, kind, id, kParkNone, /*site_class=*/true);
       } else {
         li = NewOwnLockLocked(ts, addr, kind, pc, revive, &revived);
+        if (!revived) li->site_entry = entry;
       }
       is_new = true;
     } else if (key && !li->acquired && !li->first_pc && !li->site_class && li->kind == kind) {
-      if (u64 id = SiteClassIdLocked(key, kind, site_stack, addr, pc, ts->number)) {
+      if (u64 id = SiteClassIdLocked(key, kind, site_stack, addr, pc, ts->number, &entry)) {
         g_rt.by_id->Erase(li->id);
         li->id = id;
         li->site_class = true;
         // A thread that looked it up under its own id (a lock cache entry) looks it up again.
         li->gen.fetch_add(1, std::memory_order_release);
+      } else {
+        li->site_entry = entry;
       }
     } else {
       site_stack = 0;
@@ -2080,9 +2131,14 @@ void InitRuntime() {
   g_rt.classes_by_id = InternalNew<FlatMap<Runtime::SiteClass*>>();
   if (!strcmp(g_rt.flags.lock_identity, "site")) {
     g_site_identity = true;
+    g_identity_name = "site";
+  } else if (!strcmp(g_rt.flags.lock_identity, "auto")) {
+    g_site_identity = true;
+    g_identity_name = "auto";
+    g_class_after = static_cast<u32>(g_rt.flags.class_after);
   } else if (strcmp(g_rt.flags.lock_identity, "instance") != 0) {
-    OutputPrintf("==%d==locksan: lock_identity=%s is not 'instance' or 'site'; using 'instance'\n", getpid(),
-                 g_rt.flags.lock_identity);
+    OutputPrintf("==%d==locksan: lock_identity=%s is not 'instance', 'auto' or 'site'; using 'instance'\n",
+                 getpid(), g_rt.flags.lock_identity);
   }
   g_validated = static_cast<std::atomic<u64>*>(InternalAlloc(sizeof(u64) << kValidatedLog));
   g_rt.reported = InternalNew<FlatMap<u8>>();
@@ -2189,9 +2245,11 @@ void Finalize() {
   tl.in_runtime++;
   u64 n;
   u64 classes = 0, joined = 0;  // lock_identity=site (report_mu is never held with registry_mu)
+  u64 paths = 0;
   if (g_site_identity && g_rt.flags.verbosity >= 1) {
     RuntimeLockGuard rlock(&g_rt.registry_mu);
-    classes = g_rt.classes_by_key->size();
+    classes = g_rt.classes_by_id->size();
+    paths = g_rt.classes_by_key->size();
     g_rt.classes_by_id->ForEach([&](u64, Runtime::SiteClass* c) { joined += c->instances; });
   }
   {
@@ -2226,11 +2284,16 @@ void Finalize() {
           s.dead_threads, static_cast<unsigned long long>(s.dead_dropped),
           static_cast<unsigned long long>(s.revived), s.parked);
       if (g_site_identity)
-        OutputPrintf("==%d==locksan: lock_identity=site: %llu lock classes stand for %llu locks; %llu order "
+        OutputPrintf("==%d==locksan: lock_identity=%s: %llu lock classes stand for %llu locks; %llu order "
                      "checks of a lock taken while another lock of its class was held (not checked against "
                      "it)\n",
-                     getpid(), static_cast<unsigned long long>(classes), static_cast<unsigned long long>(joined),
+                     getpid(), g_identity_name, static_cast<unsigned long long>(classes),
+                     static_cast<unsigned long long>(joined),
                      static_cast<unsigned long long>(g_rt.site_nested.load(std::memory_order_relaxed)));
+      if (g_class_after)
+        OutputPrintf("==%d==locksan: lock_identity=auto: %llu call paths first locked a lock of the program's "
+                     "(a class once %u of their locks were freed or destroyed)\n",
+                     getpid(), static_cast<unsigned long long>(paths), g_class_after);
       char captures[512];
       if (CaptureTimingLine(captures, sizeof captures) > 0)
         OutputPrintf("==%d==locksan: stack captures: %s\n", getpid(), captures);

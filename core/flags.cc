@@ -72,6 +72,11 @@ bool Validate(Flags* f, FlagErrorSink sink, void* ctx) {
     f->unwinder = "auto";
     ok = false;
   }
+  if (f->class_after < 1 || f->class_after > 1000000) {
+    Error(sink, ctx, "locksan: class_after must be 1-1000000%s%s; using 4", "", "");
+    f->class_after = 4;
+    ok = false;
+  }
   if (f->max_memory_mb < 1) {
     Error(sink, ctx, "locksan: max_memory_mb must be positive%s%s; using 4096", "", "");
     f->max_memory_mb = 4096;

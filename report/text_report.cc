@@ -287,7 +287,7 @@ void LockSection(TextBuffer* out, const ReportDesc& r, StackCache* cache) {
       FrameText(out, *FirstUserFrame(&s));
     }
     if (l.class_locks > 1)
-      out->Append("; one node for the %llu locks first locked on this call path (lock_identity=site), "
+      out->Append("; one node for the %llu locks first locked on this call path (a lock class), "
                   "described by the first",
                   static_cast<unsigned long long>(l.class_locks));
     out->Append("\n");

@@ -22,7 +22,7 @@
 // CLEAR: CHECK-NOT
 // CHECK: site_identity.c:%line(FIRST)
 // CHECK: site_identity.c:%line(MG)
-// CHECK: one node for the 2 locks first locked on this call path \(lock_identity=site\)
+// CHECK: one node for the 2 locks first locked on this call path \(a lock class\)
 // CHECK: lock_identity=site: 2 lock classes stand for 3 locks; 0 order checks of a lock taken while another lock of its class was held
 //
 // VARIANT: cross_site_json
@@ -79,11 +79,71 @@
 // CLEAR: CHECK-NOT
 // CHECK: lock_identity=site: 1 lock classes stand for 2 locks; 1 order checks of a lock taken while another lock of its class was held \(not checked against it\)$
 //
+// VARIANT: cross_many_instance
+// Twelve items, their mutexes taken alternately before and after G (each destroyed before the next
+// is made): under the default no two of them coexist, so no report.
+// ARGS: cross_many
+// RUN-OPTIONS: verbosity=1
+// CHECK-NOT: WARNING: locksan
+//
+// VARIANT: cross_many_auto
+// lock_identity=auto: after 4 of them were freed, the path that first locks them is a class, so the
+// later items' mutexes are one node and C -> G, G -> C is reported (the coarseness of a class). G's
+// path is the other call path counted.
+// ARGS: cross_many
+// RUN-OPTIONS: verbosity=1 lock_identity=auto
+// EXPECT-EXIT: 66
+// EXPECT-REPORTS: lock-order-inversion=1
+// CLEAR: CHECK-NOT
+// CHECK: site_identity.c:%line(FIRST)
+// CHECK: site_identity.c:%line(MG)
+// CHECK: one node for the 2 locks first locked on this call path \(a lock class\)
+// CHECK: lock_identity=auto: 1 lock classes stand for 8 locks; 0 order checks
+// CHECK: lock_identity=auto: 2 call paths first locked a lock of the program's \(a class once 4 of their locks were freed or destroyed\)
+//
+// VARIANT: cross_auto
+// Two items under lock_identity=auto: one mutex freed is not a class (class_after=4): the default's
+// answer, no report.
+// ARGS: cross
+// RUN-OPTIONS: verbosity=1 lock_identity=auto
+// CHECK: lock_identity=auto: 0 lock classes stand for 0 locks
+// CHECK-NOT: WARNING: locksan
+//
+// VARIANT: cross_auto_after_1
+// With class_after=1 the second item's mutex is a class's first lock: a new node, not the first
+// item's (whose edges went when it was freed), so still no report.
+// RUN-OPTIONS: verbosity=1 lock_identity=auto class_after=1
+// CHECK: lock_identity=auto: 1 lock classes stand for 1 locks
+//
+// VARIANT: loop_auto
+// The loop under lock_identity=auto: the first 4 items' mutexes are nodes of their own, the other
+// 996 one class; G and H, long-lived, stay locks of their own.
+// ARGS: loop
+// RUN-OPTIONS: verbosity=1 lock_identity=auto
+// CLEAR: CHECK CHECK-NOT
+// CHECK: stats: 2 locks live \(1002 seen\), 2 edges \(0 closing cycles\)
+// CHECK: lock_identity=auto: 1 lock classes stand for 996 locks; 0 order checks
+//
+// VARIANT: nested_auto
+// Two long-lived mutexes first locked on one path, then taken in both orders: under
+// lock_identity=auto neither was freed, so they are not a class and the inversion is reported.
+// ARGS: nested
+// RUN-OPTIONS: verbosity=1 lock_identity=auto
+// EXPECT-EXIT: 66
+// EXPECT-REPORTS: lock-order-inversion=1
+// CHECK: lock_identity=auto: 0 lock classes stand for 0 locks
+//
+// VARIANT: bad_class_after
+// class_after out of range: one line, and 4.
+// ARGS: cross
+// RUN-OPTIONS: lock_identity=auto class_after=0
+// CHECK: ^==%pid==locksan: class_after must be 1-1000000; using 4$
+//
 // VARIANT: bad_value
-// A value that is neither 'instance' nor 'site': one line, and the default.
+// A value that is neither 'instance', 'auto' nor 'site': one line, and the default.
 // ARGS: cross
 // RUN-OPTIONS: lock_identity=lockdep
-// CHECK: ^==%pid==locksan: lock_identity=lockdep is not 'instance' or 'site'; using 'instance'$
+// CHECK: ^==%pid==locksan: lock_identity=lockdep is not 'instance', 'auto' or 'site'; using 'instance'$
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,13 +171,17 @@ __attribute__((noinline)) static void first_lock(pthread_mutex_t* m) {
   __asm__ volatile("" ::: "memory");
 }
 
-__attribute__((noinline)) static void item(int order) {
-  pthread_mutex_t* m = new_mutex();
+__attribute__((noinline)) static void use_item(int order, pthread_mutex_t* m) {
   if (order) pthread_mutex_lock(&g);
   first_lock(m);  // @FIRST
   if (!order) pthread_mutex_lock(&g);  // @MG
   pthread_mutex_unlock(&g);
   pthread_mutex_unlock(m);
+}
+
+__attribute__((noinline)) static void item(int order) {
+  pthread_mutex_t* m = new_mutex();
+  use_item(order, m);
   free_mutex(m);
 }
 
@@ -143,6 +207,14 @@ int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "cross";
   if (!strcmp(mode, "cross")) {
     for (int i = 0; i < 2; i++) item(i);
+  } else if (!strcmp(mode, "cross_many")) {
+    // Each item's mutex at an address of its own (no parked node to take back), destroyed after use.
+    static pthread_mutex_t items[12];
+    for (int i = 0; i < 12; i++) {
+      pthread_mutex_init(&items[i], NULL);
+      use_item(i & 1, &items[i]);
+      pthread_mutex_destroy(&items[i]);
+    }
   } else if (!strcmp(mode, "loop")) {
     for (int i = 0; i < 1000; i++) loop_item();
   } else if (!strcmp(mode, "abba")) {

@@ -2129,6 +2129,12 @@ void InitRuntime() {
   g_rt.by_page = InternalNew<FlatMap<LockInfo*>>();
   g_rt.classes_by_key = InternalNew<FlatMap<Runtime::SiteClass*>>();
   g_rt.classes_by_id = InternalNew<FlatMap<Runtime::SiteClass*>>();
+  if (strcmp(g_rt.flags.lock_identity, "instance") != 0 && strcmp(g_rt.flags.lock_identity, "site") != 0 &&
+      strcmp(g_rt.flags.lock_identity, "auto") != 0) {
+    OutputPrintf("==%d==locksan: lock_identity=%s is not 'auto', 'instance' or 'site'; using 'auto'\n",
+                 getpid(), g_rt.flags.lock_identity);
+    g_rt.flags.lock_identity = "auto";
+  }
   if (!strcmp(g_rt.flags.lock_identity, "site")) {
     g_site_identity = true;
     g_identity_name = "site";
@@ -2136,9 +2142,6 @@ void InitRuntime() {
     g_site_identity = true;
     g_identity_name = "auto";
     g_class_after = static_cast<u32>(g_rt.flags.class_after);
-  } else if (strcmp(g_rt.flags.lock_identity, "instance") != 0) {
-    OutputPrintf("==%d==locksan: lock_identity=%s is not 'instance', 'auto' or 'site'; using 'instance'\n",
-                 getpid(), g_rt.flags.lock_identity);
   }
   g_validated = static_cast<std::atomic<u64>*>(InternalAlloc(sizeof(u64) << kValidatedLog));
   g_rt.reported = InternalNew<FlatMap<u8>>();

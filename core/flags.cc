@@ -143,7 +143,7 @@ int ParseFlags(const char* str, Flags* f, FlagErrorSink sink, void* ctx) {
 }
 
 void PrintFlagsHelp(FlagErrorSink sink, void* ctx) {
-  char line[640];
+  char line[1024];
   sink(ctx, "locksan: LOCKSAN_OPTIONS=name=value:name=value... Available options:");
 #define LOCKSAN_FLAG(Type, Name, Default, Desc) \
   LOCKSAN_HELP_##Type(Name, Default, Desc);

@@ -2,11 +2,14 @@
 // same call path share one graph node, as lockdep's lock classes do. A heap mutex made per item and
 // first locked at one place is one class, whatever its address.
 //
-// The base run (the default, lock_identity=instance): item 0 takes its mutex m0 then G (m0 -> G); item 1
-// takes G then its own mutex m1 (G -> m1). m0 was destroyed and freed before m1 existed, so no two
-// threads could ever wait for each other here: no report.
+// lock_identity=auto (the default) is lock_identity=instance until class_after locks first locked on
+// one call path have been freed or destroyed; that path's later locks are one class.
+//
+// The base run (lock_identity=instance): item 0 takes its mutex m0 then G (m0 -> G); item 1 takes G
+// then its own mutex m1 (G -> m1). m0 was destroyed and freed before m1 existed, so no two threads
+// could ever wait for each other here: no report.
 // ARGS: cross
-// RUN-OPTIONS: verbosity=1
+// RUN-OPTIONS: verbosity=1 lock_identity=instance
 // NATIVE-SAME-OUTPUT
 // CHECK-STDOUT: ^done$
 // CHECK-NOT: lock_identity=site
@@ -47,7 +50,6 @@
 // The same under lock_identity=instance: each item's mutex is a node of its own (the edges out of it
 // go when it is freed).
 // ARGS: loop
-// RUN-OPTIONS: verbosity=1
 // CHECK: stats: 2 locks live \(1002 seen\)
 // CHECK-NOT: lock_identity=site
 //
@@ -64,7 +66,7 @@
 //
 // VARIANT: nested_instance
 // Two mutexes first locked on one path, then taken in both orders: a real inversion, reported under
-// the default.
+// lock_identity=instance (and auto: nested_auto).
 // ARGS: nested
 // EXPECT-EXIT: 66
 // EXPECT-REPORTS: lock-order-inversion=1
@@ -83,7 +85,6 @@
 // Twelve items, their mutexes taken alternately before and after G (each destroyed before the next
 // is made): under the default no two of them coexist, so no report.
 // ARGS: cross_many
-// RUN-OPTIONS: verbosity=1
 // CHECK-NOT: WARNING: locksan
 //
 // VARIANT: cross_many_auto
@@ -100,6 +101,15 @@
 // CHECK: one node for the 2 locks first locked on this call path \(a lock class\)
 // CHECK: lock_identity=auto: 1 lock classes stand for 8 locks; 0 order checks
 // CHECK: lock_identity=auto: 2 call paths first locked a lock of the program's \(a class once 4 of their locks were freed or destroyed\)
+//
+// VARIANT: default_is_auto
+// Without lock_identity the same run is lock_identity=auto's.
+// ARGS: cross_many
+// RUN-OPTIONS: verbosity=1
+// EXPECT-EXIT: 66
+// EXPECT-REPORTS: lock-order-inversion=1
+// CLEAR: CHECK-NOT
+// CHECK: lock_identity=auto: 1 lock classes stand for 8 locks; 0 order checks
 //
 // VARIANT: cross_auto
 // Two items under lock_identity=auto: one mutex freed is not a class (class_after=4): the default's
@@ -140,10 +150,11 @@
 // CHECK: ^==%pid==locksan: class_after must be 1-1000000; using 4$
 //
 // VARIANT: bad_value
-// A value that is neither 'instance', 'auto' nor 'site': one line, and the default.
+// A value that is neither 'auto', 'instance' nor 'site': one line, and the default.
 // ARGS: cross
-// RUN-OPTIONS: lock_identity=lockdep
-// CHECK: ^==%pid==locksan: lock_identity=lockdep is not 'instance', 'auto' or 'site'; using 'instance'$
+// RUN-OPTIONS: verbosity=1 lock_identity=lockdep
+// CHECK: ^==%pid==locksan: lock_identity=lockdep is not 'auto', 'instance' or 'site'; using 'auto'$
+// CHECK: lock_identity=auto: 0 lock classes
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

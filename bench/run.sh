@@ -353,11 +353,12 @@ if [[ $SKIP_SCALE == 0 ]]; then
         run_one scale "$part" "$tool" "$r" 120 "${CMD_PREFIX[@]}" "$W/scale_bench$BIN_SUFFIX" "$part" "${extra[@]}"
       done
     done
-    # The young part again under lock_identity=site (lock classes: docs/design.md), beside native.
+    # The young part again under lock_identity=instance (every lock a node of its own, no lock
+    # classes: docs/design.md), beside native.
     for tool in native locksan; do
       tool_cmd "$tool"
-      [[ $tool == locksan ]] && CMD_PREFIX=(env LOCKSAN_OPTIONS=lock_identity=site LD_PRELOAD="$LIB_ABS")
-      run_one scale young-site "$tool" "$r" 120 "${CMD_PREFIX[@]}" "$W/scale_bench" young
+      [[ $tool == locksan ]] && CMD_PREFIX=(env LOCKSAN_OPTIONS=lock_identity=instance LD_PRELOAD="$LIB_ABS")
+      run_one scale young-instance "$tool" "$r" 120 "${CMD_PREFIX[@]}" "$W/scale_bench" young
     done
   done
 fi

@@ -424,7 +424,7 @@ class Table:
             return ""
         out = ["### Scale — `bench/scale_bench.c` (one process per part)\n\n", self.header()]
         hg = {"live": " (50k locks)", "edges": " (10k edges)", "threads": " (1 wave)", "held": " (200 rounds)",
-              "young": " (2k iterations)", "young-site": "",
+              "young": " (2k iterations)", "young-instance": "",
               "longrun": " (40 rounds of 10 locks)"}
 
         def row(part, title, unit, key, target, judge=None, ratio=True):
@@ -465,11 +465,12 @@ class Table:
         row("threads", "1,000 threads alive at once, each nesting 3 locks (best of 2 waves)", "s", "best_wave_s",
             "no crash")
         row("held", "100 locks held at once, nested", "ns/lock", "ns_per_lock", "no crash")
-        row("young", "a heap lock made per iteration, 30 frames deep, with 6 new edges out of it (PyTorch's "
-            "per-step locks): per iteration", "ns/iter", "ns_per_iter", "—")
-        if any(k[0] == "young-site" for k in self.by):
-            row("young-site", "  the same, locksan with `lock_identity=site` (lock classes; native run beside it)",
-                "ns/iter", "ns_per_iter", "—")
+        row("young", "a heap lock made per iteration, 30 frames deep, taking 6 long-lived locks under it "
+            "(PyTorch's per-step locks): per iteration (default `lock_identity=auto`: a lock class from the "
+            "5th iteration)", "ns/iter", "ns_per_iter", "—")
+        if any(k[0] == "young-instance" for k in self.by):
+            row("young-instance", "  the same, locksan with `lock_identity=instance` (a node and 6 new edges per "
+                "iteration; native run beside it)", "ns/iter", "ns_per_iter", "—")
 
         def flat_judge(v, base):
             if v is None or base is None:
@@ -638,12 +639,13 @@ cc -O2 -pthread bench/young_lock_chain.c -o young && ./young 400000   # a lock m
   the row is the VmRSS growth over the second half of the rounds (4,000 threads, 400,000 locks),
   judged against native's own (glibc's arenas and thread-stack cache move a few KiB). The young
   part is PyTorch's per-step lock shape (docs/gpu.md) in C: 30 frames down a recursion, each
-  iteration makes a heap mutex, takes 6 pairs of long-lived locks under it and frees it, so each
-  iteration is a new lock with 6 new edges (each needing its evidence: a stack) and 6 chains whose
-  only edge is known; locksan's stack memo (docs/design.md) serves those stacks without unwinding.
-  The row under it runs the same under `lock_identity=site` (opt-in lockdep-style lock classes,
-  docs/design.md "Lock classes"): every iteration's mutex is first locked on one call path, so it
-  is one graph node, and each iteration costs its lock's registration and removal, not new edges.
+  iteration makes a heap mutex, takes 6 pairs of long-lived locks under it and frees it. Under the
+  default (`lock_identity=auto`, docs/design.md "Lock classes") the mutexes are first locked on one
+  call path, which becomes a lock class once 4 of them were freed: from then on every iteration's
+  mutex is that class's node, and an iteration costs its lock's registration and removal, not new
+  edges. The row under it runs the same under `lock_identity=instance`: each iteration is a new lock
+  with 6 new edges (each needing its evidence: a stack; locksan's stack memo serves those without
+  unwinding) and 6 chains whose only edge is known, and the edges' removal when it is freed.
 - A bracketed number refers to the notes under the tables (crashes, hangs, reports printed by a
   tool on a benchmark that has no lock-order inversion).
 """

@@ -510,6 +510,8 @@ u64 SiteClassKey(LockKind kind, u32 first_stack) {
   return Mix64((u64{first_stack} << 8 | static_cast<u8>(kind)) ^ Mix64(py ^ 0x5c1a55)) | 1;
 }
 
+static_assert(sizeof(Runtime::SiteClass) <= 96, "a call path's entry is 96 bytes (docs/design.md states the bound)");
+
 // SiteClassIdLocked — the id of the class with that key (SiteClassKey, not 0; registry_mu held),
 // the call path's entry made if new; a call path becomes a class (described as the lock that makes
 // it one) at once under `site`, under `auto` once g_class_after of its locks were forgotten. 0: not

@@ -51,9 +51,9 @@ struct LockInfo {
   // lock_identity=site: `id` is its class's (shared with the other locks first locked on the same
   // call path; the class's own record is in the registry by id, this lock by address only).
   bool site_class = false;
-  // lock_identity=auto: 1 + the index of its call path's entry (Runtime::SiteClass) while it is a
-  // lock of its own first locked on a call path that is not a class yet (0: none); forgetting it
-  // counts towards that call path's becoming a class.
+  // lock_identity=auto: the index (from 1) of its call path's entry (Runtime::SiteClass) while it
+  // is a lock of its own first locked on a call path that was not a class yet (0: none); forgetting
+  // it counts towards that call path's becoming a class.
   u16 site_entry = 0;
   // Semaphores (Python locks), the confined-GIL-cycle rule (CheckAcquireSlow): bits 0-29: 1 + number
   // of the first thread that took it while holding the GIL (kGilTakerMask); kGilShared: a second such

@@ -288,7 +288,7 @@ void LockSection(TextBuffer* out, const ReportDesc& r, StackCache* cache) {
     }
     if (l.class_locks > 1)
       out->Append("; one node for the %llu locks first locked on this call path (a lock class), "
-                  "described by the first",
+                  "described by the one that made it a class",
                   static_cast<unsigned long long>(l.class_locks));
     out->Append("\n");
   }

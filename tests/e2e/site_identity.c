@@ -98,7 +98,7 @@
 // CLEAR: CHECK-NOT
 // CHECK: site_identity.c:%line(FIRST)
 // CHECK: site_identity.c:%line(MG)
-// CHECK: one node for the 2 locks first locked on this call path \(a lock class\)
+// CHECK: one node for the 2 locks first locked on this call path \(a lock class\), described by the one that made it a class$
 // CHECK: lock_identity=auto: 1 lock classes stand for 8 locks; 0 order checks
 // CHECK: lock_identity=auto: 2 call paths first locked a lock of the program's \(a class once 4 of their locks were freed or destroyed\)
 //

@@ -896,19 +896,27 @@ u32 CaptureAcquireStack() {
   return StackDepotPut(pcs, n);
 }
 
+// RevivedLockLocked — registers a lock first taken now as the node parked at its address, if this
+// first acquisition matches it (registry_mu held); nullptr: none does.
+LockInfo* RevivedLockLocked(ThreadState* ts, uptr addr, LockKind kind, uptr pc, const ParkKey* revive) {
+  u64 chain = kParkNone;
+  u32 revived_stack = 0;
+  u64 id = revive && pc ? TakeParkedLocked(ts, addr, kind, pc, revive, false, &chain, &revived_stack) : 0;
+  if (!id) return nullptr;
+  LockInfo* li = NewLockInfoLocked(addr, kind, id, chain);
+  // A revived lock is the parked node's lock again: first taken at the same call site, by the same
+  // thread, under the same locks, so its "first locked at" is that node's (no stack captured).
+  li->first_stack = revived_stack;
+  return li;
+}
+
 // NewOwnLockLocked — registers a lock first taken now under an identity of its own (registry_mu held):
 // the node parked at its address if this first acquisition matches it (*revived), else a new id.
 LockInfo* NewOwnLockLocked(ThreadState* ts, uptr addr, LockKind kind, uptr pc, const ParkKey* revive,
                            bool* revived) {
-  u64 chain = kParkNone;
-  u32 revived_stack = 0;
-  u64 id = revive && pc ? TakeParkedLocked(ts, addr, kind, pc, revive, false, &chain, &revived_stack) : 0;
-  LockInfo* li = NewLockInfoLocked(addr, kind, id, chain);
-  *revived = id != 0;
-  // A revived lock is the parked node's lock again: first taken at the same call site, by the same
-  // thread, under the same locks, so its "first locked at" is that node's (no stack captured).
-  if (*revived) li->first_stack = revived_stack;
-  return li;
+  LockInfo* li = RevivedLockLocked(ts, addr, kind, pc, revive);
+  *revived = li != nullptr;
+  return li ? li : NewLockInfoLocked(addr, kind);
 }
 
 // FirstLockedStack — a short stack for "first locked at" (depot id). When this thread holds locks,
@@ -981,19 +989,10 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
     } else if (SiteClassCandidate(ts, kind, pc)) {
       // Registered below, once its class is known; under `auto` a parked node at this address that
       // matches this acquisition is taken back first (no class key, no stack).
-      u64 chain = kParkNone;
-      u32 revived_stack = 0;
-      u64 id = g_class_after && revive && g_rt.parked_live && !OverBudget()
-                   ? TakeParkedLocked(ts, addr, kind, pc, revive, false, &chain, &revived_stack)
-                   : 0;
-      if (id) {
-        li = NewLockInfoLocked(addr, kind, id, chain);
-        li->first_stack = revived_stack;
-        revived = true;
-        is_new = true;
-      } else {
-        site_join = true;
-      }
+      if (g_class_after && g_rt.parked_live && !OverBudget())
+        li = RevivedLockLocked(ts, addr, kind, pc, revive);
+      revived = is_new = li != nullptr;
+      site_join = !li;
     } else {
       if (OverBudget()) return nullptr;
       li = NewOwnLockLocked(ts, addr, kind, pc, revive, &revived);

@@ -853,6 +853,19 @@ def scenario_clean(ctx):
                                                                                        excerpt(native.stderr)))
             continue
         r = run_clean(ctx, name, True)
+        # A program whose own output varies between native runs (CPython 3.8 lost a forked child's
+        # line in clean_faulthandler_fork's native run, under load, twice in a day): locksan's output
+        # must equal some native run's, so the native run is sampled again (at most twice) before a
+        # difference counts, and the log says so.
+        for attempt in range(2):
+            if r.stdout == native.stdout and r.stderr == native.stderr:
+                break
+            again = run_clean(ctx, name, False)
+            if again.rc != 0 or (again.stdout == native.stdout and again.stderr == native.stderr):
+                continue
+            ctx.log("  NOTE: %s: the native run's output changed from one run to the next; compared with the "
+                    "later one" % name)
+            native = again
         problems = []
         if r.rc != 0:
             problems.append("exit status %d (native 0)" % r.rc)

@@ -483,7 +483,6 @@ bool ParkableKind(LockKind k) {
 // (0: `site`, from its first lock).
 bool g_site_identity = false;
 u32 g_class_after = 0;
-const char* g_identity_name = "instance";
 constexpr u32 kMaxSiteClasses = 1u << 16;
 bool SiteClassCandidate(const ThreadState* ts, LockKind kind, uptr pc) {
   return g_site_identity && pc && ParkableKind(kind) && !ts->driver_depth && !InInterpreterCode(pc) &&
@@ -949,6 +948,7 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
   bool is_new = false;
   bool revived = false;
   bool site_join = false;  // lock_identity=site: a lock taken for the first time joins its class
+  bool revival_tried = false;  // a parked node at this address was looked for (and not found)
   if (kind != LockKind::kGil && kind != LockKind::kSemaphore && GilIsInternal(addr)) {
     // The GIL's own mutexes are not locks of the graph: the GIL itself is (core/gil.h).
     ThreadState::CacheEntry& e = ts->lock_cache[LockCacheIndex(addr)];
@@ -989,8 +989,10 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
     } else if (SiteClassCandidate(ts, kind, pc)) {
       // Registered below, once its class is known; under `auto` a parked node at this address that
       // matches this acquisition is taken back first (no class key, no stack).
-      if (g_class_after && g_rt.parked_live && !OverBudget())
+      if (g_class_after && g_rt.parked_live && !OverBudget()) {
         li = RevivedLockLocked(ts, addr, kind, pc, revive);
+        revival_tried = true;
+      }
       revived = is_new = li != nullptr;
       site_join = !li;
     } else {
@@ -1016,7 +1018,8 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
       if (u64 id = key ? SiteClassIdLocked(key, kind, site_stack, addr, pc, ts->number, &entry) : 0) {
         li = NewLockInfoLocked(addr, kind, id, kParkNone, /*site_class=*/true);
       } else {
-        li = NewOwnLockLocked(ts, addr, kind, pc, revive, &revived);
+        // A parked node at this address looked for already (above) is not looked for again.
+        li = NewOwnLockLocked(ts, addr, kind, pc, revival_tried ? nullptr : revive, &revived);
         if (!revived) li->site_entry = entry;
       }
       is_new = true;
@@ -2138,10 +2141,8 @@ void InitRuntime() {
   }
   if (!strcmp(g_rt.flags.lock_identity, "site")) {
     g_site_identity = true;
-    g_identity_name = "site";
   } else if (!strcmp(g_rt.flags.lock_identity, "auto")) {
     g_site_identity = true;
-    g_identity_name = "auto";
     g_class_after = static_cast<u32>(g_rt.flags.class_after);
   }
   g_validated = static_cast<std::atomic<u64>*>(InternalAlloc(sizeof(u64) << kValidatedLog));
@@ -2291,7 +2292,7 @@ void Finalize() {
         OutputPrintf("==%d==locksan: lock_identity=%s: %llu lock classes stand for %llu locks; %llu order "
                      "checks of a lock taken while another lock of its class was held (not checked against "
                      "it)\n",
-                     getpid(), g_identity_name, static_cast<unsigned long long>(classes),
+                     getpid(), g_rt.flags.lock_identity, static_cast<unsigned long long>(classes),
                      static_cast<unsigned long long>(joined),
                      static_cast<unsigned long long>(g_rt.site_nested.load(std::memory_order_relaxed)));
       if (g_class_after)

@@ -494,27 +494,58 @@ struct MemoEntry {
 };
 std::atomic<u64> g_memo_hits{0}, g_memo_fills{0}, g_memo_stale{0}, g_memo_quick{0};
 
+}  // namespace
+
 // Frame sizes by return address, learnt from libgcc's fills: the distance from a frame's stack
 // pointer at a call (its callee's CFA) to its own CFA, which is fixed at a call site unless the frame
 // allocates a variable amount (then kSizeVaries, once two sizes were seen). With every size of a stack
 // known, a fill needs only an ordinary capture: its slots follow from the caller's CFA. Lock-free,
-// direct-mapped, one word per entry written and read whole: pc << 16 | size.
+// 4-way set-associative (one cache line a set), one word per entry written and read whole:
+// pc << 16 | size. Sizes are learnt only by fills, which a thread pays for sparingly, so a size that
+// is evicted stays unknown for a long time: with one way a set, two hot return addresses hashed to
+// one entry (~1 run in 1,500 of e2e stack_memo's, by where ASLR put them) cost every quick fill of a
+// run. A full set gives up the way its new address hashes to. Two threads may write one way at once:
+// the last write stands, as if the other address had been evicted (a size is checked against the
+// stack before it is used: SlotsHold).
+namespace {
 constexpr u32 kSizeSlots = 1u << 14;
-constexpr u64 kSizeVaries = 0xffff;
-std::atomic<u64> g_frame_size[kSizeSlots];
-std::atomic<u64>& SizeSlot(uptr pc) { return g_frame_size[Mix64(pc) & (kSizeSlots - 1)]; }
+constexpr u32 kSizeWays = 4;
+constexpr u64 kSizeVaries = kFrameSizeVaries;
+static_assert(kSizeVaries == 0xffff, "a size is the entry's low 16 bits");
+alignas(64) std::atomic<u64> g_frame_size[kSizeSlots];
+std::atomic<u64>* SizeSet(uptr pc) {
+  return &g_frame_size[(Mix64(pc) & (kSizeSlots / kSizeWays - 1)) * kSizeWays];
+}
+}  // namespace
+
 u64 FrameSizeOf(uptr pc) {
-  u64 v = SizeSlot(pc).load(std::memory_order_relaxed);
-  return (v >> 16) == pc ? (v & 0xffff) : 0;
+  std::atomic<u64>* set = SizeSet(pc);
+  for (u32 w = 0; w < kSizeWays; w++) {
+    u64 v = set[w].load(std::memory_order_relaxed);
+    if ((v >> 16) == pc) return v & 0xffff;
+  }
+  return 0;
 }
 void NoteFrameSize(uptr pc, uptr size) {
-  if (pc >> 47 || !size || (size & 7)) return;
-  u64 old = FrameSizeOf(pc);
+  if (!pc || pc >> 47 || !size || (size & 7)) return;
   u64 sz = size < kSizeVaries ? size : kSizeVaries;
-  if (old == sz || old == kSizeVaries) return;
-  SizeSlot(pc).store(static_cast<u64>(pc) << 16 | (old ? kSizeVaries : sz), std::memory_order_relaxed);
+  std::atomic<u64>* set = SizeSet(pc);
+  std::atomic<u64>* to = nullptr;
+  for (u32 w = 0; w < kSizeWays; w++) {
+    u64 v = set[w].load(std::memory_order_relaxed);
+    if ((v >> 16) == pc) {
+      u64 old = v & 0xffff;
+      if (old != sz && old != kSizeVaries)
+        set[w].store(static_cast<u64>(pc) << 16 | kSizeVaries, std::memory_order_relaxed);
+      return;
+    }
+    if (!v && !to) to = &set[w];
+  }
+  if (!to) to = &set[(Mix64(pc) >> 32) % kSizeWays];
+  to->store(static_cast<u64>(pc) << 16 | sz, std::memory_order_relaxed);
 }
 
+namespace {
 u32 MemoIndex(uptr pc, uptr cfa, u32 entries) {
   u64 h = (pc ^ (cfa * 0x9e3779b97f4a7c15ULL)) * 0xbf58476d1ce4e5b9ULL;
   return static_cast<u32>(h >> 40) & (entries - 1);

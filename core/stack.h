@@ -62,6 +62,12 @@ int CaptureCallerStack(StackMemo** memo, uptr pc, uptr cfa, uptr stack_lo, uptr 
                        int depth, int memo_depth, u32* depot, StackMemoAux** aux = nullptr);
 void ClearStackMemo(StackMemo* memo);  // forget every entry (a recycled thread state)
 void FreeStackMemo(StackMemo* memo);
+// The stack memo's frame sizes by return address, learnt from its fills (process-wide, lock-free):
+// NoteFrameSize records that the frame which called at `pc` spans `size` bytes (its callee's CFA to
+// its own); FrameSizeOf is 0 when none is known, kFrameSizeVaries once two sizes were seen.
+constexpr u64 kFrameSizeVaries = 0xffff;
+void NoteFrameSize(uptr pc, uptr size);
+u64 FrameSizeOf(uptr pc);
 // FunctionStart — the entry address of the function that contains `pc` (from its unwind info: lock-free
 // with glibc 2.35's _dl_find_object); 0 if unknown. Pass a return address minus one.
 uptr FunctionStart(uptr pc);

@@ -84,5 +84,37 @@ TEST(Unwinder, AThreadBuysLibunwindsTableOnlyOnceItsLibgccCapturesCostAsMuch) {
   SetUnwinderTableEstimateNs(saved);
 }
 
+// The stack memo's frame sizes: 2,000 return addresses (fixed values, in a range no code here has)
+// fill an eighth of the table's 16,384 entries. A direct-mapped table loses 112 of them to
+// addresses hashed to the same entry; a 4-way one only where five land in one set (none of these).
+TEST(FrameSizes, EveryAddressKeepsItsSizeUntilItsSetIsFull) {
+  constexpr uptr kBase = uptr{0x7e0000000000};
+  for (uptr i = 0; i < 2000; i++) NoteFrameSize(kBase + i * 40, 16 + 8 * (i % 50));
+  int lost = 0;
+  for (uptr i = 0; i < 2000; i++) lost += FrameSizeOf(kBase + i * 40) != 16 + 8 * (i % 50);
+  EXPECT_EQ(lost, 0);
+  EXPECT_EQ(FrameSizeOf(kBase + 20), 0u);  // never noted
+}
+
+TEST(FrameSizes, ASecondSizeMakesTheFrameVaryForGood) {
+  constexpr uptr pc = uptr{0x7e1000000010};
+  NoteFrameSize(pc, 48);
+  NoteFrameSize(pc, 48);
+  EXPECT_EQ(FrameSizeOf(pc), 48u);
+  NoteFrameSize(pc, 64);
+  EXPECT_EQ(FrameSizeOf(pc), kFrameSizeVaries);
+  NoteFrameSize(pc, 48);
+  EXPECT_EQ(FrameSizeOf(pc), kFrameSizeVaries);
+  // Not a size (unaligned, zero) or not a user address: nothing is learnt.
+  constexpr uptr other = uptr{0x7e1000000020};
+  NoteFrameSize(other, 44);
+  NoteFrameSize(other, 0);
+  NoteFrameSize(0, 48);
+  NoteFrameSize(uptr{1} << 47, 48);
+  EXPECT_EQ(FrameSizeOf(other), 0u);
+  EXPECT_EQ(FrameSizeOf(0), 0u);
+  EXPECT_EQ(FrameSizeOf(uptr{1} << 47), 0u);
+}
+
 }  // namespace
 }  // namespace locksan

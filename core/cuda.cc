@@ -44,6 +44,7 @@ int FindLibcuda(struct dl_phdr_info* info, size_t, void*) {
 }
 
 bool HoldsLibcudaLock(ThreadState* ts) {
+  if (!__atomic_load_n(&g_libcuda_locks, __ATOMIC_RELAXED)) return false;
   for (u32 i = 0; i < ts->Nheld(); i++) {
     const HeldLock& h = ts->held[i];
     if (h.lock->gen.load(std::memory_order_relaxed) == h.gen && h.lock->in_libcuda) return true;
@@ -261,6 +262,8 @@ void RefreshLibcuda() {
   dl_iterate_phdr(FindLibcuda, nullptr);
 }
 
+bool g_libcuda_locks = false;
+
 bool InLibcuda(uptr pc) {
   uptr hi = g_cuda_hi.load(std::memory_order_acquire);
   return hi && pc >= g_cuda_lo.load(std::memory_order_relaxed) && pc < hi;
@@ -271,7 +274,7 @@ bool CreatedByDriver(uptr pc) {
   return InLibcuda(pc);
 }
 
-void CudaOnGilTake(ThreadState* ts, uptr pc, uptr sp) {
+void CudaOnGilTakeSlow(ThreadState* ts, uptr pc, uptr sp) {
   if ((ts->driver_depth && InnermostDriverCall(ts)) || (ts->Nheld() && HoldsLibcudaLock(ts)))
     ReportCallbackInDriverCall(ts);
   if (ts->driver_thread && !ts->holds_stream) {

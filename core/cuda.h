@@ -18,10 +18,20 @@ namespace locksan {
 
 // InLibcuda — `pc` lies in libcuda.so (its range is looked up again after RefreshLibcuda()).
 bool InLibcuda(uptr pc);
+// g_libcuda_locks — some lock was first taken in libcuda or in a driver call (LockInfo::in_libcuda):
+// until then no thread can hold one, and taking the GIL does not look through the held locks.
+extern bool g_libcuda_locks __attribute__((visibility("hidden")));
 void RefreshLibcuda();
 
-// Called by core/gil.cc when a thread starts to take the GIL / has released it.
-void CudaOnGilTake(ThreadState* ts, uptr pc, uptr sp);
+// Called by core/gil.cc when a thread starts to take the GIL / has released it. Out of line only
+// where there is something to look at: a driver call in progress, a driver thread (host functions),
+// or a lock of libcuda's that the thread may hold.
+void CudaOnGilTakeSlow(ThreadState* ts, uptr pc, uptr sp);
+LOCKSAN_ALWAYS_INLINE void CudaOnGilTake(ThreadState* ts, uptr pc, uptr sp) {
+  if (ts->driver_depth || ts->driver_thread ||
+      (ts->Nheld() && __atomic_load_n(&g_libcuda_locks, __ATOMIC_RELAXED)))
+    CudaOnGilTakeSlow(ts, pc, sp);
+}
 void CudaOnGilReleased(ThreadState* ts);
 // Called when a thread is created (in the parent): `pc` is the caller of pthread_create.
 bool CreatedByDriver(uptr pc);

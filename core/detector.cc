@@ -1058,6 +1058,8 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
     }
     li->driver_call = ts->driver_depth ? InnermostDriverCall(ts) : nullptr;
     li->in_libcuda = li->driver_call != nullptr || InLibcuda(pc);
+    if (li->in_libcuda && !__atomic_load_n(&g_libcuda_locks, __ATOMIC_RELAXED))
+      __atomic_store_n(&g_libcuda_locks, true, __ATOMIC_RELAXED);
     // A lock first taken inside a driver call is named by it: that call is not quiet (core/cuda.cc).
     if (!revived) ts->new_locks++;
     if (is_new && g_rt.flags.verbosity >= 3)

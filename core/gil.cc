@@ -270,15 +270,19 @@ void OnGilMutexLock(ThreadState* ts, uptr pc, uptr sp) {
   SetOuterWait(ts, true);
 }
 
-void OnGilMutexUnlock(ThreadState* ts) {
-  int locked = __atomic_load_n(g_gil_locked, __ATOMIC_ACQUIRE);
+int GilLockedWord() { return __atomic_load_n(g_gil_locked, __ATOMIC_ACQUIRE); }
+
+void OnGilMutexUnlock(ThreadState* ts, int locked) {
   if (GetFlags().verbosity >= 3)
     OutputPrintf("locksan: gil unlock T%u holds=%d taking=%d locked=%d owner=%d nheld=%u\n", ts->number,
                  ts->holds_gil, ts->gil_taking, locked, python::CurrentThreadHoldsGil(), ts->Nheld());
   if (ts->gil_taking) {
     ts->gil_taking = false;
     SetOuterWait(ts, false);
-    bool acquired = locked == 1 && python::CurrentThreadHoldsGil();
+    // After the unlock: if this thread took the GIL it still holds it (locked, with this thread as
+    // its last holder); if it gave up (a thread that must exit), another thread's holding is not
+    // this thread's.
+    bool acquired = locked == 1 && python::ThisThreadTookMainGil();
     EndAcquire(ts, &ts->gil_acquire, acquired);
     if (acquired) ts->holds_gil = true;
     return;

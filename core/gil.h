@@ -38,7 +38,14 @@ const char* GilStatus();
 // OnGilMutexLock — take_gil starts: lock(gil->mutex) by a thread that neither holds the GIL nor is
 // already taking it (the interceptor returns before the call for drop_gil and nested locks).
 void OnGilMutexLock(ThreadState* ts, uptr pc, uptr sp);
-void OnGilMutexUnlock(ThreadState* ts);
+// GilLockedWord — the GIL's `locked` word, read just before unlock(gil->mutex); OnGilMutexUnlock is
+// called with it just after the unlock. The bookkeeping of a take (the order check's end, the held
+// entry) or of a drop (the entry popped) runs outside the GIL mutex's critical section: every thread
+// that takes or drops the GIL, or asks for it, waits on that mutex. The thread's state is consistent
+// by then: a take is judged after the unlock by the GIL's holder (this thread still holds the GIL, or
+// never got it), a drop by the word read under the mutex.
+int GilLockedWord();
+void OnGilMutexUnlock(ThreadState* ts, int locked_before_unlock);
 
 // The calling thread's Python stack, stored; 0 if it has none (or no CPython).
 u32 CapturePyStack();

@@ -199,8 +199,11 @@ LOCKSAN_NOINLINE int GilMutexUnlock(pthread_mutex_t* m) {
   LOCKSAN_REAL_INIT(pthread_mutex_unlock);
   if (ThreadState* ts = CurrentThread()) {
     ScopedInRuntime busy;  // a signal handler interrupting us must not re-enter the detector
-    OnGilMutexUnlock(ts);
-    return REAL(pthread_mutex_unlock)(m);
+    // The GIL's state under its mutex; the bookkeeping after the unlock (see GilLockedWord).
+    int locked = GilLockedWord();
+    int rc = REAL(pthread_mutex_unlock)(m);
+    OnGilMutexUnlock(ts, locked);
+    return rc;
   }
   return REAL(pthread_mutex_unlock)(m);
 }

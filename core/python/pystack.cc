@@ -347,6 +347,17 @@ bool CurrentThreadHoldsGil() {
   return pp != nullptr && HeldTstate(*pp) != nullptr;
 }
 
+bool ThisThreadTookMainGil() {
+  const ProcessPython* pp = internal::Published();
+  if (pp == nullptr || pp->main_gil == nullptr) return false;
+  const PyLayout& l = pp->layout;
+  const char* gil = pp->main_gil;
+  if (__atomic_load_n(reinterpret_cast<const int*>(gil + l.gil_locked), __ATOMIC_ACQUIRE) != 1) return false;
+  const char* holder = LoadPtr(gil, l.gil_last_holder);
+  return Plausible(holder) &&
+         Load<unsigned long>(holder, l.ts_thread_id) == static_cast<unsigned long>(pthread_self());
+}
+
 // OwnTstate — this thread's PyThreadState, whether or not it holds the GIL.
 static const char* OwnTstate(const ProcessPython& pp) {
   const PyLayout& l = pp.layout;

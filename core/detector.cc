@@ -1540,7 +1540,28 @@ void OnSemInit(uptr addr, unsigned value) {
 
 LockInfo* LookupLock(ThreadState* ts, uptr addr);
 
+void OnSemTryFailed(ThreadState* ts, uptr addr) {
+  u32 n = ts->Nheld();
+  for (u32 i = n; i-- > 0;) {
+    const HeldLock& h = ts->held[i];
+    if (h.addr != addr) continue;
+    if (h.lock->gen.load(std::memory_order_relaxed) == h.gen) {
+      ts->probe_dropped = addr;
+      ts->probe_dropped_lock = h.lock;
+      ts->probe_dropped_gen = h.gen;
+    }
+    if (i == n - 1) ts->SetNheld(n - 1);
+    else RemoveHeldAt(ts, i);
+    return;
+  }
+}
+
 void OnSemPost(ThreadState* ts, uptr addr) {
+  if (ts->probe_dropped == addr) {
+    bool same = ts->probe_dropped_lock->gen.load(std::memory_order_relaxed) == ts->probe_dropped_gen;
+    ts->probe_dropped = 0;
+    if (same) return;  // this thread's release of the semaphore its failed probe dropped
+  }
   u32 n = ts->Nheld();
   if (!n) {
     OnCrossRelease(ts, addr);

@@ -99,12 +99,16 @@ struct HeldLock {
   u32 epoch;
   u32 stack;     // full stack of the acquisition (acquire_stacks=1 only)
   u8 mode;       // AcquireMode
-  u8 flags;      // kHeldTry | kHeldReentry | kHeldUnchecked
+  u8 flags;      // kHeldTry | kHeldReentry | kHeldUnchecked | kHeldProbe
   LockKind kind;
 };
 // kHeldUnchecked: the entry's chain was not (or no longer is) validated by an order check, so the
 // slot cannot stand for a validated chain (see ReusableSlot).
-enum : u8 { kHeldTry = 1, kHeldReentry = 2, kHeldUnchecked = 4 };
+// kHeldProbe: a semaphore taken by a successful sem_trywait — CPython's probe of a threading.Lock
+// before it blocks — order-checked as a blocking acquisition except against the GIL (CPython blocks
+// only after releasing the GIL). Part of the chain: a probe's validated chain does not stand for a
+// blocking acquisition's, nor its slot for one.
+enum : u8 { kHeldTry = 1, kHeldReentry = 2, kHeldUnchecked = 4, kHeldProbe = 8 };
 static_assert(sizeof(HeldLock) == 64, "a held entry is one cache line");
 // The address of the sentinel entry below every held array (ThreadState::top).
 constexpr uptr kSentinelAddr = 1;
@@ -187,6 +191,11 @@ struct ThreadState {
   bool holds_gil = false;
   bool gil_taking = false;
   bool sem_probe = false;  // inside a successful sem_trywait's order check
+  // A semaphore whose held entry a failed sem_trywait of this thread's dropped (OnSemTryFailed), and
+  // its record's gen then: this thread's own sem_post of it is a release, not a cross-thread one.
+  uptr probe_dropped = 0;
+  LockInfo* probe_dropped_lock = nullptr;
+  u32 probe_dropped_gen = 0;
   LockInfo* fresh_lock = nullptr;  // initialised by this thread, with no acquisition since
   // CUDA (core/cuda.cc).
   bool driver_thread = false;  // created by libcuda: runs host functions and stream callbacks
@@ -331,7 +340,8 @@ bool HeldEntryIsPending(const ThreadState* t, u32 i, u32 n);
 void UpdateEndSlow(ThreadState* ts);
 
 LOCKSAN_ALWAYS_INLINE u64 ChainStep(u64 prev, u64 id, u8 mode, u8 flags) {
-  u64 h = (prev ^ (id << 3 | static_cast<u64>(mode) << 1 | (flags & kHeldTry))) * 0x9e3779b97f4a7c15ULL;
+  u64 h = (prev ^ (id << 4 | (flags & kHeldProbe) | static_cast<u64>(mode) << 1 | (flags & kHeldTry))) *
+          0x9e3779b97f4a7c15ULL;
   return h ^ (h >> 29);
 }
 constexpr u64 kChainSeed = 0x243f6a8885a308d3ULL;
@@ -455,8 +465,7 @@ LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_f
 // changes. This is the validated-chain cache keyed by the slot, without hashing. (*top exists:
 // the spare slot held[held_cap] is always empty; a slot with an address was filled, so its lock is
 // set.) The caller marks the thread busy first (a signal handler must not use the slot in between).
-LOCKSAN_ALWAYS_INLINE HeldLock* ReusableSlot(ThreadState* ts, uptr addr, u8 mode, bool is_try) {
-  u8 flags = is_try ? kHeldTry : 0;
+LOCKSAN_ALWAYS_INLINE HeldLock* ReusableSlotFlags(ThreadState* ts, uptr addr, u8 mode, u8 flags) {
   HeldLock* h = ts->top;
   static_assert(offsetof(HeldLock, flags) == offsetof(HeldLock, mode) + 1, "mode, flags adjacent");
   u16 mode_flags;  // mode and flags in one compare, the reentry flag masked
@@ -467,6 +476,9 @@ LOCKSAN_ALWAYS_INLINE HeldLock* ReusableSlot(ThreadState* ts, uptr addr, u8 mode
                      h->lock->gen.load(std::memory_order_relaxed) == h->gen))
     return h;
   return nullptr;
+}
+LOCKSAN_ALWAYS_INLINE HeldLock* ReusableSlot(ThreadState* ts, uptr addr, u8 mode, bool is_try) {
+  return ReusableSlotFlags(ts, addr, mode, is_try ? kHeldTry : 0);
 }
 
 template <typename KindFn>
@@ -555,6 +567,13 @@ LOCKSAN_ALWAYS_INLINE bool OnRelease(ThreadState* ts, uptr addr) {
 // OnSemInit — sem_init: a semaphore initialised to 1 is a lock (a binary semaphore, e.g. Python's
 // threading.Lock); any other is not tracked.
 void OnSemInit(uptr addr, unsigned value);
+// OnSemTryFailed — a failed sem_trywait. If this thread holds the semaphore, its entry is dropped:
+// the try failed because the semaphore is taken, and a thread that probes a semaphore it holds
+// either polls one that another thread will release (CPython's Condition.wait(0) on its waiter
+// lock, which this thread never releases) or asks whether it holds it (Condition._is_owned on a
+// Lock, before every notify and wait, which this thread releases later: OnSemPost knows it by
+// probe_dropped). The lock keeps its identity either way.
+void OnSemTryFailed(ThreadState* ts, uptr addr);
 // OnSemPost — sem_post: a release by the holder, or a cross-thread release (see OnCrossRelease).
 // Compares lock identity, not only the address: a stale entry of an earlier semaphore at the same
 // (reused) address is not this one.

@@ -469,32 +469,74 @@ LOCKSAN_EXPORT int sem_clockwait(sem_t* s, clockid_t c, const struct timespec* t
                      [&] { return REAL(sem_clockwait)(s, c, t); }, RcZero);
 }
 
-LOCKSAN_EXPORT int sem_trywait(sem_t* s) {
-  LOCKSAN_REAL_INIT(sem_trywait);
+namespace {
+// SemTryFailed — a failed sem_trywait: nothing, unless this thread holds the semaphore
+// (OnSemTryFailed). errno is the call's.
+LOCKSAN_NOINLINE void SemTryFailed(ThreadState* ts, uptr addr) {
+  int saved_errno = errno;
+  OnSemTryFailed(ts, addr);
+  errno = saved_errno;
+}
+
+// SemProbeFill — a successful sem_trywait whose slot cannot be reused in place: fills it
+// (FillPending: lock cache, order check without the GIL) and publishes it. Out of line.
+LOCKSAN_NOINLINE void SemProbeFill(ThreadState* ts, uptr addr, uptr pc, uptr sp) {
+  ts->sem_probe = true;
+  HeldLock* h = FillPending(ts, addr, KIND(kSemaphore), kWrite, kHeldProbe, pc, sp);
+  ts->sem_probe = false;
+  if (h) EndAcquireInPlace(ts, h, 0, RcZero, /*is_try=*/true);  // no wait was published
+}
+
+// SemTrywaitSlow — sem_trywait for a thread whose state is not at hand (see AcquireSlowCall).
+LOCKSAN_NOINLINE int SemTrywaitSlow(sem_t* s, uptr pc, uptr sp) {
   ThreadState* ts = CurrentThread();
   if (!ts) return REAL(sem_trywait)(s);
   ScopedInRuntime busy;
   int rc = REAL(sem_trywait)(s);
-  if (rc != 0) {
-    // A failed try on a semaphore this thread holds is the signal pattern too (CPython's
-    // Condition.wait(0) polls its waiter lock this way).
-    for (u32 i = ts->Nheld(); i-- > 0;)
-      if (ts->held[i].addr == ADDR(s)) {
-        OnLockDestroy(ADDR(s));
-        break;
-      }
-    return rc;
+  if (rc != 0) SemTryFailed(ts, ADDR(s));
+  else SemProbeFill(ts, ADDR(s), pc, sp);
+  return rc;
+}
+}  // namespace
+
+// A successful sem_trywait is an acquisition order-checked after the fact (it did not block), as a
+// blocking one except against the GIL (kHeldProbe); CPython probes every threading.Lock acquire
+// this way, so the common case is inline: the slot of the same probe at the same depth, over the
+// same held locks, reused in place (as pthread_mutex_lock's, AcquireCall).
+LOCKSAN_EXPORT int sem_trywait(sem_t* s) {
+  LOCKSAN_REAL_INIT(sem_trywait);
+  ThreadLocal& tl = t_local;
+  ThreadState* ts = tl.ts;
+  if (LOCKSAN_UNLIKELY(!ts || tl.in_runtime || tl.disabled)) return SemTrywaitSlow(s, CALLER_PC, CALLER_SP);
+  tl.in_runtime = 1;  // set and cleared with plain stores (see AcquireCall)
+  int rc = REAL(sem_trywait)(s);
+  if (LOCKSAN_UNLIKELY(rc != 0)) {
+    SemTryFailed(ts, ADDR(s));
+  } else if (HeldLock* h = ReusableSlotFlags(ts, ADDR(s), kWrite, kHeldProbe)) {
+    h->pc = CALLER_PC;
+    EndAcquireInPlace(ts, h, 0, RcZero, /*is_try=*/true);
+  } else {
+    SemProbeFill(ts, ADDR(s), CALLER_PC, CALLER_SP);
   }
-  Acquire a;
-  ts->sem_probe = true;
-  BeginAcquire(ts, ADDR(s), LockKind::kSemaphore, kWrite, false, CALLER_PC, CALLER_SP, &a);
-  ts->sem_probe = false;
-  EndAcquire(ts, &a, true);
+  tl.in_runtime = 0;
   return rc;
 }
 
 LOCKSAN_EXPORT int sem_post(sem_t* s) {
   LOCKSAN_REAL_INIT(sem_post);
+  // The common case: the semaphore is this thread's top entry, still the lock registered at its
+  // address (its record not recycled since): popped as ReleaseCall pops a mutex.
+  ThreadLocal& tl = t_local;
+  if (ThreadState* ts = tl.ts; LOCKSAN_LIKELY(ts && !tl.in_runtime && !tl.disabled)) {
+    HeldLock* top = ts->top;
+    if (top[-1].addr == ADDR(s) && top[-1].kind == LockKind::kSemaphore &&
+        top[-1].lock->gen.load(std::memory_order_relaxed) == top[-1].gen) {
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      ts->top = top - 1;
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      return REAL(sem_post)(s);
+    }
+  }
   if (ThreadState* ts = CurrentThread()) {
     ScopedInRuntime busy;
     OnSemPost(ts, ADDR(s));

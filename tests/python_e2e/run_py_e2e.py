@@ -21,6 +21,8 @@ Scenarios (the programs are in programs/, the C library they load is cblib.c, bu
     lock_abba      threading.Lock ABBA in two Python threads, sequential: one lock-order-inversion with
                    both Python stacks.
     lock_abba_io   the same with time.sleep() (a GIL release) between the two acquisitions.
+    condition_abba the same where the first half also notifies a Condition built on lock A (its
+                   ownership probe, a failed sem_trywait of A by its holder, does not make A a new lock).
     lock_deadlock  the same with a barrier (a real hang): the inversion, then a deadlock report naming
                    both threads and their Python stacks.
     c_inversion    ABBA between two C mutexes of the library (GIL released): every interpreter, 3.6 too.
@@ -554,6 +556,10 @@ def scenario_lock_abba_io(ctx):
     check_lock_abba(ctx, "lock_abba_io")
 
 
+def scenario_condition_abba(ctx):
+    check_lock_abba(ctx, "condition_abba")
+
+
 def scenario_lock_deadlock(ctx):
     r = ctx.run_hanging("lock_deadlock", "deadlock")
     expect_inversion_then_deadlock(ctx, r)
@@ -894,6 +900,7 @@ SCENARIOS = {
     "lock_abba": scenario_lock_abba,
     "lock_abba_main": scenario_lock_abba_main,
     "lock_abba_io": scenario_lock_abba_io,
+    "condition_abba": scenario_condition_abba,
     "lock_deadlock": scenario_lock_deadlock,
     "c_inversion": scenario_c_inversion,
     "long_wait": scenario_long_wait,

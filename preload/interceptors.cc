@@ -450,20 +450,41 @@ LOCKSAN_EXPORT int sem_destroy(sem_t* s) {
   return rc;
 }
 
+namespace {
+// SemWaitOnDropped — a blocking wait for the semaphore whose entry this thread's failed probe dropped
+// (ThreadState::probe_dropped): the thread waits for a signal that another thread will post
+// (Condition.wait's second acquire of its waiter lock), so the semaphore is a signal, not a lock.
+LOCKSAN_NOINLINE void SemWaitOnDropped(ThreadState* ts, uptr addr) {
+  ts->probe_dropped = 0;
+  ScopedInRuntime busy;
+  int saved_errno = errno;
+  OnLockDestroy(addr);
+  errno = saved_errno;
+}
+LOCKSAN_ALWAYS_INLINE void BeforeSemWait(sem_t* s) {
+  ThreadLocal& tl = t_local;
+  if (LOCKSAN_UNLIKELY(tl.ts && tl.ts->probe_dropped == ADDR(s)) && !tl.in_runtime)
+    SemWaitOnDropped(tl.ts, ADDR(s));
+}
+}  // namespace
+
 LOCKSAN_EXPORT int sem_wait(sem_t* s) {
   LOCKSAN_REAL_INIT(sem_wait);
+  BeforeSemWait(s);
   return AcquireCall(ADDR(s), KIND(kSemaphore), kWrite, false, CALLER_PC, CALLER_SP,
                      [&] { return REAL(sem_wait)(s); }, RcZero);
 }
 
 LOCKSAN_EXPORT int sem_timedwait(sem_t* s, const struct timespec* t) {
   LOCKSAN_REAL_INIT(sem_timedwait);
+  BeforeSemWait(s);
   return AcquireCall(ADDR(s), KIND(kSemaphore), kWrite, false, CALLER_PC, CALLER_SP,
                      [&] { return REAL(sem_timedwait)(s, t); }, RcZero);
 }
 
 LOCKSAN_EXPORT int sem_clockwait(sem_t* s, clockid_t c, const struct timespec* t) {
   LOCKSAN_REAL_INIT(sem_clockwait);
+  BeforeSemWait(s);
   if (!REAL(sem_clockwait)) return ENOSYS;
   return AcquireCall(ADDR(s), KIND(kSemaphore), kWrite, false, CALLER_PC, CALLER_SP,
                      [&] { return REAL(sem_clockwait)(s, c, t); }, RcZero);

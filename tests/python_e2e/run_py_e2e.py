@@ -22,7 +22,9 @@ Scenarios (the programs are in programs/, the C library they load is cblib.c, bu
                    both Python stacks.
     lock_abba_io   the same with time.sleep() (a GIL release) between the two acquisitions.
     condition_abba the same where the first half also notifies a Condition built on lock A (its
-                   ownership probe, a failed sem_trywait of A by its holder, does not make A a new lock).
+                   ownership probe, a failed sem_trywait of A by its holder, leaves A tracked, with its
+                   identity).
+    condition_abba_after  the plain ABBA after one notify() of a Condition built on lock A.
     lock_deadlock  the same with a barrier (a real hang): the inversion, then a deadlock report naming
                    both threads and their Python stacks.
     c_inversion    ABBA between two C mutexes of the library (GIL released): every interpreter, 3.6 too.
@@ -560,6 +562,10 @@ def scenario_condition_abba(ctx):
     check_lock_abba(ctx, "condition_abba")
 
 
+def scenario_condition_abba_after(ctx):
+    check_lock_abba(ctx, "condition_abba_after")
+
+
 def scenario_lock_deadlock(ctx):
     r = ctx.run_hanging("lock_deadlock", "deadlock")
     expect_inversion_then_deadlock(ctx, r)
@@ -901,6 +907,7 @@ SCENARIOS = {
     "lock_abba_main": scenario_lock_abba_main,
     "lock_abba_io": scenario_lock_abba_io,
     "condition_abba": scenario_condition_abba,
+    "condition_abba_after": scenario_condition_abba_after,
     "lock_deadlock": scenario_lock_deadlock,
     "c_inversion": scenario_c_inversion,
     "long_wait": scenario_long_wait,

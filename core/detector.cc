@@ -1706,6 +1706,18 @@ int EndAcquireInPlaceSlow(ThreadState* ts, HeldLock* h, int rc, bool acquired, b
   return rc;
 }
 
+HeldLock* FillPendingNew(ThreadState* ts, uptr addr, LockKind kind, u8 mode, u8 flags, uptr pc, uptr sp) {
+  u32 n = ts->Nheld();
+  HeldLock* h = ts->held + n;
+  u64 prev = n ? h[-1].chain : kChainSeed;
+  ScopedBlockSignals no_signals(ProgramHasSignalHandlers());
+  ParkKey key{prev, mode, flags};
+  LockInfo* li = ResolveLockSlow(ts, addr, kind, pc, sp, &key);
+  if (!li || li == &g_untracked) return nullptr;
+  u32 gen = ts->lock_cache[LockCacheIndex(addr)].gen;  // written by ResolveLockSlow with li
+  return FillPendingEntry(ts, h, n, addr, li, gen, prev, mode, flags, pc, sp);
+}
+
 void DropReusableFrom(ThreadState* ts, u32 from) {
   for (u32 k = from; k < ts->reuse_depth; k++) ts->held[k].addr = 0;
   ts->reuse_depth = from;

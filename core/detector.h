@@ -405,31 +405,10 @@ LOCKSAN_ALWAYS_INLINE void SetReuseDepth(ThreadState* ts, u32 n) {
   ts->reuse_depth = n + 1;
 }
 
-// FillPending — the pending entry for a lock found through the lock cache (or registered now).
-// Out of line: keeps the registers of the in-place path few (fewer saved in every interceptor).
-template <typename KindFn>
-LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_fn, u8 mode, u8 flags,
-                                       uptr pc, uptr sp) {
-  u32 n = ts->Nheld();
-  if (LOCKSAN_UNLIKELY(n == ts->held_cap)) PushHeldSlow(ts);
-  HeldLock* h = ts->held + n;
-  u64 prev = n ? h[-1].chain : kChainSeed;
-  ThreadState::CacheEntry& e = ts->lock_cache[LockCacheIndex(addr)];
-  LockInfo* li = e.info;
-  u32 gen = e.gen;
-  // A lock missing from the cache (new, most often) is registered and then order-checked: one scope
-  // of blocked signals for both (a pair of sigprocmask calls instead of two, once the program has
-  // signal handlers of its own).
-  ScopedBlockSignals no_signals(false);
-  if (LOCKSAN_UNLIKELY(e.addr != addr || !li || li->gen.load(std::memory_order_relaxed) != gen)) {
-    no_signals.Begin(ProgramHasSignalHandlers());
-    ParkKey key{prev, mode, flags};
-    li = ResolveLockSlow(ts, addr, kind_fn(), pc, sp, &key);
-    if (!li || li == &g_untracked) return nullptr;
-    gen = e.gen;  // written by ResolveLockSlow with li
-  } else if (LOCKSAN_UNLIKELY(li == &g_untracked)) {
-    return nullptr;
-  }
+// FillPendingEntry — the pending slot h (depth n) filled for lock li (its record's gen, the chain
+// below), then order-checked: the part of FillPending after the lock is known.
+LOCKSAN_ALWAYS_INLINE HeldLock* FillPendingEntry(ThreadState* ts, HeldLock* h, u32 n, uptr addr, LockInfo* li,
+                                                 u32 gen, u64 prev, u8 mode, u8 flags, uptr pc, uptr sp) {
   u64 id = li->id;
   u64 chain = ChainStep(prev, id, mode, flags);
   h->addr = addr;
@@ -455,6 +434,29 @@ LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_f
   // thread has the lock. A slot reused in place was filled here before.
   if (LOCKSAN_UNLIKELY(!li->acquired)) li->acquired = true;
   return h;
+}
+
+// FillPendingNew — FillPending for a lock missing from the thread's lock cache (new, most often): it
+// is registered (or found) and then order-checked in one scope of blocked signals (a pair of
+// sigprocmask calls instead of two, once the program has signal handlers of its own). Out of line,
+// so that FillPending's common case keeps a small frame.
+HeldLock* FillPendingNew(ThreadState* ts, uptr addr, LockKind kind, u8 mode, u8 flags, uptr pc, uptr sp);
+
+// FillPending — the pending entry for a lock found through the lock cache (or registered now).
+// Out of line: keeps the registers of the in-place path few (fewer saved in every interceptor).
+template <typename KindFn>
+LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_fn, u8 mode, u8 flags,
+                                       uptr pc, uptr sp) {
+  u32 n = ts->Nheld();
+  if (LOCKSAN_UNLIKELY(n == ts->held_cap)) PushHeldSlow(ts);
+  const ThreadState::CacheEntry& e = ts->lock_cache[LockCacheIndex(addr)];
+  LockInfo* li = e.info;
+  u32 gen = e.gen;
+  if (LOCKSAN_UNLIKELY(e.addr != addr || !li || li->gen.load(std::memory_order_relaxed) != gen))
+    return FillPendingNew(ts, addr, kind_fn(), mode, flags, pc, sp);
+  if (LOCKSAN_UNLIKELY(li == &g_untracked)) return nullptr;
+  HeldLock* h = ts->held + n;
+  return FillPendingEntry(ts, h, n, addr, li, gen, n ? h[-1].chain : kChainSeed, mode, flags, pc, sp);
 }
 
 // ReusableSlot — the slot *top (held[Nheld()]) if it can be reused in place for this acquisition, else

@@ -1541,6 +1541,9 @@ void OnSemInit(uptr addr, unsigned value) {
 LockInfo* LookupLock(ThreadState* ts, uptr addr);
 
 void OnSemTryFailed(ThreadState* ts, uptr addr) {
+  // Taken, and not by this thread if it is not in the held stack: a drop recorded for this address
+  // is stale (the semaphore was posted since, or destroyed and another made there).
+  if (ts->probe_dropped == addr) ts->probe_dropped = 0;
   u32 n = ts->Nheld();
   for (u32 i = n; i-- > 0;) {
     const HeldLock& h = ts->held[i];

@@ -453,9 +453,12 @@ LOCKSAN_EXPORT int sem_destroy(sem_t* s) {
 namespace {
 // SemWaitOnDropped — a blocking wait for the semaphore whose entry this thread's failed probe dropped
 // (ThreadState::probe_dropped): the thread waits for a signal that another thread will post
-// (Condition.wait's second acquire of its waiter lock), so the semaphore is a signal, not a lock.
+// (Condition.wait's second acquire of its waiter lock), so the semaphore is a signal, not a lock. Not
+// if the dropped semaphore has been destroyed since (its record's gen moved): this is another one at
+// the same address.
 LOCKSAN_NOINLINE void SemWaitOnDropped(ThreadState* ts, uptr addr) {
   ts->probe_dropped = 0;
+  if (ts->probe_dropped_lock->gen.load(std::memory_order_relaxed) != ts->probe_dropped_gen) return;
   ScopedInRuntime busy;
   int saved_errno = errno;
   OnLockDestroy(addr);

@@ -39,6 +39,18 @@
 // ARGS: signal
 // CLEAR: EXPECT-EXIT EXPECT-REPORTS CHECK
 // EXPECT-NO-STDERR
+//
+// VARIANT: stale_drop
+// The drop a failed probe records is for that semaphore only: T1 takes W, probes it (fails), then
+// destroys it and makes another binary semaphore at the same address. T2 takes the new one; T1 probes
+// it (fails: T2 holds it) and blocks until T2 posts it — an ordinary contended acquisition, not a
+// signal wait. T1 then takes M under it, and T3 takes M then W: the cycle is reported.
+// ARGS: stale_drop
+// CLEAR: CHECK
+// CHECK: ^  Semaphore SEM\d+ acquired here while holding mutex M\d+, in thread T3 
+// CHECK: ^    #0 t3_m_then_w .*sem_probe\.c:%line(M_THEN_W) 
+// CHECK: ^  Mutex M\d+ acquired here while holding semaphore SEM\d+, in thread T1 
+// CHECK: ^    #0 t1_stale .*sem_probe\.c:%line(STALE_M) 
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -121,6 +133,46 @@ static void* t2_notifier(void* arg) {
   return NULL;
 }
 
+static pthread_barrier_t held_by_t2;
+
+static void* t2_holds_w(void* arg) {
+  (void)arg;
+  sem_wait(&w);
+  pthread_barrier_wait(&held_by_t2);
+  usleep(50 * 1000);
+  sem_post(&w);
+  return NULL;
+}
+
+static void* t1_stale(void* arg) {
+  (void)arg;
+  sem_wait(&w);
+  int rc = sem_trywait(&w);
+  printf("probe by the holder: %d\n", rc);
+  sem_destroy(&w);
+  sem_init(&w, 0, 1);  // another semaphore at the same address
+  pthread_t t2;
+  pthread_create(&t2, NULL, t2_holds_w, NULL);
+  pthread_barrier_wait(&held_by_t2);
+  rc = sem_trywait(&w);
+  printf("probe while T2 holds it: %d\n", rc);
+  sem_wait(&w);
+  pthread_mutex_lock(&m);  // @STALE_M
+  pthread_mutex_unlock(&m);
+  sem_post(&w);
+  pthread_join(t2, NULL);
+  return NULL;
+}
+
+static void* t3_m_then_w(void* arg) {
+  (void)arg;
+  pthread_mutex_lock(&m);
+  sem_wait(&w);  // @M_THEN_W
+  sem_post(&w);
+  pthread_mutex_unlock(&m);
+  return NULL;
+}
+
 static void run(void* (*f)(void*)) {
   pthread_t t;
   pthread_create(&t, NULL, f, NULL);
@@ -141,6 +193,10 @@ int main(int argc, char** argv) {
   } else if (strcmp(mode, "probe_window") == 0) {
     run(t1_probe_window);
     run(t3_m_then_s);
+  } else if (strcmp(mode, "stale_drop") == 0) {
+    pthread_barrier_init(&held_by_t2, NULL, 2);
+    run(t1_stale);
+    run(t3_m_then_w);
   } else if (strcmp(mode, "signal") == 0) {
     pthread_t a, b;
     pthread_create(&a, NULL, t1_waiter, NULL);

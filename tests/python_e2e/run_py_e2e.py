@@ -24,7 +24,8 @@ Scenarios (the programs are in programs/, the C library they load is cblib.c, bu
     condition_abba the same where the first half also notifies a Condition built on lock A (its
                    ownership probe, a failed sem_trywait of A by its holder, leaves A tracked, with its
                    identity).
-    condition_abba_after  the plain ABBA after one notify() of a Condition built on lock A.
+    condition_abba_after  the plain ABBA after one notify() of a Condition built on lock A (the same
+                   program, argument "after").
     lock_deadlock  the same with a barrier (a real hang): the inversion, then a deadlock report naming
                    both threads and their Python stacks.
     c_inversion    ABBA between two C mutexes of the library (GIL released): every interpreter, 3.6 too.
@@ -521,8 +522,8 @@ def scenario_lock_abba(ctx):
     check_lock_abba(ctx, "lock_abba")
 
 
-def check_lock_abba(ctx, program):
-    r = ctx.run(program)
+def check_lock_abba(ctx, program, args=()):
+    r = ctx.run(program, args=args)
     expect(r.rc >= 0, "killed by signal %d (a crash)" % -r.rc, r)
     expect(r.stdout == "done\n", "the program did not run to its end", r)
     expect(r.rc == 66, "exit status %d, expected 66" % r.rc, r)
@@ -563,7 +564,7 @@ def scenario_condition_abba(ctx):
 
 
 def scenario_condition_abba_after(ctx):
-    check_lock_abba(ctx, "condition_abba_after")
+    check_lock_abba(ctx, "condition_abba", args=["after"])
 
 
 def scenario_lock_deadlock(ctx):

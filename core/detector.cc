@@ -1560,11 +1560,7 @@ void OnSemTryFailed(ThreadState* ts, uptr addr) {
 }
 
 void OnSemPost(ThreadState* ts, uptr addr) {
-  if (ts->probe_dropped == addr) {
-    bool same = ts->probe_dropped_lock->gen.load(std::memory_order_relaxed) == ts->probe_dropped_gen;
-    ts->probe_dropped = 0;
-    if (same) return;  // this thread's release of the semaphore its failed probe dropped
-  }
+  if (TakeProbeDrop(ts, addr)) return;  // this thread's release of the semaphore its probe dropped
   u32 n = ts->Nheld();
   if (!n) {
     OnCrossRelease(ts, addr);

@@ -576,6 +576,13 @@ void OnSemInit(uptr addr, unsigned value);
 // Lock, before every notify and wait, which this thread releases later: OnSemPost knows it by
 // probe_dropped). The lock keeps its identity either way.
 void OnSemTryFailed(ThreadState* ts, uptr addr);
+// TakeProbeDrop — `addr` is the semaphore whose entry this thread's failed probe dropped, and still
+// that semaphore (its record's gen unchanged since); the record of the drop is cleared either way.
+LOCKSAN_ALWAYS_INLINE bool TakeProbeDrop(ThreadState* ts, uptr addr) {
+  if (ts->probe_dropped != addr) return false;
+  ts->probe_dropped = 0;
+  return ts->probe_dropped_lock->gen.load(std::memory_order_relaxed) == ts->probe_dropped_gen;
+}
 // OnSemPost — sem_post: a release by the holder, or a cross-thread release (see OnCrossRelease).
 // Compares lock identity, not only the address: a stale entry of an earlier semaphore at the same
 // (reused) address is not this one.

@@ -457,8 +457,7 @@ namespace {
 // if the dropped semaphore has been destroyed since (its record's gen moved): this is another one at
 // the same address.
 LOCKSAN_NOINLINE void SemWaitOnDropped(ThreadState* ts, uptr addr) {
-  ts->probe_dropped = 0;
-  if (ts->probe_dropped_lock->gen.load(std::memory_order_relaxed) != ts->probe_dropped_gen) return;
+  if (!TakeProbeDrop(ts, addr)) return;
   ScopedInRuntime busy;
   int saved_errno = errno;
   OnLockDestroy(addr);

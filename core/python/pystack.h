@@ -60,11 +60,11 @@ void DecodeFrameKeys(const PyFrameKey* keys, int n, PyFrameRec* out);
 // CurrentThreadHoldsGil — the same check as CaptureCurrentThreadStack makes (0/1), for callers that
 // want it alone. Same contract.
 bool CurrentThreadHoldsGil();
-// ThisThreadTookMainGil — the main interpreter's GIL is locked and this thread took it last (its
-// last holder's thread id is this thread's): what take_gil's unlock of the GIL mutex tells apart,
-// a take from a thread that gave up (one that must exit). Cheaper than CurrentThreadHoldsGil (no
-// PyGILState key, no interpreter): the GIL whose mutex is tracked is the main interpreter's, and its
-// last holder is alive while it holds it. False without a located CPython.
+// ThisThreadTookMainGil — the main interpreter's GIL is locked and this thread took it last: what
+// take_gil's unlock of the GIL mutex tells apart, a take from a thread that gave up (one that must
+// exit). The common case is cheaper than CurrentThreadHoldsGil: the GIL's last holder equals this
+// thread's state as the last full check found it (and still carries this thread's id); otherwise the
+// full check, which reads only this thread's own state. False without a located CPython.
 bool ThisThreadTookMainGil();
 
 }  // namespace python

@@ -5,6 +5,9 @@
  * library in the process, and none of locksan's work. Used by bench/gpu_ab.sh.
  *   cc -O2 -shared -fPIC bench/passthrough_preload.c -o passthrough.so -ldl
  *   LD_PRELOAD=$PWD/passthrough.so python3 job.py
+ * Built with -DPASSTHROUGH_COUNT it also counts the calls of each function (and the non-null frees)
+ * and prints the counts to stderr when the process exits normally ("passthrough counts pid=..."):
+ * how many of each call a workload makes, to weigh locksan's per-call costs by (bench/gpu_count.sh).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -13,10 +16,44 @@
 #include <stddef.h>
 #include <time.h>
 
+#ifdef PASSTHROUGH_COUNT
+#include <stdio.h>
+#include <unistd.h>
+enum { kMaxCounters = 32 };
+static const char* g_names[kMaxCounters];
+static unsigned long g_counts[kMaxCounters];
+static int g_ncounters;
+/* One counter per function, registered on its first call (relaxed atomics: counts, not timing). */
+static int counter_slot(const char* name) {
+  int n = __atomic_fetch_add(&g_ncounters, 1, __ATOMIC_RELAXED);
+  if (n >= kMaxCounters) return kMaxCounters - 1;
+  g_names[n] = name;
+  return n;
+}
+#define COUNT(name)                                                            \
+  do {                                                                         \
+    static int slot = -1;                                                      \
+    if (slot < 0) slot = counter_slot(name);                                   \
+    __atomic_fetch_add(&g_counts[slot], 1, __ATOMIC_RELAXED);                  \
+  } while (0)
+__attribute__((destructor)) static void print_counts(void) {
+  char buf[2048];
+  int len = snprintf(buf, sizeof buf, "passthrough counts pid=%d:", (int)getpid());
+  int n = g_ncounters < kMaxCounters ? g_ncounters : kMaxCounters;
+  for (int i = 0; i < n && len < (int)sizeof buf - 64; i++)
+    if (g_names[i]) len += snprintf(buf + len, sizeof buf - len, " %s=%lu", g_names[i], g_counts[i]);
+  buf[len++] = '\n';
+  if (write(2, buf, len) < 0) return;
+}
+#else
+#define COUNT(name) ((void)0)
+#endif
+
 #define FWD(ret, name, params, args)                                  \
   ret name params {                                                   \
     static ret(*real) params;                                         \
     if (!real) real = (ret(*) params)dlsym(RTLD_NEXT, #name);         \
+    COUNT(#name);                                                     \
     return real args;                                                 \
   }
 
@@ -40,6 +77,7 @@ FWD(int, sem_post, (sem_t * s), (s))
   ret name params {                                                            \
     static ret(*real) params;                                                  \
     if (!real) real = (ret(*) params)dlvsym(RTLD_NEXT, #name, "GLIBC_2.3.2");  \
+    COUNT(#name);                                                              \
     return real args;                                                          \
   }
 FWDV(int, pthread_cond_wait, (pthread_cond_t * c, pthread_mutex_t* m), (c, m))
@@ -63,9 +101,11 @@ static int resolve(void) {
 }
 void free(void* p) {
   if (!real_free && !resolve()) return;
+  if (p) COUNT("free");
   real_free(p);
 }
 void* realloc(void* p, size_t n) {
   if (!real_realloc && !resolve()) return NULL;
+  COUNT("realloc");
   return real_realloc(p, n);
 }

@@ -442,11 +442,12 @@ LOCKSAN_ALWAYS_INLINE HeldLock* FillPendingEntry(ThreadState* ts, HeldLock* h, u
 // so that FillPending's common case keeps a small frame.
 HeldLock* FillPendingNew(ThreadState* ts, uptr addr, LockKind kind, u8 mode, u8 flags, uptr pc, uptr sp);
 
-// FillPending — the pending entry for a lock found through the lock cache (or registered now).
-// Out of line: keeps the registers of the in-place path few (fewer saved in every interceptor).
+// FillPendingInline — the pending entry for a lock found through the lock cache (or registered now).
+// Inline in the interceptors' out-of-line fill paths (FillCall, MutexFillCall: one frame for the
+// whole fill); FillPending is its out-of-line copy.
 template <typename KindFn>
-LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_fn, u8 mode, u8 flags,
-                                       uptr pc, uptr sp) {
+LOCKSAN_ALWAYS_INLINE HeldLock* FillPendingInline(ThreadState* ts, uptr addr, KindFn kind_fn, u8 mode,
+                                                  u8 flags, uptr pc, uptr sp) {
   u32 n = ts->Nheld();
   if (LOCKSAN_UNLIKELY(n == ts->held_cap)) PushHeldSlow(ts);
   const ThreadState::CacheEntry& e = ts->lock_cache[LockCacheIndex(addr)];
@@ -457,6 +458,14 @@ LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_f
   if (LOCKSAN_UNLIKELY(li == &g_untracked)) return nullptr;
   HeldLock* h = ts->held + n;
   return FillPendingEntry(ts, h, n, addr, li, gen, n ? h[-1].chain : kChainSeed, mode, flags, pc, sp);
+}
+
+// FillPending — FillPendingInline out of line: keeps the registers of the in-place path few (fewer
+// saved in every interceptor).
+template <typename KindFn>
+LOCKSAN_NOINLINE HeldLock* FillPending(ThreadState* ts, uptr addr, KindFn kind_fn, u8 mode, u8 flags,
+                                       uptr pc, uptr sp) {
+  return FillPendingInline(ts, addr, kind_fn, mode, flags, pc, sp);
 }
 
 // ReusableSlot — the slot *top (held[Nheld()]) if it can be reused in place for this acquisition, else

@@ -86,7 +86,7 @@ LOCKSAN_NOINLINE int UntrackedCall(ThreadState* ts, bool is_try, Call call) {
 template <typename KindFn, typename Call>
 LOCKSAN_NOINLINE int FillCall(ThreadState* ts, uptr addr, KindFn kind, u8 mode, bool is_try, uptr pc,
                               uptr sp, Call call, bool (*acquired)(int)) {
-  HeldLock* h = FillPending(ts, addr, kind, mode, is_try ? kHeldTry : 0, pc, sp);
+  HeldLock* h = FillPendingInline(ts, addr, kind, mode, is_try ? kHeldTry : 0, pc, sp);
   if (LOCKSAN_UNLIKELY(!h)) return UntrackedCall(ts, is_try, call);
   if (!is_try) PublishWait(ts, addr, mode, h->lock);
   int rc = EndAcquireInPlace(ts, h, call(), acquired, is_try);
@@ -231,6 +231,34 @@ LOCKSAN_NOINLINE int MutexLockCall(pthread_mutex_t* m, uptr pc, uptr sp) {
   return AcquireCall(ADDR(m), MUTEX_KIND(m), kWrite, false, pc, sp,
                      [m] { return REAL(pthread_mutex_lock)(m); }, MutexAcquired);
 }
+
+// kTailCall — MutexFillCall's answer "the entry is pushed: tail-call the real lock" (any other answer
+// is the lock call's result).
+constexpr long kTailCall = -1;
+// MutexFillCall — the tail path's fill: pthread_mutex_lock of a mutex whose slot cannot be reused
+// in place (another lock was last taken at this depth, or none). The slot is filled and
+// order-checked (FillPendingInline); then, when nothing is left to do once the lock is taken (no
+// end_slow: not a fresh lock, no outer wait), the entry is pushed and the wait published as the
+// in-place tail path does, and the caller tail-calls the real function. Otherwise the whole call is
+// made here, as FillCall makes it. Out of line, so that the caller's inline path saves no register.
+LOCKSAN_NOINLINE long MutexFillCall(ThreadState* ts, pthread_mutex_t* m, uptr pc, uptr sp) {
+  auto call = [m] { return REAL(pthread_mutex_lock)(m); };
+  HeldLock* h = FillPendingInline(ts, ADDR(m), MUTEX_KIND(m), kWrite, 0, pc, sp);
+  if (LOCKSAN_UNLIKELY(!h)) return UntrackedCall(ts, false, call);
+  if (LOCKSAN_LIKELY(!ts->end_slow)) {
+    h->epoch = h->lock->release_epoch.load(std::memory_order_relaxed);
+    PublishWait(ts, ADDR(m) | kWaitTail, kWrite, h->lock);
+    std::atomic_signal_fence(std::memory_order_release);  // a handler sees the entry whole
+    ts->top = h + 1;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    t_local.in_runtime = 0;
+    return kTailCall;
+  }
+  PublishWait(ts, ADDR(m), kWrite, h->lock);
+  int rc = EndAcquireInPlace(ts, h, call(), MutexAcquired, false);
+  t_local.in_runtime = 0;
+  return rc;
+}
 }  // namespace
 
 LOCKSAN_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
@@ -258,8 +286,9 @@ LOCKSAN_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
       tl.in_runtime = 0;
       return REAL(pthread_mutex_lock)(m);
     }
-    return FillCall(ts, ADDR(m), MUTEX_KIND(m), kWrite, false, CALLER_PC, CALLER_SP,
-                    [m] { return REAL(pthread_mutex_lock)(m); }, MutexAcquired);
+    long rc = MutexFillCall(ts, m, CALLER_PC, CALLER_SP);
+    if (LOCKSAN_LIKELY(rc == kTailCall)) return REAL(pthread_mutex_lock)(m);
+    return static_cast<int>(rc);
   }
   return MutexLockCall(m, CALLER_PC, CALLER_SP);
 }

@@ -6,6 +6,9 @@
 // mutex's owner field. Each mode warms the slots up first (every blocking call below is a tail call).
 //  - deadlock: an ABBA hang where both blocking calls are tail calls: the watchdog must report it,
 //    with each thread waiting for the mutex the other holds (not for one it "holds" itself).
+//  - deadlock_fill: the same, but each thread last took another mutex at the depth of its blocking
+//    call, so that call fills its slot (the lock is known, the slot is not reusable in place) and
+//    then tail-calls (MutexFillCall).
 //  - unknown_holder: main takes L through libc directly (locksan does not see it) and holds it 1.5 s
 //    while T1 and T2 wait for it in tail calls. Their pending entries are not holders: a wait whose
 //    holder is unknown is never a deadlock, so nothing is reported. (Counting the pending entries as
@@ -32,6 +35,10 @@
 // VARIANT: deadlock_no_tail
 // The same with the tail path off.
 // RUN-OPTIONS: watchdog_interval_ms=200:mutex_tail_call=0
+//
+// VARIANT: deadlock_fill
+// ARGS: deadlock_fill
+// RUN-OPTIONS: watchdog_interval_ms=200
 //
 // VARIANT: unknown_holder
 // ARGS: unknown_holder
@@ -80,6 +87,8 @@
 
 static pthread_mutex_t a = PTHREAD_MUTEX_INITIALIZER, b = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t L = PTHREAD_MUTEX_INITIALIZER, n = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t c = PTHREAD_MUTEX_INITIALIZER, d = PTHREAD_MUTEX_INITIALIZER;
+static int g_fill;  // deadlock_fill: the blocking calls' slots last held another mutex
 static pthread_barrier_t bar, bar2;
 static int (*libc_lock)(pthread_mutex_t*), (*libc_unlock)(pthread_mutex_t*);
 
@@ -97,6 +106,7 @@ static void warm(pthread_mutex_t* first, pthread_mutex_t* second, int times) {
 
 static void* t_ab(void* p) {
   warm(&a, &b, 3);
+  if (g_fill) warm(&a, &c, 1);  // slot 1 now holds C's entry: B's lock below fills it
   pthread_barrier_wait(&bar);  // T2 warms up B -> A (reported) after this
   pthread_barrier_wait(&bar);
   pthread_mutex_lock(&a);
@@ -109,6 +119,7 @@ static void* t_ab(void* p) {
 static void* t_ba(void* p) {
   pthread_barrier_wait(&bar);
   warm(&b, &a, 3);
+  if (g_fill) warm(&b, &d, 1);
   pthread_barrier_wait(&bar);
   pthread_mutex_lock(&b);
   fprintf(stderr, "warm\n");
@@ -163,7 +174,8 @@ int main(int argc, char** argv) {
   libc_unlock = (int (*)(pthread_mutex_t*))dlsym(libc, "pthread_mutex_unlock");
   if (!libc_lock || !libc_unlock) return 2;
   pthread_t t1, t2;
-  if (!strcmp(mode, "deadlock")) {
+  g_fill = !strcmp(mode, "deadlock_fill");
+  if (!strcmp(mode, "deadlock") || g_fill) {
     pthread_barrier_init(&bar, 0, 2);
     pthread_create(&t1, 0, t_ab, 0);
     pthread_create(&t2, 0, t_ba, 0);

@@ -10,7 +10,8 @@
 //   - PAIRS mutex lock/unlock pairs on 32 long-lived mutexes, a third of them nested under one of
 //     four outer ones (the same chains every step, no cycle);
 //   - RD and WR rwlock pairs on 8 long-lived rwlocks;
-//   - FREES malloc/free pairs of 16 to 2,048 bytes (besides the new objects);
+//   - FREES frees of heap blocks of 16 to 2,048 bytes, each picked at random from 16,384 live ones
+//     (all over the heap, as a real program's are) and made again (besides the new objects);
 //   - THRASH_KIB of a 64 MiB buffer read and written a line at a time, spread over the step (the
 //     program's own work, which evicts the detector's tables from the caches).
 // Prints ns per step. Compare native and locksan at the same arguments.
@@ -31,6 +32,8 @@ static size_t g_thrash;  // bytes touched per step
 static volatile unsigned char* g_buf;
 static size_t g_buf_size = 64u << 20, g_buf_at;
 static unsigned g_rng = 12345;
+enum { kPool = 16384 };  // live heap blocks (~16 MiB) that the step's frees pick from
+static void* g_pool[kPool];
 static unsigned rnd(void) { return g_rng = g_rng * 1103515245u + 12345u; }
 
 struct Obj {  // a per-step object with a lock in it, as autograd's nodes and graph tasks have
@@ -92,10 +95,11 @@ static void step(int depth) {
       pthread_rwlock_wrlock(&g_rw[i % kRwlocks]);
       pthread_rwlock_unlock(&g_rw[i % kRwlocks]);
     }
-    if (i < kFrees) {
-      void* p = malloc(16 + rnd() % 2033);
-      memset(p, 0, 16);
-      free(p);
+    if (i < kFrees) {  // a block of the pool, made some steps ago, freed and made again
+      void** slot = &g_pool[rnd() % kPool];
+      free(*slot);
+      *slot = malloc(16 + rnd() % 2033);
+      memset(*slot, 0, 16);
     }
     if (op % 64 == 0) thrash(slice);
   }

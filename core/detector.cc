@@ -36,6 +36,7 @@ namespace locksan {
 __thread ThreadLocal t_local __attribute__((tls_model("initial-exec")));
 LockInfo g_untracked;
 LivePage g_live_pages[kLivePageSlots];
+std::atomic<u64> g_live_page_bits[kLivePageSlots / 64];
 bool g_free_filter = false;
 bool g_mutex_tail = false;
 
@@ -192,9 +193,8 @@ u32 g_live_page_count[kLivePageSlots];  // live locks of the slot's page(s) (reg
 u64 LineBit(uptr addr) { return u64{1} << ((addr >> kLineShift) & 63); }
 // The lines of `page` where live locks start (0: none).
 u64 LivePageLines(uptr page) {
-  LivePage& s = g_live_pages[LivePageIndex(page)];
-  if (!SlotCountsFor(s.tag.load(std::memory_order_relaxed), page)) return 0;
-  return s.lines.load(std::memory_order_relaxed);
+  if (!PageMayHoldLocks(page)) return 0;
+  return g_live_pages[LivePageIndex(page)].lines.load(std::memory_order_relaxed);
 }
 void LivePageAdd(uptr addr) {
   uptr page = addr >> kPageShift;
@@ -203,6 +203,8 @@ void LivePageAdd(uptr addr) {
   u64 tag = s.tag.load(std::memory_order_relaxed);
   u64 lines = tag ? s.lines.load(std::memory_order_relaxed) : 0;  // an empty slot's bits are stale
   s.lines.store(lines | LineBit(addr), std::memory_order_relaxed);
+  // The summary bit first: a reader that sees the tag sees the bit (PageMayHoldLocks).
+  if (!tag) g_live_page_bits[i / 64].fetch_or(u64{1} << (i % 64), std::memory_order_relaxed);
   s.tag.store(TagAdding(tag, page), std::memory_order_relaxed);
   g_live_page_count[i]++;
 }
@@ -214,6 +216,7 @@ void LivePageSub(uptr addr, const LockInfo* rest) {
   if (--g_live_page_count[i] == 0) {
     s.tag.store(0, std::memory_order_relaxed);
     s.lines.store(0, std::memory_order_relaxed);
+    g_live_page_bits[i / 64].fetch_and(~(u64{1} << (i % 64)), std::memory_order_relaxed);
   } else if (s.tag.load(std::memory_order_relaxed) == page + 1) {
     u64 bits = 0;  // the page's own locks: exact again
     for (; rest; rest = rest->next_in_page) bits |= LineBit(rest->addr.load(std::memory_order_relaxed));

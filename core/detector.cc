@@ -621,8 +621,9 @@ u64 TakeParkedLocked(const ThreadState* ts, uptr addr, LockKind kind, uptr pc, c
   return id;
 }
 
+// ForgetLocks — forgets `locks` (graph_mu, then registry_mu held; registry_mu alone suffices when
+// all are members of a lock class: their class's node stays in the graph).
 void ForgetLocks(SmallVec<LockInfo*, 8>* locks) {
-  // graph_mu -> registry_mu.
   if (g_rt.flags.verbosity >= 3)
     for (LockInfo* li : *locks)
       OutputPrintf("==%d==locksan: forget lock %llu(%s)@%p, first taken at pc %p\n", getpid(),
@@ -1937,8 +1938,16 @@ void ForgetRange(uptr lo, uptr hi) {
     SmallVec<LockInfo*, 8> found;
     CollectRangeLocked(lo, hi, &found);
     if (found.empty()) return;
+    g_frees_found.fetch_add(1, std::memory_order_relaxed);
+    // Members of lock classes only (a PyTorch step frees ~40 such locks): nothing of the graph
+    // changes, so they are forgotten here, without the graph lock and a second search.
+    bool members_only = true;
+    for (LockInfo* li : found) members_only &= li->site_class;
+    if (members_only) {
+      ForgetLocks(&found);
+      return;
+    }
   }
-  g_frees_found.fetch_add(1, std::memory_order_relaxed);
   RuntimeLockGuard glock(&g_rt.graph_mu);
   RuntimeLockGuard rlock(&g_rt.registry_mu);
   SmallVec<LockInfo*, 8> locks;

@@ -485,10 +485,12 @@ constexpr u64 kMemoFreeFills = 16, kMemoHitsPerFill = 32;
 struct MemoEntry {
   uptr pc, cfa;  // the key: the lock call's return address and the caller's stack pointer
   u8 state;      // 0: empty, kMemoSeen: the key met once, kMemoFilled, kMemoRefused (not memoisable)
-  u8 unused;
+  u8 prefix_n;   // prefix_depot's frames (0: none), fewer than n
   u16 n;         // frames
   u32 used;      // the set's clock when last used (the least recently used way is replaced)
   u32 depot;     // StackDepotPut(frames, n)
+  u32 prefix_depot;  // StackDepotPut(frames, prefix_n): the last shorter answer's (a lock's 8-frame
+                     // "first locked at" stack, its class key)
   StackMemoAux aux;  // the caller's value derived from these frames (see stack.h)
   // uptr frames[depth], slots[depth] follow: each return address and where it is on the stack.
 };
@@ -603,6 +605,15 @@ void ClearStackMemo(StackMemo* memo) {
 }
 
 namespace {
+// PrefixDepot — the depot id of the entry's first k frames (k < n), kept for the next such answer.
+u32 PrefixDepot(MemoEntry* e, int k) {
+  if (e->prefix_n != k) {
+    e->prefix_depot = StackDepotPut(StackMemo::Frames(e), k);
+    e->prefix_n = static_cast<u8>(e->prefix_depot ? k : 0);
+  }
+  return e->prefix_depot;
+}
+
 // FillMemoEntry — frames[0..n) and their slots are in place: the entry is memoised; returns the
 // caller's answer (at most `depth` frames).
 int FillMemoEntry(MemoEntry* e, int n, int depth, uptr* pcs, u32* depot, StackMemoAux** aux) {
@@ -614,7 +625,8 @@ int FillMemoEntry(MemoEntry* e, int n, int depth, uptr* pcs, u32* depot, StackMe
   if (aux) *aux = &e->aux;
   int out = n < depth ? n : depth;
   memcpy(pcs, frames, static_cast<size_t>(out) * sizeof(uptr));
-  if (out == n) *depot = e->depot;
+  e->prefix_n = 0;
+  *depot = out == n ? e->depot : PrefixDepot(e, out);
   return out;
 }
 }  // namespace
@@ -658,14 +670,16 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
     MemoEntry* x = memo->At(set + w);
     if (x->state != 0 && x->pc == pc && x->cfa == cfa) {
       if (x->state == kMemoFilled) {
-        if (SlotsHold(StackMemo::Frames(x), memo->Slots(x), x->n)) {
+        // Only the frames asked for are checked (each return address in its own slot): a shorter
+        // answer (a lock's 8-frame "first locked at" stack) reads 8 of the entry's slots, not all.
+        int k = x->n < depth ? x->n : depth;
+        if (SlotsHold(StackMemo::Frames(x), memo->Slots(x), static_cast<u32>(k))) {
           memo->hits++;
           x->used = now;
           if (g_capture_timing) g_memo_hits.fetch_add(1, std::memory_order_relaxed);
-          int k = x->n < depth ? x->n : depth;
           memcpy(pcs, StackMemo::Frames(x), static_cast<size_t>(k) * sizeof(uptr));
-          if (k == x->n) *depot = x->depot;
-          if (aux) *aux = &x->aux;
+          *depot = k == x->n ? x->depot : PrefixDepot(x, k);
+          if (aux) *aux = k == x->n ? &x->aux : nullptr;  // derived from all the entry's frames
           return k;
         }
         stale = true;  // the same call at the same depth, called from elsewhere this time

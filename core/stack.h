@@ -55,8 +55,9 @@ struct StackMemoAux {
 // CaptureCallerStack — CaptureUserStack (at most `depth` frames, depth <= memo_depth) for the caller
 // of an interceptor: `pc` its return address, `cfa` its CFA; [stack_lo, stack_hi) the thread's stack
 // (a caller on another stack, a signal stack or a coroutine's, is not memoised). *depot: the depot
-// id of the frames returned when the memo has it, else 0. *aux (if aux is not null): the entry's
-// StackMemoAux when the frames came from the memo, else null; valid until the thread's next capture.
+// id of the frames returned when the memo has it, else 0 (a shorter answer than the entry's frames
+// has its own depot id, kept with the entry). *aux (if aux is not null): the entry's StackMemoAux when
+// all the entry's frames came from the memo, else null; valid until the thread's next capture.
 // *memo is created on first use.
 int CaptureCallerStack(StackMemo** memo, uptr pc, uptr cfa, uptr stack_lo, uptr stack_hi, uptr* pcs,
                        int depth, int memo_depth, u32* depot, StackMemoAux** aux = nullptr);

@@ -609,6 +609,8 @@ LD_PRELOAD=build/liblocksan.so build/bench/scale_bench edges
 python3 bench/gil_bench.py
 python3 bench/queue_pingpong.py 20000   # Condition waits: a new Python lock per blocking get (docs/design.md)
 cc -O2 -pthread bench/young_lock_chain.c -o young && ./young 400000   # a lock made per iteration above known edges (docs/design.md)
+cc -O2 -pthread bench/step_proxy.c -o step_proxy && ./step_proxy   # a PyTorch training step's lock and heap traffic, without PyTorch (docs/design.md)
+bash bench/gpu_count.sh torch        # on the GPU machine: the calls per step that step_proxy.c reproduces
 ```
 
 ## How to read

@@ -816,7 +816,7 @@ namespace {
 // says it may hold a live lock; 0 if it holds none, or blocks are not looked into now.
 LOCKSAN_ALWAYS_INLINE size_t ExtentIfMayHoldLocks(void* p) {
   if (!p || !g_free_filter || !g_heap_tracking_ok || t_local.in_runtime) return 0;
-  size_t n = REAL(malloc_usable_size)(p);
+  size_t n = LOCKSAN_LIKELY(g_glibc_chunk_sizes) ? ChunkUsableSize(p) : REAL(malloc_usable_size)(p);
   return FreedBlockMayHoldLocks(ADDR(p), ADDR(p) + n) ? n : 0;
 }
 }  // namespace

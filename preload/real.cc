@@ -11,6 +11,7 @@
 namespace locksan {
 
 bool g_heap_tracking_ok = false;
+bool g_glibc_chunk_sizes = false;
 namespace real {
 #define LOCKSAN_DEFINE_REAL(ret, name, args, version) ret(*name) args = nullptr;
 LOCKSAN_REAL_LIST(LOCKSAN_DEFINE_REAL)
@@ -50,6 +51,25 @@ void* Lookup(const char* name, const char* version) {
     }
   }
   return fn;
+}
+
+// ProbeChunkSizes — whether ChunkUsableSize equals malloc_usable_size for the allocator found (glibc's:
+// free comes from libc.so.6), on blocks from 1 byte to 1 MiB (past the mmap threshold).
+bool ProbeChunkSizes() {
+  Dl_info info;
+  if (!g_heap_tracking_ok || !real::malloc || !real::free || !real::malloc_usable_size ||
+      !dladdr(reinterpret_cast<void*>(real::free), &info) || !info.dli_fname || !strstr(info.dli_fname, "libc.so"))
+    return false;
+  const size_t sizes[] = {1, 24, 25, 40, 100, 1000, 4000, 5000, 70000, 200000, size_t{1} << 20};
+  bool ok = true;
+  for (size_t n : sizes) {
+    void* p = real::malloc(n);
+    if (!p) return false;
+    size_t u = real::malloc_usable_size(p);
+    ok &= u >= n && ChunkUsableSize(p) == u;
+    real::free(p);
+  }
+  return ok;
 }
 
 }  // namespace
@@ -93,6 +113,7 @@ void InitReal() {
 #undef LOCKSAN_RESOLVE
   if (!real::pthread_mutex_lock || !real::pthread_mutex_unlock || !real::pthread_create)
     Die("locksan: cannot find the real pthread functions in libc; refusing to run");
+  if (!g_glibc_chunk_sizes && ProbeChunkSizes()) g_glibc_chunk_sizes = true;
   __atomic_store_n(&real::resolved, true, __ATOMIC_RELEASE);
 }
 

@@ -74,6 +74,17 @@ bool ResolvingFreeHere();
 // and realloc() may ask the size of the block they give back (set by ResolveFree). With g_free_filter
 // (core/detector.h), they look for locks in the block.
 extern bool g_heap_tracking_ok __attribute__((visibility("hidden")));
+// g_glibc_chunk_sizes — the allocator is glibc's and a block's usable size reads from its chunk header
+// as malloc_usable_size computes it (checked by ProbeChunkSizes at InitReal on blocks of 1 byte to 1
+// MiB, mmapped ones included): free() reads it inline (ChunkUsableSize) instead of calling it.
+extern bool g_glibc_chunk_sizes __attribute__((visibility("hidden")));
+// ChunkUsableSize — glibc's usable size of block p from its chunk header: the chunk's size less its
+// header, which is 16 bytes for an mmapped chunk (flag 2) and 8 otherwise (an in-use chunk also owns
+// the next chunk's first word).
+LOCKSAN_NO_SANITIZE inline size_t ChunkUsableSize(const void* p) {
+  size_t hdr = static_cast<const size_t*>(p)[-1];
+  return (hdr & ~size_t{7}) - ((hdr & 2) ? 2 * sizeof(size_t) : sizeof(size_t));
+}
 
 }  // namespace locksan
 

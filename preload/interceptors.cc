@@ -232,16 +232,14 @@ LOCKSAN_NOINLINE int MutexLockCall(pthread_mutex_t* m, uptr pc, uptr sp) {
                      [m] { return REAL(pthread_mutex_lock)(m); }, MutexAcquired);
 }
 
-// kTailCall — MutexFillCall's answer "the entry is pushed: tail-call the real lock" (any other answer
-// is the lock call's result).
-constexpr long kTailCall = -1;
 // MutexFillCall — the tail path's fill: pthread_mutex_lock of a mutex whose slot cannot be reused
 // in place (another lock was last taken at this depth, or none). The slot is filled and
 // order-checked (FillPendingInline); then, when nothing is left to do once the lock is taken (no
 // end_slow: not a fresh lock, no outer wait), the entry is pushed and the wait published as the
-// in-place tail path does, and the caller tail-calls the real function. Otherwise the whole call is
-// made here, as FillCall makes it. Out of line, so that the caller's inline path saves no register.
-LOCKSAN_NOINLINE long MutexFillCall(ThreadState* ts, pthread_mutex_t* m, uptr pc, uptr sp) {
+// in-place tail path does, and the real function is tail-called from here. Otherwise the whole call
+// is made here, as FillCall makes it. Out of line, and itself tail-called, so that the caller's
+// inline path saves no register.
+LOCKSAN_NOINLINE int MutexFillCall(ThreadState* ts, pthread_mutex_t* m, uptr pc, uptr sp) {
   auto call = [m] { return REAL(pthread_mutex_lock)(m); };
   HeldLock* h = FillPendingInline(ts, ADDR(m), MUTEX_KIND(m), kWrite, 0, pc, sp);
   if (LOCKSAN_UNLIKELY(!h)) return UntrackedCall(ts, false, call);
@@ -252,7 +250,7 @@ LOCKSAN_NOINLINE long MutexFillCall(ThreadState* ts, pthread_mutex_t* m, uptr pc
     ts->top = h + 1;
     std::atomic_signal_fence(std::memory_order_seq_cst);
     t_local.in_runtime = 0;
-    return kTailCall;
+    return REAL(pthread_mutex_lock)(m);
   }
   PublishWait(ts, ADDR(m), kWrite, h->lock);
   int rc = EndAcquireInPlace(ts, h, call(), MutexAcquired, false);
@@ -286,9 +284,7 @@ LOCKSAN_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
       tl.in_runtime = 0;
       return REAL(pthread_mutex_lock)(m);
     }
-    long rc = MutexFillCall(ts, m, CALLER_PC, CALLER_SP);
-    if (LOCKSAN_LIKELY(rc == kTailCall)) return REAL(pthread_mutex_lock)(m);
-    return static_cast<int>(rc);
+    return MutexFillCall(ts, m, CALLER_PC, CALLER_SP);
   }
   return MutexLockCall(m, CALLER_PC, CALLER_SP);
 }

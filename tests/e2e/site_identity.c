@@ -143,6 +143,16 @@
 // EXPECT-REPORTS: lock-order-inversion=1
 // CHECK: lock_identity=auto: 0 lock classes stand for 0 locks
 //
+// VARIANT: deep_site
+// A class is keyed by the 8 innermost frames of the stack that first locks its locks: items whose
+// mutexes are first locked 12 frames down, reached from two different outer functions, are one
+// class (their stacks differ only below those 8 frames). The stack memo answers these 8-frame
+// requests from entries that hold the whole stack; keyed by the whole stack they were two classes.
+// ARGS: deep
+// RUN-OPTIONS: verbosity=1 lock_identity=site
+// CLEAR: CHECK CHECK-NOT
+// CHECK: lock_identity=site: 1 lock classes stand for 16 locks; 0 order checks
+//
 // VARIANT: bad_class_after
 // class_after out of range: one line, and 4.
 // ARGS: cross
@@ -214,6 +224,29 @@ __attribute__((noinline)) static void lock_pair(pthread_mutex_t* x, pthread_mute
   pthread_mutex_unlock(x);
 }
 
+// deep: 12 frames between an item's outer function and the first lock of its mutex.
+__attribute__((noinline)) static void relay(int frames, pthread_mutex_t* m) {
+  if (frames > 0) {
+    relay(frames - 1, m);
+  } else {
+    first_lock(m);
+    pthread_mutex_unlock(m);
+  }
+  __asm__ volatile("" ::: "memory");  // not a tail call: every frame stays on the stack
+}
+__attribute__((noinline)) static void deep_item_a(void) {
+  pthread_mutex_t* m = new_mutex();
+  relay(10, m);
+  free_mutex(m);
+  __asm__ volatile("" ::: "memory");
+}
+__attribute__((noinline)) static void deep_item_b(void) {
+  pthread_mutex_t* m = new_mutex();
+  relay(10, m);
+  free_mutex(m);
+  __asm__ volatile("" ::: "memory");
+}
+
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "cross";
   if (!strcmp(mode, "cross")) {
@@ -226,6 +259,8 @@ int main(int argc, char** argv) {
       use_item(i & 1, &items[i]);
       pthread_mutex_destroy(&items[i]);
     }
+  } else if (!strcmp(mode, "deep")) {
+    for (int i = 0; i < 16; i++) (i & 1 ? deep_item_b : deep_item_a)();
   } else if (!strcmp(mode, "loop")) {
     for (int i = 0; i < 1000; i++) loop_item();
   } else if (!strcmp(mode, "abba")) {

@@ -232,6 +232,19 @@ LOCKSAN_NOINLINE int MutexLockCall(pthread_mutex_t* m, uptr pc, uptr sp) {
                      [m] { return REAL(pthread_mutex_lock)(m); }, MutexAcquired);
 }
 
+// TailCallLock — the tail path's last acts before the real pthread_mutex_lock is tail-called: the
+// entry h (filled, or reused in place) takes the lock's release epoch, the wait is published tagged
+// kWaitTail, the entry is pushed, and the thread is no longer busy (tl is t_local).
+LOCKSAN_ALWAYS_INLINE int TailCallLock(ThreadLocal& tl, ThreadState* ts, HeldLock* h, pthread_mutex_t* m) {
+  h->epoch = h->lock->release_epoch.load(std::memory_order_relaxed);
+  PublishWait(ts, ADDR(m) | kWaitTail, kWrite, h->lock);
+  std::atomic_signal_fence(std::memory_order_release);  // a handler sees the entry whole
+  ts->top = h + 1;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  tl.in_runtime = 0;
+  return REAL(pthread_mutex_lock)(m);
+}
+
 // MutexFillCall — the tail path's fill: pthread_mutex_lock of a mutex whose slot cannot be reused
 // in place (another lock was last taken at this depth, or none). The slot is filled and
 // order-checked (FillPendingInline); then, when nothing is left to do once the lock is taken (no
@@ -243,15 +256,7 @@ LOCKSAN_NOINLINE int MutexFillCall(ThreadState* ts, pthread_mutex_t* m, uptr pc,
   auto call = [m] { return REAL(pthread_mutex_lock)(m); };
   HeldLock* h = FillPendingInline(ts, ADDR(m), MUTEX_KIND(m), kWrite, 0, pc, sp);
   if (LOCKSAN_UNLIKELY(!h)) return UntrackedCall(ts, false, call);
-  if (LOCKSAN_LIKELY(!ts->end_slow)) {
-    h->epoch = h->lock->release_epoch.load(std::memory_order_relaxed);
-    PublishWait(ts, ADDR(m) | kWaitTail, kWrite, h->lock);
-    std::atomic_signal_fence(std::memory_order_release);  // a handler sees the entry whole
-    ts->top = h + 1;
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    t_local.in_runtime = 0;
-    return REAL(pthread_mutex_lock)(m);
-  }
+  if (LOCKSAN_LIKELY(!ts->end_slow)) return TailCallLock(t_local, ts, h, m);
   PublishWait(ts, ADDR(m), kWrite, h->lock);
   int rc = EndAcquireInPlace(ts, h, call(), MutexAcquired, false);
   t_local.in_runtime = 0;
@@ -272,13 +277,7 @@ LOCKSAN_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
     HeldLock* h = ReusableSlot(ts, ADDR(m), kWrite, false);
     if (LOCKSAN_LIKELY(h != nullptr)) {
       h->pc = CALLER_PC;
-      h->epoch = h->lock->release_epoch.load(std::memory_order_relaxed);
-      PublishWait(ts, ADDR(m) | kWaitTail, kWrite, h->lock);
-      std::atomic_signal_fence(std::memory_order_release);  // a handler sees the entry whole
-      ts->top = h + 1;
-      std::atomic_signal_fence(std::memory_order_seq_cst);
-      tl.in_runtime = 0;
-      return REAL(pthread_mutex_lock)(m);
+      return TailCallLock(tl, ts, h, m);
     }
     if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_switch_mutex)) {
       tl.in_runtime = 0;

@@ -54,13 +54,16 @@ void* Lookup(const char* name, const char* version) {
 }
 
 // ProbeChunkSizes — whether ChunkUsableSize equals malloc_usable_size for the allocator found (glibc's:
-// free comes from libc.so.6), on blocks from 1 byte to 1 MiB (past the mmap threshold).
+// free comes from libc.so.6), on heap blocks from 1 byte to 68 KiB and one mmapped block of 33 MiB.
+// That one is above the largest size whose free() raises glibc's dynamic mmap threshold (32 MiB on
+// 64-bit), so the probe leaves the program's allocator as it found it (a smaller mmapped block freed
+// here would make the program's later blocks of that size come from the heap instead).
 bool ProbeChunkSizes() {
   Dl_info info;
   if (!g_heap_tracking_ok || !real::malloc || !real::free || !real::malloc_usable_size ||
       !dladdr(reinterpret_cast<void*>(real::free), &info) || !info.dli_fname || !strstr(info.dli_fname, "libc.so"))
     return false;
-  const size_t sizes[] = {1, 24, 25, 40, 100, 1000, 4000, 5000, 70000, 200000, size_t{1} << 20};
+  const size_t sizes[] = {1, 24, 25, 40, 100, 1000, 4000, 5000, 70000, size_t{33} << 20};
   bool ok = true;
   for (size_t n : sizes) {
     void* p = real::malloc(n);

@@ -75,8 +75,8 @@ bool ResolvingFreeHere();
 // (core/detector.h), they look for locks in the block.
 extern bool g_heap_tracking_ok __attribute__((visibility("hidden")));
 // g_glibc_chunk_sizes — the allocator is glibc's and a block's usable size reads from its chunk header
-// as malloc_usable_size computes it (checked by ProbeChunkSizes at InitReal on blocks of 1 byte to 1
-// MiB, mmapped ones included): free() reads it inline (ChunkUsableSize) instead of calling it.
+// as malloc_usable_size computes it (checked by ProbeChunkSizes at InitReal on heap blocks and an
+// mmapped one): free() reads it inline (ChunkUsableSize) instead of calling it.
 extern bool g_glibc_chunk_sizes __attribute__((visibility("hidden")));
 // ChunkUsableSize — glibc's usable size of block p from its chunk header: the chunk's size less its
 // header, which is 16 bytes for an mmapped chunk (flag 2) and 8 otherwise (an in-use chunk also owns

@@ -109,6 +109,10 @@ struct Runtime {
   size_t locks_live = 0;
   size_t locks_total = 0;
   u64 registry_lookups = 0;  // lock-cache misses that searched the registry (registry_mu)
+  // ... of which found the lock registered: its record changed since the thread cached it (gen),
+  // the thread had it cached and lost the slot to another lock, or first use by this thread.
+  // Or never taken yet (registered at its pthread_*_init).
+  u64 lookups_gen = 0, lookups_evicted = 0, lookups_first = 0, lookups_untaken = 0;
   std::atomic<u64> bloom[kBloomBits / 64] = {};
 
   ThreadState* all_threads = nullptr;
@@ -323,7 +327,10 @@ ThreadState* NewThreadState(u32 number, u32 parent, u32 creation_stack) {
     ts->py_memo = memo;
     ts->stack_memo = stack_memo;
   } else {
-    ts = InternalNew<ThreadState>();
+    // 41 KiB: whole pages (44 KiB), not the 64 KiB class. Recycled, never freed.
+    static_assert(sizeof(ThreadState) > (32u << 10) && sizeof(ThreadState) <= (44u << 10),
+                  "a thread's state takes 33-44 KiB of whole pages (docs/design.md, memory)");
+    ts = new (InternalAllocPages(sizeof(ThreadState))) ThreadState();
   }
   ts->number = number;
   ts->parent = parent;
@@ -967,6 +974,14 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
     LockInfo* found = g_rt.by_addr->Find(addr);
     if (found) {
       li = found;
+      if (ts->lock_cache[LockCacheIndex(addr)].addr == addr)
+        g_rt.lookups_gen++;
+      else if (!li->first_pc)
+        g_rt.lookups_untaken++;
+      else if (li->first_thread == ts->number)
+        g_rt.lookups_evicted++;
+      else
+        g_rt.lookups_first++;
       bool first_use = !li->acquired && !li->first_pc && !li->site_class;
       // Registered at its pthread_*_init, taken for the first time: it joins its class below (under
       // `auto`, unless it takes a parked node back first, which costs no stack).
@@ -2334,6 +2349,13 @@ void Finalize() {
           static_cast<unsigned long long>(s.frees_found), static_cast<unsigned long long>(s.signal_blocks),
           s.dead_threads, static_cast<unsigned long long>(s.dead_dropped),
           static_cast<unsigned long long>(s.revived), s.parked);
+      OutputPrintf("==%d==locksan: lock look-ups that found the lock registered: %llu after its record changed, "
+                   "%llu of a lock initialised and never taken, %llu by its first thread after another lock took its cache slot, %llu by another thread "
+                   "(the first use there, or after losing the slot)\n",
+                   getpid(), static_cast<unsigned long long>(s.lookups_gen),
+                   static_cast<unsigned long long>(s.lookups_untaken),
+                   static_cast<unsigned long long>(s.lookups_evicted),
+                   static_cast<unsigned long long>(s.lookups_first));
       if (g_site_identity)
         OutputPrintf("==%d==locksan: lock_identity=%s: %llu lock classes stand for %llu locks; %llu order "
                      "checks of a lock taken while another lock of its class was held (not checked against "
@@ -2379,6 +2401,10 @@ Stats GetStats() {
     s.locks_live = g_rt.locks_live;
     s.locks_total = g_rt.locks_total;
     s.registry_lookups = g_rt.registry_lookups;
+    s.lookups_gen = g_rt.lookups_gen;
+    s.lookups_evicted = g_rt.lookups_evicted;
+    s.lookups_first = g_rt.lookups_first;
+    s.lookups_untaken = g_rt.lookups_untaken;
     s.revived = g_rt.revived;
     s.parked = g_rt.parked_live;
   }

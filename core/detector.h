@@ -114,7 +114,10 @@ static_assert(sizeof(HeldLock) == 64, "a held entry is one cache line");
 constexpr uptr kSentinelAddr = 1;
 
 constexpr int kInlineHeld = 16;
-constexpr int kLockCacheSize = 256;
+// 1024 entries (24 KiB of the thread's state): a PyTorch training step takes a few hundred distinct
+// locks; with 256 entries ~350 of its acquisitions a step found their slot taken by another lock and
+// searched the registry, with 1024 ~13 (docs/gpu.md, session of 2026-11-28 22:41).
+constexpr int kLockCacheSize = 1024;
 // The lock cache's slot for `addr`: the bits above the page offset are mixed in, so that locks at the
 // same offset of different pages (in page-aligned objects, in glibc's mmapped chunks) do not all
 // share one slot (64 such mutexes taken in turn: 33 ns a lock/unlock, 18 ns spread out).
@@ -680,6 +683,7 @@ struct Stats {
   u64 frees_forget;   // ForgetRange calls (freed memory, unloaded libraries, exited threads' stacks)
   u64 frees_found;    // ... of which found a lock to forget
   u64 registry_lookups;  // acquisitions that missed the thread's lock cache and searched the registry
+  u64 lookups_gen, lookups_evicted, lookups_first, lookups_untaken;  // ... that found it registered
   u64 signal_blocks;  // ScopedBlockSignals scopes that called sigprocmask
   size_t dead_threads;  // records of exited threads kept for reports
   u64 dead_dropped;     // ... and dropped (nothing left named them)

@@ -86,6 +86,12 @@ void* InternalAlloc(size_t size) {
   return p;
 }
 
+void* InternalAllocPages(size_t size) {
+  size_t n = RoundPage(size == 0 ? 1 : size);
+  g_alloc.allocated.fetch_add(n, std::memory_order_relaxed);
+  return MapOrDie(n);  // zero
+}
+
 void InternalFree(void* p, size_t size) {
   if (!p) return;
   if (size == 0) size = 1;

@@ -15,6 +15,10 @@ namespace locksan {
 
 void* InternalAlloc(size_t size);  // zero-filled; never returns null (dies on mmap failure)
 void InternalFree(void* p, size_t size);
+// InternalAllocPages — whole pages mapped for the block (zero-filled), for long-lived objects just
+// over a class's size (a thread's state) that a power-of-two class would round up by up to half.
+// Never freed (InternalFree would take a block of up to 64 KiB for a class's).
+void* InternalAllocPages(size_t size);
 size_t InternalAllocatedBytes();   // bytes currently handed out (including class rounding)
 size_t InternalMappedBytes();      // bytes mapped from the kernel
 // Fork support: the allocator lock is taken before fork() and released (or reset) after it.

@@ -3,7 +3,9 @@
 # under several configurations side by side, rounds interleaved (order rotated each round), median
 # [min–max] of the loop's wall time and of the main process's CPU time over the loop (all its threads;
 # the DataLoader workers are other processes), each with its ratio to native's median and the median
-# [min–max] of its per-round ratios to native's run of the same round. Configurations:
+# [min–max] of its per-round ratios to native's run of the same round; and, where the machine has a
+# PMU, the main process's user-space cycles and retired instructions over the loop (bench/pmu.py),
+# which the machine's speed does not move. Configurations:
 #   native                  no preload
 #   passthrough             bench/passthrough_preload.c: the same interposed functions, forwarding only
 #   NAME=LIB[@OPTIONS]      LD_PRELOAD=LIB with LOCKSAN_OPTIONS=OPTIONS (':'-separated), e.g.
@@ -56,28 +58,37 @@ for ((r = 0; r < ROUNDS; r++)); do
           "$ROOT/bench/gpu_bench.py" "$WL" ${STEPS:+--steps "$STEPS"} 2>"$W/$name.$r.err" | grep '^RESULT')
     loop=$(echo "$res" | grep -o ' loop_s=[0-9.]*' | cut -d= -f2)
     cpu=$(echo "$res" | grep -o ' loop_cpu_s=[0-9.]*' | cut -d= -f2)
-    printf '%s\t%s\t%s\t%s\n' "$name" "$r" "${loop:-nan}" "${cpu:-nan}" >>"$W/results.tsv"
-    printf '  round %d %-12s loop %s s, main-process CPU %s s\n' "$r" "$name" \
-           "${loop:-failed (see $W/$name.$r.err)}" "${cpu:-?}"
+    cyc=$(echo "$res" | grep -o ' loop_cycles=[0-9]*' | cut -d= -f2)
+    ins=$(echo "$res" | grep -o ' loop_instr=[0-9]*' | cut -d= -f2)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$r" "${loop:-nan}" "${cpu:-nan}" "${cyc:-nan}" "${ins:-nan}" \
+      >>"$W/results.tsv"
+    printf '  round %d %-12s loop %s s, main-process CPU %s s, cycles %s, instructions %s\n' "$r" "$name" \
+           "${loop:-failed (see $W/$name.$r.err)}" "${cpu:-?}" "${cyc:-?}" "${ins:-?}"
   done
 done
 python3 - "$W/results.tsv" <<'EOF'
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+METRICS = ["steady loop, wall", "main-process CPU over the loop", "main-process cycles (user)",
+           "main-process instructions (user)"]
+UNITS = [" s", " s", "", ""]
 order, vals, by_round = [], {}, {}
-for name, rnd, loop, cpu in rows:
+for row in rows:
+    name, rnd, nums = row[0], row[1], row[2:] + ["nan"] * (len(METRICS) + 2 - len(row))
     if name not in vals:
         order.append(name)
-        vals[name] = ([], [])
-    for k, v in ((0, loop), (1, cpu)):
+        vals[name] = [[] for _ in METRICS]
+    for k, v in enumerate(nums[:len(METRICS)]):
         if v != "nan":
             vals[name][k].append(float(v))
             by_round[(name, k, rnd)] = float(v)
-def cell(v, base):
+def fmt(x, k):
+    return "%.3f%s" % (x, UNITS[k]) if UNITS[k] else "%.4g" % x
+def cell(v, base, k):
     if not v:
         return "failed | —"
     m = statistics.median(v)
-    return "%.3f s [%.3f–%.3f] | %s" % (m, min(v), max(v), "×%.3f" % (m / base) if base else "—")
+    return "%s [%s–%s] | %s" % (fmt(m, k), fmt(min(v), k), fmt(max(v), k), "×%.3f" % (m / base) if base else "—")
 def paired(name, k):
     # The configurations of a round run back to back: a round's ratio to native's run of the same
     # round is what a change of the machine's speed between rounds moves least.
@@ -89,11 +100,13 @@ def paired(name, k):
         return "—"
     return "×%.3f [%.3f–%.3f] (%d)" % (statistics.median(r), min(r), max(r), len(r))
 nat = vals.get("native")
-base = [statistics.median(nat[k]) if nat and nat[k] else None for k in (0, 1)]
-print("| configuration | steady loop, wall: median [min–max] | vs native | paired by round: median [min–max] (rounds) "
-      "| main-process CPU over the loop | vs native | paired by round |")
-print("|---|---|---|---|---|---|---|")
+base = [statistics.median(nat[k]) if nat and nat[k] else None for k in range(len(METRICS))]
+# The counters' columns only where some run had them (bench/pmu.py: a machine without a PMU has none).
+shown = [k for k in range(len(METRICS)) if k < 2 or any(vals[n][k] for n in order)]
+print("| configuration | " + " | ".join("%s: median [min–max] | vs native | paired by round: median [min–max] "
+                                      "(rounds)" % METRICS[k] for k in shown) + " |")
+print("|---|" + "---|---|---|" * len(shown))
 for name in order:
-    w, c = cell(vals[name][0], base[0]), cell(vals[name][1], base[1])
-    print("| %s | %s | %s | %s | %s |" % (name, w, paired(name, 0), c, paired(name, 1)))
+    print("| %s | " % name + " | ".join("%s | %s" % (cell(vals[name][k], base[k], k), paired(name, k))
+                                       for k in shown) + " |")
 EOF

@@ -18,7 +18,9 @@ loop_s is the steady part (after warm-up steps). CPU time, which a busy host dis
 time: loop_cpu_s is this process's (all its threads) over the steady loop; cpu_s is this process's
 and its reaped children's (the DataLoader workers) from start to the end. steal_s is the time the
 hypervisor gave this machine's CPUs to others during the loop (all CPUs, /proc/stat), a measure of
-how disturbed the run was.
+how disturbed the run was. loop_cycles, loop_instr, loop_l1d_miss: this process's user-space
+cycles, retired instructions and L1D read misses over the loop (bench/pmu.py; "pmu=unavailable(...)"
+where the machine exposes no PMU).
 Usage: gpu_bench.py torch|cupy [--steps N] [--warmup N]
 """
 import argparse
@@ -43,11 +45,23 @@ def steal_seconds():
         return 0.0
 
 
+PMU = [None]  # bench/pmu.py's window over the steady loop (hardware counters of this process)
+
+
 def loop_mark(i):
-    """The steady loop starts (0) or ends (1): wall clock, CPU time and steal time."""
+    """The steady loop starts (0) or ends (1): wall clock, CPU time, steal time, hardware counters."""
+    if i == 1 and PMU[0]:
+        PMU[0].stop()
     MONO[i] = time.monotonic()
     CPU[i] = time.process_time()
     STEAL[i] = steal_seconds()
+    if i == 0:
+        try:
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            import pmu
+            PMU[0] = pmu.Window()
+        except Exception as e:  # counters are extra: never fail the benchmark for them
+            print("# pmu: %s" % e, file=sys.stderr)
 
 
 def proc_start_time():
@@ -191,9 +205,10 @@ def main():
     cpu = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
               for f in ("ru_utime", "ru_stime"))
     print("RESULT workload=%s total_s=%.3f import_s=%.3f setup_s=%.3f loop_s=%.3f steps=%d step_ms=%.3f "
-          "mono0=%.3f mono1=%.3f loop_cpu_s=%.3f cpu_s=%.3f steal_s=%.3f" %
+          "mono0=%.3f mono1=%.3f loop_cpu_s=%.3f cpu_s=%.3f steal_s=%.3f %s" %
           (args.workload, total, t_import, t_setup, loop, steps, 1000.0 * loop / steps, MONO[0], MONO[1],
-           CPU[1] - CPU[0], cpu, STEAL[1] - STEAL[0]), flush=True)
+           CPU[1] - CPU[0], cpu, STEAL[1] - STEAL[0],
+           PMU[0].fields() if PMU[0] else "pmu=unavailable(no_window)"), flush=True)
 
 
 if __name__ == "__main__":

@@ -28,25 +28,20 @@ struct PyStackMemo;
 // ---------------------------------------------------------------------------------------------
 // Locks
 // ---------------------------------------------------------------------------------------------
-// One record per live lock: 64 bytes, one cache line (see docs/bench.md for the memory per lock).
-// Fields the fast path reads (addr, id, gen, release_epoch, kind, acquired) are written once or
-// rarely; the record is recycled (gen bumped) when the lock is forgotten.
+// One record per live lock (80 bytes: the allocator's 80-byte class, 16-byte aligned; see
+// docs/design.md for the memory per lock). The acquisition paths read id, gen, release_epoch, kind
+// and acquired: they lead the record, so that they lie in one cache line wherever the record starts
+// (bytes 0-17; a record at offset 48 of a line is the one case with kind and acquired in the next).
+// They are written once or rarely; the record is recycled (gen bumped) when the lock is forgotten.
 struct LockInfo {
-  std::atomic<uptr> addr{0};
   u64 id = 0;                         // never reused
-  uptr first_pc = 0;                  // return address of the first acquisition
-  const char* driver_call = nullptr;  // driver API in progress at the first acquisition
-  LockInfo* next_in_page = nullptr;   // registry: locks on the same 4 KiB page; free list
   std::atomic<u32> gen{0};            // bumped whenever this record is forgotten (recycled)
   // Bumped when a thread that does not hold this lock unlocks it: the holder's entry is stale.
   std::atomic<u32> release_epoch{0};
-  u32 first_thread = 0;
-  u32 first_stack = 0;                // a short stack of the first acquisition (depot id)
-  u32 init_thread = 0;                // 1 + number of the thread that initialised it (0: static init)
   LockKind kind = LockKind::kMutex;
+  bool acquired = false;              // has been acquired at least once
   bool in_libcuda = false;            // first taken by code in libcuda
   bool shared = false;                // taken by more than one thread (only such a lock can be a gate)
-  bool acquired = false;              // has been acquired at least once
   bool edges_while_held = false;      // an order check that made an edge ran while it was held
   // lock_identity=site: `id` is its class's (shared with the other locks first locked on the same
   // call path; the class's own record is in the registry by id, this lock by address only).
@@ -55,6 +50,13 @@ struct LockInfo {
   // is a lock of its own first locked on a call path that was not a class yet (0: none); forgetting
   // it counts towards that call path's becoming a class.
   u16 site_entry = 0;
+  std::atomic<uptr> addr{0};
+  uptr first_pc = 0;                  // return address of the first acquisition
+  const char* driver_call = nullptr;  // driver API in progress at the first acquisition
+  LockInfo* next_in_page = nullptr;   // registry: locks on the same 4 KiB page; free list
+  u32 first_thread = 0;
+  u32 first_stack = 0;                // a short stack of the first acquisition (depot id)
+  u32 init_thread = 0;                // 1 + number of the thread that initialised it (0: static init)
   // Semaphores (Python locks), the confined-GIL-cycle rule (CheckAcquireSlow): bits 0-29: 1 + number
   // of the first thread that took it while holding the GIL (kGilTakerMask); kGilShared: a second such
   // thread did (also when a thread number does not fit); kGilCycleSkipped: a cycle through it was
@@ -66,6 +68,7 @@ struct LockInfo {
   // kParkNever once one of these fails.
   u64 park_chain = 0;
 };
+static_assert(offsetof(LockInfo, acquired) < 18, "the acquisition paths' fields lead the record");
 constexpr u64 kParkNone = 0, kParkNever = 1;
 static_assert(sizeof(LockInfo) <= 80, "LockInfo fits the allocator's 80-byte class");
 constexpr u32 kGilTakerMask = (1u << 30) - 1, kGilShared = 1u << 30, kGilCycleSkipped = 1u << 31;
@@ -114,7 +117,7 @@ static_assert(sizeof(HeldLock) == 64, "a held entry is one cache line");
 constexpr uptr kSentinelAddr = 1;
 
 constexpr int kInlineHeld = 16;
-// 1024 entries (24 KiB of the thread's state): a PyTorch training step takes a few hundred distinct
+// 1024 entries (32 KiB of the thread's state): a PyTorch training step takes a few hundred distinct
 // locks; with 256 entries ~350 of its acquisitions a step found their slot taken by another lock and
 // searched the registry, with 1024 ~13 (docs/gpu.md, session of 2026-11-28 22:41).
 constexpr int kLockCacheSize = 1024;
@@ -148,9 +151,14 @@ struct ThreadState {
   // 1 while pthread_mutex_lock's tail path is off (g_mutex_tail clear): beside end_slow, so that the
   // tail path tests both with one compare.
   u8 no_tail = 1;
-  struct CacheEntry {
+  // A lock cache entry also keeps the last chain this thread's fill path found validated for the
+  // lock (0: none): a lock taken again below the same held locks skips the chain cache, whose line
+  // is one more cache miss an acquisition of a cold lock would pay (FillPendingEntry). 32 bytes,
+  // aligned: an entry never straddles two lines.
+  struct alignas(32) CacheEntry {
     uptr addr;
     LockInfo* info;
+    u64 chain;
     u32 gen;
   } lock_cache[kLockCacheSize];
   u64 chain_cache[kChainCacheSize];
@@ -410,8 +418,10 @@ LOCKSAN_ALWAYS_INLINE void SetReuseDepth(ThreadState* ts, u32 n) {
 
 // FillPendingEntry — the pending slot h (depth n) filled for lock li (its record's gen, the chain
 // below), then order-checked: the part of FillPending after the lock is known.
+// `entry_chain`: the lock cache entry's last validated chain (see ThreadState::CacheEntry).
 LOCKSAN_ALWAYS_INLINE HeldLock* FillPendingEntry(ThreadState* ts, HeldLock* h, u32 n, uptr addr, LockInfo* li,
-                                                 u32 gen, u64 prev, u8 mode, u8 flags, uptr pc, uptr sp) {
+                                                 u32 gen, u64 prev, u8 mode, u8 flags, uptr pc, uptr sp,
+                                                 u64* entry_chain) {
   u64 id = li->id;
   u64 chain = ChainStep(prev, id, mode, flags);
   h->addr = addr;
@@ -425,11 +435,14 @@ LOCKSAN_ALWAYS_INLINE HeldLock* FillPendingEntry(ThreadState* ts, HeldLock* h, u
   h->mode = mode;
   h->flags = flags;
   h->kind = li->kind;
-  if (!(flags & kHeldTry) && n &&
-      LOCKSAN_UNLIKELY(ts->chain_cache[(chain >> 7) & (kChainCacheSize - 1)] != chain)) {
-    h = CheckPendingSlow(ts, h);
-    if (!h) return nullptr;
-    n = static_cast<u32>(h - ts->held);
+  if (!(flags & kHeldTry) && n && *entry_chain != chain) {
+    if (LOCKSAN_UNLIKELY(ts->chain_cache[(chain >> 7) & (kChainCacheSize - 1)] != chain)) {
+      h = CheckPendingSlow(ts, h);
+      if (!h) return nullptr;
+      n = static_cast<u32>(h - ts->held);
+    } else {
+      *entry_chain = chain;
+    }
   }
   SetReuseDepth(ts, n);  // the slots above were filled after other locks than these
   // Marked here, after the fresh-lock check, rather than once the call succeeded: an acquisition
@@ -453,14 +466,15 @@ LOCKSAN_ALWAYS_INLINE HeldLock* FillPendingInline(ThreadState* ts, uptr addr, Ki
                                                   u8 flags, uptr pc, uptr sp) {
   u32 n = ts->Nheld();
   if (LOCKSAN_UNLIKELY(n == ts->held_cap)) PushHeldSlow(ts);
-  const ThreadState::CacheEntry& e = ts->lock_cache[LockCacheIndex(addr)];
+  ThreadState::CacheEntry& e = ts->lock_cache[LockCacheIndex(addr)];
   LockInfo* li = e.info;
   u32 gen = e.gen;
   if (LOCKSAN_UNLIKELY(e.addr != addr || !li || li->gen.load(std::memory_order_relaxed) != gen))
     return FillPendingNew(ts, addr, kind_fn(), mode, flags, pc, sp);
   if (LOCKSAN_UNLIKELY(li == &g_untracked)) return nullptr;
   HeldLock* h = ts->held + n;
-  return FillPendingEntry(ts, h, n, addr, li, gen, n ? h[-1].chain : kChainSeed, mode, flags, pc, sp);
+  return FillPendingEntry(ts, h, n, addr, li, gen, n ? h[-1].chain : kChainSeed, mode, flags, pc, sp,
+                          &e.chain);
 }
 
 // FillPending — FillPendingInline out of line: keeps the registers of the in-place path few (fewer

@@ -14,6 +14,8 @@
 //   repeat:       plain A->B, many times.
 //   other_below:  C->B many times (B's slot above C validated), then A at the same depth as C and B
 //                 above it: B's slot still holds B's entry, but the lock below it changed.
+//   entry_chain:  C->B many times through the fill path (D taken between, so B's slot is emptied):
+//                 B's lock cache entry keeps the validated chain C,B; then A->B: another chain.
 //
 // ARGS: fresh
 // EXPECT-EXIT: 66
@@ -37,6 +39,9 @@
 //
 // VARIANT: other_below
 // ARGS: other_below
+//
+// VARIANT: entry_chain
+// ARGS: entry_chain
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
@@ -44,7 +49,7 @@
 #include <string.h>
 
 static pthread_mutex_t a = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t b, c;
+static pthread_mutex_t b, c, d;
 static const char* mode;
 
 static void* inverse(void* arg) {
@@ -119,6 +124,19 @@ int main(int argc, char** argv) {
       pthread_mutex_lock(&b);  // edge C->B (no cycle with the other thread's B->A)
       pthread_mutex_unlock(&b);
       pthread_mutex_unlock(&c);
+    }
+    a_then_b(1);
+  } else if (!strcmp(mode, "entry_chain")) {
+    pthread_mutex_init(&b, NULL);
+    pthread_mutex_init(&c, NULL);
+    pthread_mutex_init(&d, NULL);
+    for (int i = 0; i < 100; i++) {
+      pthread_mutex_lock(&c);
+      pthread_mutex_lock(&b);  // edge C->B; B's slot was emptied by D: filled, not reused
+      pthread_mutex_unlock(&b);
+      pthread_mutex_unlock(&c);
+      pthread_mutex_lock(&d);
+      pthread_mutex_unlock(&d);
     }
     a_then_b(1);
   } else if (!strcmp(mode, "recursive")) {

@@ -134,7 +134,7 @@ bool Gone(u32 id) { return id < kPruneIds && g_id_state[id].load(std::memory_ord
 // documented to be allowed) and not the watchdog (a CUPTI call that waited for a driver lock held in
 // a deadlock would stop the watchdog from reporting it).
 void* PrunerMain(void*) {
-  t_local.disabled = 1;  // never watched
+  t_local.disabled = kTornDown;  // never watched
   for (;;) {
     bool (*disable)(uint32_t) = g_disable_call.load(std::memory_order_acquire);
     for (u32 id = 0; disable && id < kPruneIds; id++) {

@@ -33,7 +33,7 @@
 
 namespace locksan {
 
-__thread ThreadLocal t_local __attribute__((tls_model("initial-exec")));
+__thread ThreadLocal t_local __attribute__((tls_model("initial-exec"))) = {nullptr, 0, kNoState};
 LockInfo g_untracked;
 LivePage g_live_pages[kLivePageSlots];
 std::atomic<u64> g_live_page_bits[kLivePageSlots / 64];
@@ -362,7 +362,7 @@ void ThreadExitDestructor(void* arg);
 
 ThreadState* CurrentThreadSlow() {
   ThreadLocal& tl = t_local;
-  if (tl.in_runtime || tl.disabled) return nullptr;
+  if (tl.in_runtime || (tl.disabled & kTornDown)) return nullptr;
   if (g_rt.state.load(std::memory_order_acquire) != 2) {
     InitRuntime();
     if (g_rt.state.load(std::memory_order_acquire) != 2) return nullptr;
@@ -372,6 +372,8 @@ ThreadState* CurrentThreadSlow() {
   ThreadState* ts = NewThreadState(NextThreadNumber(), 0, 0);
   RecordStackRange(ts);
   tl.ts = ts;
+  std::atomic_signal_fence(std::memory_order_seq_cst);  // a signal handler sees the state first
+  tl.disabled &= ~kNoState;
   pthread_setspecific(g_rt.exit_key, ts);
   return ts;
 }
@@ -2006,6 +2008,8 @@ void OnThreadStart(ThreadStart* st) {
   InternalDelete(st);
   RecordStackRange(ts);
   tl.ts = ts;
+  std::atomic_signal_fence(std::memory_order_seq_cst);  // a signal handler sees the state first
+  tl.disabled &= ~kNoState;
   pthread_setspecific(g_rt.exit_key, ts);
   WatchdogOnThreadStarted();  // after the state is listed alive
   tl.in_runtime--;
@@ -2081,8 +2085,9 @@ void ThreadExitDestructor(void* arg) {
   uptr lo = ts->stack_lo, hi = ts->stack_hi;
   // Locks on this thread's stack die with it: the stack may be reused by a new thread.
   if (hi > lo) ForgetRange(lo, hi);
+  tl.disabled = kTornDown;  // later destructors of this thread pass straight through
+  std::atomic_signal_fence(std::memory_order_seq_cst);  // before the state is dropped (ThreadLocal)
   tl.ts = nullptr;
-  tl.disabled = 1;  // later destructors of this thread pass straight through
   // Keep a compact record for reports and recycle the (large) state: memory stays bounded over
   // any number of threads (the records too: SweepDeadThreads).
   bool sweep;

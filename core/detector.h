@@ -264,16 +264,22 @@ ThreadState* CurrentThreadSlow();
 LOCKSAN_ALWAYS_INLINE ThreadState* CurrentThread();
 
 // Per-thread guard against re-entering the runtime (an interceptor called from inside locksan).
+// Invariant: `disabled` is not 0 while `ts` is null (a thread starts with kNoState; its state is set
+// before kNoState is cleared, and kTornDown is set before the state is dropped), so that the fast
+// paths test one word — in_runtime and disabled, together — and not `ts` too.
+enum : int { kTornDown = 1, kNoState = 2 };
 struct alignas(16) ThreadLocal {
   ThreadState* ts;
   int in_runtime;
-  int disabled;  // thread is being torn down, or the runtime gave up on it
+  int disabled;  // kNoState: no state yet; kTornDown: being torn down (or the runtime gave up on it)
 };
 extern __thread ThreadLocal t_local __attribute__((tls_model("initial-exec")));
+// Tracking is on for this thread now: it has a state, and is neither inside the runtime nor torn down.
+LOCKSAN_ALWAYS_INLINE bool TrackingOn(const ThreadLocal& tl) { return !tl.in_runtime && !tl.disabled; }
 
 LOCKSAN_ALWAYS_INLINE ThreadState* CurrentThread() {
   ThreadLocal& tl = t_local;
-  if (LOCKSAN_LIKELY(tl.ts && !tl.in_runtime && !tl.disabled)) return tl.ts;
+  if (LOCKSAN_LIKELY(TrackingOn(tl))) return tl.ts;
   return CurrentThreadSlow();
 }
 

@@ -619,7 +619,7 @@ bool Wanted() {
 
 void* WatchdogMain(void* arg) {
   int gen = static_cast<int>(reinterpret_cast<intptr_t>(arg));
-  t_local.disabled = 1;  // this thread is never watched
+  t_local.disabled = kTornDown;  // this thread is never watched
   prctl(PR_SET_NAME, "locksan-watch", 0, 0, 0);  // (pthread_setname_np on another thread opens /proc)
   g_thread_tid.store(static_cast<int>(syscall(SYS_gettid)), std::memory_order_release);
   sigset_t all;

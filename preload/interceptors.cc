@@ -101,7 +101,7 @@ LOCKSAN_ALWAYS_INLINE int AcquireCall(uptr addr, KindFn kind, u8 mode, bool is_t
                                       Call call, bool (*acquired)(int)) {
   ThreadLocal& tl = t_local;
   ThreadState* ts = tl.ts;
-  if (LOCKSAN_UNLIKELY(!ts || tl.in_runtime || tl.disabled))
+  if (LOCKSAN_UNLIKELY(!TrackingOn(tl)))
     return AcquireSlowCall(addr, kind, mode, is_try, sp + 2 * sizeof(uptr), call, acquired);
   // Busy: a signal handler interrupting us must not re-enter the detector. in_runtime is 0 here
   // (tested above) and a handler leaves it as it found it, so it is set and cleared with plain
@@ -149,7 +149,7 @@ template <typename Unlock, typename Slow>
 LOCKSAN_ALWAYS_INLINE int ReleaseCall(uptr addr, Unlock unlock, Slow slow) {
   ThreadLocal& tl = t_local;
   ThreadState* ts = tl.ts;
-  if (LOCKSAN_LIKELY(ts && !tl.in_runtime && !tl.disabled)) {
+  if (LOCKSAN_LIKELY(TrackingOn(tl))) {
     HeldLock* top = ts->top;
     if (LOCKSAN_LIKELY(top[-1].addr == addr)) {  // held[-1] is the sentinel
       std::atomic_signal_fence(std::memory_order_seq_cst);
@@ -270,7 +270,7 @@ LOCKSAN_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
   ThreadState* ts = tl.ts;
   static_assert(offsetof(ThreadState, no_tail) == offsetof(ThreadState, end_slow) + 1, "one compare");
   u16 slow_or_off;  // end_slow and no_tail
-  if (LOCKSAN_LIKELY(ts && !tl.in_runtime && !tl.disabled &&
+  if (LOCKSAN_LIKELY(TrackingOn(tl) &&
                      (__builtin_memcpy(&slow_or_off, &ts->end_slow, sizeof slow_or_off), !slow_or_off) &&
                      !(m->__data.__kind & kMutexTailRefuse))) {
     tl.in_runtime = 1;  // a signal handler must not use the slot while it is checked and pushed
@@ -554,7 +554,7 @@ LOCKSAN_EXPORT int sem_trywait(sem_t* s) {
   LOCKSAN_REAL_INIT(sem_trywait);
   ThreadLocal& tl = t_local;
   ThreadState* ts = tl.ts;
-  if (LOCKSAN_UNLIKELY(!ts || tl.in_runtime || tl.disabled)) return SemTrywaitSlow(s, CALLER_PC, CALLER_SP);
+  if (LOCKSAN_UNLIKELY(!TrackingOn(tl))) return SemTrywaitSlow(s, CALLER_PC, CALLER_SP);
   tl.in_runtime = 1;  // set and cleared with plain stores (see AcquireCall)
   int rc = REAL(sem_trywait)(s);
   if (LOCKSAN_UNLIKELY(rc != 0)) {
@@ -574,7 +574,7 @@ LOCKSAN_EXPORT int sem_post(sem_t* s) {
   // The common case: the semaphore is this thread's top entry, still the lock registered at its
   // address (its record not recycled since): popped as ReleaseCall pops a mutex.
   ThreadLocal& tl = t_local;
-  if (ThreadState* ts = tl.ts; LOCKSAN_LIKELY(ts && !tl.in_runtime && !tl.disabled)) {
+  if (ThreadState* ts = tl.ts; LOCKSAN_LIKELY(TrackingOn(tl))) {
     HeldLock* top = ts->top;
     if (top[-1].addr == ADDR(s) && top[-1].kind == LockKind::kSemaphore &&
         top[-1].lock->gen.load(std::memory_order_relaxed) == top[-1].gen) {

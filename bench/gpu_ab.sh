@@ -62,8 +62,8 @@ for ((r = 0; r < ROUNDS; r++)); do
     ins=$(echo "$res" | grep -o ' loop_instr=[0-9]*' | cut -d= -f2)
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$r" "${loop:-nan}" "${cpu:-nan}" "${cyc:-nan}" "${ins:-nan}" \
       >>"$W/results.tsv"
-    printf '  round %d %-12s loop %s s, main-process CPU %s s, cycles %s, instructions %s\n' "$r" "$name" \
-           "${loop:-failed (see $W/$name.$r.err)}" "${cpu:-?}" "${cyc:-?}" "${ins:-?}"
+    printf '  round %d %-12s loop %s s, main-process CPU %s s%s\n' "$r" "$name" \
+           "${loop:-failed (see $W/$name.$r.err)}" "${cpu:-?}" "${cyc:+, cycles $cyc, instructions ${ins:-?}}"
   done
 done
 python3 - "$W/results.tsv" <<'EOF'

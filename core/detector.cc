@@ -37,6 +37,9 @@ __thread ThreadLocal t_local __attribute__((tls_model("initial-exec"))) = {nullp
 LockInfo g_untracked;
 LivePage g_live_pages[kLivePageSlots];
 std::atomic<u64> g_live_page_bits[kLivePageSlots / 64];
+#ifdef LOCKSAN_FREE_COUNTERS
+std::atomic<u64> g_free_counts[4];
+#endif
 bool g_free_filter = false;
 bool g_mutex_tail = false;
 
@@ -2374,6 +2377,14 @@ void Finalize() {
         OutputPrintf("==%d==locksan: lock_identity=auto: %llu call paths first locked a lock of the program's "
                      "(a class once %u of their locks were freed or destroyed)\n",
                      getpid(), static_cast<unsigned long long>(paths), g_class_after);
+#ifdef LOCKSAN_FREE_COUNTERS
+      OutputPrintf("==%d==locksan: free() filter: %llu blocks tested, %llu page tests with the summary bit "
+                   "set, %llu of them with the page's own slot, %llu blocks passed on to MayHoldLocks\n",
+                   getpid(), static_cast<unsigned long long>(g_free_counts[0].load()),
+                   static_cast<unsigned long long>(g_free_counts[1].load()),
+                   static_cast<unsigned long long>(g_free_counts[2].load()),
+                   static_cast<unsigned long long>(g_free_counts[3].load()));
+#endif
       char captures[512];
       if (CaptureTimingLine(captures, sizeof captures) > 0)
         OutputPrintf("==%d==locksan: stack captures: %s\n", getpid(), captures);

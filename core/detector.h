@@ -656,10 +656,22 @@ LOCKSAN_ALWAYS_INLINE u32 LivePageIndex(uptr page) {
 // set. A program's own work between its frees (a PyTorch training step frees ~1,800 blocks) evicts
 // a large table from the caches; 64 lines read that often stay in them.
 extern std::atomic<u64> g_live_page_bits[kLivePageSlots / 64] __attribute__((visibility("hidden")));
+// A diagnostic build (-DLOCKSAN_FREE_COUNTERS) counts free()'s filter at work — blocks tested, pages
+// whose summary bit was set, of those whose slot counted for the page, blocks the filter passed on
+// to MayHoldLocks — and prints the counts at exit with verbosity=1. Off in every other build.
+#ifdef LOCKSAN_FREE_COUNTERS
+extern std::atomic<u64> g_free_counts[4];
+#define LOCKSAN_FREE_COUNT(i) g_free_counts[i].fetch_add(1, std::memory_order_relaxed)
+#else
+#define LOCKSAN_FREE_COUNT(i) ((void)0)
+#endif
 LOCKSAN_ALWAYS_INLINE bool PageMayHoldLocks(uptr page) {
   u32 i = LivePageIndex(page);
   if (!(g_live_page_bits[i / 64].load(std::memory_order_relaxed) & (u64{1} << (i % 64)))) return false;
-  return SlotCountsFor(g_live_pages[i].tag.load(std::memory_order_relaxed), page);
+  LOCKSAN_FREE_COUNT(1);
+  bool counts = SlotCountsFor(g_live_pages[i].tag.load(std::memory_order_relaxed), page);
+  if (counts) LOCKSAN_FREE_COUNT(2);
+  return counts;
 }
 // Set once the runtime is initialised, if detect_heap_reuse is on: free() looks for locks.
 extern bool g_free_filter __attribute__((visibility("hidden")));
@@ -667,12 +679,14 @@ extern bool g_free_filter __attribute__((visibility("hidden")));
 // FreedBlockMayHoldLocks — MayHoldLocks with its most common answer inline: a block within two
 // pages, neither of which has a live lock (most of a heap, in most programs), holds none.
 LOCKSAN_ALWAYS_INLINE bool FreedBlockMayHoldLocks(uptr lo, uptr hi) {
+  LOCKSAN_FREE_COUNT(0);
   uptr p0 = lo >> kPageShift, p1 = (hi - 1) >> kPageShift;
   if (LOCKSAN_LIKELY(p1 == p0)) {
     if (!PageMayHoldLocks(p0)) return false;
   } else if (p1 == p0 + 1 && hi > lo) {
     if (!PageMayHoldLocks(p0) && !PageMayHoldLocks(p1)) return false;
   }
+  LOCKSAN_FREE_COUNT(3);
   return MayHoldLocks(lo, hi);
 }
 

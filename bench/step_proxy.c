@@ -16,7 +16,10 @@
 //     program's own work, which evicts the detector's tables from the caches).
 // Prints ns per step. Compare native and locksan at the same arguments.
 //   cc -O2 -pthread bench/step_proxy.c -o step_proxy
-//   ./step_proxy [STEPS [THRASH_KIB [DEPTH]]]          (defaults: 2000 2048 20)
+//   ./step_proxy [STEPS [THRASH_KIB [DEPTH [LOCK_EVERY]]]]   (defaults: 2000 2048 20 0)
+// LOCK_EVERY=N (N >= 2): every Nth block of the pool holds a live mutex (initialised, locked once,
+// never freed), so that frees land in pages with live locks — three frees in four do in the torch
+// step (docs/gpu.md) — and free()'s filter has to look past the page.
 //   valgrind --tool=callgrind --cache-sim=yes ./step_proxy 200
 //   LD_PRELOAD=build/liblocksan.so valgrind --tool=callgrind --cache-sim=yes ./step_proxy 200
 #include <pthread.h>
@@ -34,6 +37,7 @@ static size_t g_buf_size = 64u << 20, g_buf_at;
 static unsigned g_rng = 12345;
 enum { kPool = 16384 };  // live heap blocks (~16 MiB) that the step's frees pick from
 static void* g_pool[kPool];
+static int g_lock_every;  // every Nth pool block holds a live mutex (0: none)
 static unsigned rnd(void) { return g_rng = g_rng * 1103515245u + 12345u; }
 
 struct Obj {  // a per-step object with a lock in it, as autograd's nodes and graph tasks have
@@ -96,7 +100,9 @@ static void step(int depth) {
       pthread_rwlock_unlock(&g_rw[i % kRwlocks]);
     }
     if (i < kFrees) {  // a block of the pool, made some steps ago, freed and made again
-      void** slot = &g_pool[rnd() % kPool];
+      unsigned idx = rnd() % kPool;
+      if (g_lock_every && idx % g_lock_every == 0) idx++;  // blocks with a lock are never freed
+      void** slot = &g_pool[idx];
       free(*slot);
       *slot = malloc(16 + rnd() % 2033);
       memset(*slot, 0, 16);
@@ -110,6 +116,17 @@ int main(int argc, char** argv) {
   long steps = argc > 1 ? atol(argv[1]) : 2000;
   g_thrash = (argc > 2 ? (size_t)atol(argv[2]) : 2048) << 10;
   int depth = argc > 3 ? atoi(argv[3]) : 20;
+  g_lock_every = argc > 4 ? atoi(argv[4]) : 0;
+  if (g_lock_every == 1) g_lock_every = 2;
+  for (int i = 0; g_lock_every && i < kPool; i++) {
+    g_pool[i] = malloc(i % g_lock_every == 0 ? 64 + rnd() % 2001 : 16 + rnd() % 2033);
+    if (i % g_lock_every == 0) {
+      pthread_mutex_t* m = g_pool[i];
+      pthread_mutex_init(m, NULL);
+      pthread_mutex_lock(m);
+      pthread_mutex_unlock(m);
+    }
+  }
   for (int i = 0; i < kMutexes; i++) pthread_mutex_init(&g_m[i], NULL);
   for (int i = 0; i < kRwlocks; i++) pthread_rwlock_init(&g_rw[i], NULL);
   g_buf = calloc(1, g_buf_size);
@@ -119,7 +136,7 @@ int main(int argc, char** argv) {
   for (long i = 0; i < steps; i++) step(depth);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   double ns = (t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec);
-  printf("RESULT steps=%ld thrash_kib=%zu depth=%d ns_per_step=%.0f\n", steps, g_thrash >> 10, depth,
-         ns / (double)steps);
+  printf("RESULT steps=%ld thrash_kib=%zu depth=%d lock_every=%d ns_per_step=%.0f\n", steps, g_thrash >> 10,
+         depth, g_lock_every, ns / (double)steps);
   return 0;
 }

@@ -656,9 +656,10 @@ LOCKSAN_ALWAYS_INLINE u32 LivePageIndex(uptr page) {
 // set. A program's own work between its frees (a PyTorch training step frees ~1,800 blocks) evicts
 // a large table from the caches; 64 lines read that often stay in them.
 extern std::atomic<u64> g_live_page_bits[kLivePageSlots / 64] __attribute__((visibility("hidden")));
-// A diagnostic build (-DLOCKSAN_FREE_COUNTERS) counts free()'s filter at work — blocks tested, pages
-// whose summary bit was set, of those whose slot counted for the page, blocks the filter passed on
-// to MayHoldLocks — and prints the counts at exit with verbosity=1. Off in every other build.
+// A diagnostic build (-DLOCKSAN_FREE_COUNTERS) counts free()'s filter at work — blocks tested, page
+// tests (MayHoldLocks's) whose summary bit was set, of those whose slot counted for the page, blocks
+// the inline line test passed on to MayHoldLocks — and prints the counts at exit with verbosity=1.
+// Off in every other build.
 #ifdef LOCKSAN_FREE_COUNTERS
 extern std::atomic<u64> g_free_counts[4];
 #define LOCKSAN_FREE_COUNT(i) g_free_counts[i].fetch_add(1, std::memory_order_relaxed)
@@ -676,15 +677,44 @@ LOCKSAN_ALWAYS_INLINE bool PageMayHoldLocks(uptr page) {
 // Set once the runtime is initialised, if detect_heap_reuse is on: free() looks for locks.
 extern bool g_free_filter __attribute__((visibility("hidden")));
 
-// FreedBlockMayHoldLocks — MayHoldLocks with its most common answer inline: a block within two
-// pages, neither of which has a live lock (most of a heap, in most programs), holds none.
+// g_line_hints — free()'s first test: 4,096 words (32 KiB), word LineHintIndex(page) the OR of the
+// line bitmaps (bit i: a live lock starts in the page's 64-byte line i) of the pages that hash to it.
+// A block none of whose lines has its bit holds no live lock, whatever page shares the word. In a
+// PyTorch training step three frees in four are of blocks in a page with a live lock (docs/gpu.md):
+// a test by page sent them all to the 512 KiB page table; by line, most are answered here.
+constexpr u32 kLineHintLog = 12;
+extern std::atomic<u64> g_line_hints[1u << kLineHintLog] __attribute__((visibility("hidden")));
+LOCKSAN_ALWAYS_INLINE u32 LineHintIndex(uptr page) {
+  return static_cast<u32>(((page ^ 0x5bd1e995u) * 0x9e3779b97f4a7c15ULL) >> (64 - kLineHintLog));
+}
+// LinesMayHoldLocks — [lo, hi), within the one page `page`, may hold the start of a live lock.
+LOCKSAN_ALWAYS_INLINE bool LinesMayHoldLocks(uptr page, uptr lo, uptr hi) {
+  u32 l0 = static_cast<u32>((lo >> 6) & 63), l1 = static_cast<u32>(((hi - 1) >> 6) & 63);
+  u64 mask = (~u64{0} >> (63 - l1)) & (~u64{0} << l0);
+  return g_line_hints[LineHintIndex(page)].load(std::memory_order_relaxed) & mask;
+}
+
+// PageBitSet — the page's summary bit (g_live_page_bits) is set: the page may have a live lock.
+LOCKSAN_ALWAYS_INLINE bool PageBitSet(uptr page) {
+  u32 i = LivePageIndex(page);
+  return g_live_page_bits[i / 64].load(std::memory_order_relaxed) & (u64{1} << (i % 64));
+}
+// PagePartMayHoldLocks — [lo, hi), within `page`: the summary bit (4 KiB, which rejects most blocks
+// of most heaps), then the line hints (32 KiB, which reject most of the rest).
+LOCKSAN_ALWAYS_INLINE bool PagePartMayHoldLocks(uptr page, uptr lo, uptr hi) {
+  return PageBitSet(page) && LinesMayHoldLocks(page, lo, hi);
+}
+
+// FreedBlockMayHoldLocks — MayHoldLocks with its most common answers inline: a block within two
+// pages, none of whose lines has a live lock's start, holds none.
 LOCKSAN_ALWAYS_INLINE bool FreedBlockMayHoldLocks(uptr lo, uptr hi) {
   LOCKSAN_FREE_COUNT(0);
   uptr p0 = lo >> kPageShift, p1 = (hi - 1) >> kPageShift;
   if (LOCKSAN_LIKELY(p1 == p0)) {
-    if (!PageMayHoldLocks(p0)) return false;
+    if (!PagePartMayHoldLocks(p0, lo, hi)) return false;
   } else if (p1 == p0 + 1 && hi > lo) {
-    if (!PageMayHoldLocks(p0) && !PageMayHoldLocks(p1)) return false;
+    if (!PagePartMayHoldLocks(p0, lo, p1 << kPageShift) && !PagePartMayHoldLocks(p1, p1 << kPageShift, hi))
+      return false;
   }
   LOCKSAN_FREE_COUNT(3);
   return MayHoldLocks(lo, hi);

@@ -220,6 +220,7 @@ EOF
       [realloc_moved]="libasan's realloc() comes first: locksan's realloc() interceptor is not called"
       [rel_many_threads]="the RSS bound: ASan's shadow memory and quarantine grow with the threads"
       [rel_malloc_threshold]="it reads glibc's chunk headers: under ASan the blocks are libasan's"
+      [lock_cache_capacity]="its 200 blocks are glibc's, 80 bytes apart; libasan's are 128 apart (redzones) and wrap the cache's 1024 slots"
       [rel_fork_locks]="ASan reports (and aborts) in threads created in forked children, which it does not track"
       [rel_exec]="ASan reports (and aborts) in threads created in forked children, which it does not track"
       [rel_fork_during_capture]="gcc 12's libasan is not fork-safe: a child forked while a worker thread is in malloc hangs in its first malloc (seen: zlib's, under libdw, symbolising the child's report)"

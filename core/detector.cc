@@ -113,10 +113,11 @@ struct Runtime {
   size_t locks_live = 0;
   size_t locks_total = 0;
   u64 registry_lookups = 0;  // lock-cache misses that searched the registry (registry_mu)
-  // ... of which found the lock registered: its record changed since the thread cached it (gen),
-  // the thread had it cached and lost the slot to another lock, or first use by this thread.
-  // Or never taken yet (registered at its pthread_*_init).
-  u64 lookups_gen = 0, lookups_evicted = 0, lookups_first = 0, lookups_untaken = 0;
+  // ... of which found the lock registered (verbosity=1 prints them): its record changed since the
+  // thread cached it (gen); never taken yet (registered at its pthread_*_init); its first thread
+  // lost the cache slot to another lock (evicted); another thread's (its first use there, or a lost
+  // slot: other).
+  u64 lookups_gen = 0, lookups_untaken = 0, lookups_evicted = 0, lookups_other = 0;
   std::atomic<u64> bloom[kBloomBits / 64] = {};
 
   ThreadState* all_threads = nullptr;
@@ -1003,7 +1004,7 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
       else if (li->first_thread == ts->number)
         g_rt.lookups_evicted++;
       else
-        g_rt.lookups_first++;
+        g_rt.lookups_other++;
       bool first_use = !li->acquired && !li->first_pc && !li->site_class;
       // Registered at its pthread_*_init, taken for the first time: it joins its class below (under
       // `auto`, unless it takes a parked node back first, which costs no stack).
@@ -2375,13 +2376,14 @@ void Finalize() {
           static_cast<unsigned long long>(s.frees_found), static_cast<unsigned long long>(s.signal_blocks),
           s.dead_threads, static_cast<unsigned long long>(s.dead_dropped),
           static_cast<unsigned long long>(s.revived), s.parked);
-      OutputPrintf("==%d==locksan: lock look-ups that found the lock registered: %llu after its record changed, "
-                   "%llu of a lock initialised and never taken, %llu by its first thread after another lock took its cache slot, %llu by another thread "
-                   "(the first use there, or after losing the slot)\n",
+      OutputPrintf("==%d==locksan: lock look-ups that found the lock registered: %llu after its record "
+                   "changed, %llu of a lock initialised and never taken, %llu by its first thread after "
+                   "another lock took its cache slot, %llu by another thread (the first use there, or "
+                   "after losing the slot)\n",
                    getpid(), static_cast<unsigned long long>(s.lookups_gen),
                    static_cast<unsigned long long>(s.lookups_untaken),
                    static_cast<unsigned long long>(s.lookups_evicted),
-                   static_cast<unsigned long long>(s.lookups_first));
+                   static_cast<unsigned long long>(s.lookups_other));
       if (g_site_identity)
         OutputPrintf("==%d==locksan: lock_identity=%s: %llu lock classes stand for %llu locks; %llu order "
                      "checks of a lock taken while another lock of its class was held (not checked against "
@@ -2437,7 +2439,7 @@ Stats GetStats() {
     s.registry_lookups = g_rt.registry_lookups;
     s.lookups_gen = g_rt.lookups_gen;
     s.lookups_evicted = g_rt.lookups_evicted;
-    s.lookups_first = g_rt.lookups_first;
+    s.lookups_other = g_rt.lookups_other;
     s.lookups_untaken = g_rt.lookups_untaken;
     s.revived = g_rt.revived;
     s.parked = g_rt.parked_live;

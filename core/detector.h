@@ -666,18 +666,25 @@ extern std::atomic<u64> g_free_counts[4];
 #else
 #define LOCKSAN_FREE_COUNT(i) ((void)0)
 #endif
-LOCKSAN_ALWAYS_INLINE bool PageMayHoldLocks(uptr page) {
+// PageBitSet — the page's summary bit is set: the page may have a live lock.
+LOCKSAN_ALWAYS_INLINE bool PageBitSet(uptr page) {
   u32 i = LivePageIndex(page);
-  if (!(g_live_page_bits[i / 64].load(std::memory_order_relaxed) & (u64{1} << (i % 64)))) return false;
+  return g_live_page_bits[i / 64].load(std::memory_order_relaxed) & (u64{1} << (i % 64));
+}
+// PageMayHoldLocks — the summary bit, then the page's slot: the page has a live lock (or shares the
+// slot with one that has).
+LOCKSAN_ALWAYS_INLINE bool PageMayHoldLocks(uptr page) {
+  if (!PageBitSet(page)) return false;
   LOCKSAN_FREE_COUNT(1);
-  bool counts = SlotCountsFor(g_live_pages[i].tag.load(std::memory_order_relaxed), page);
+  bool counts = SlotCountsFor(g_live_pages[LivePageIndex(page)].tag.load(std::memory_order_relaxed), page);
   if (counts) LOCKSAN_FREE_COUNT(2);
   return counts;
 }
 // Set once the runtime is initialised, if detect_heap_reuse is on: free() looks for locks.
 extern bool g_free_filter __attribute__((visibility("hidden")));
 
-// g_line_hints — free()'s first test: 4,096 words (32 KiB), word LineHintIndex(page) the OR of the
+// g_line_hints — free()'s second test, after the page's summary bit: 4,096 words (32 KiB), word
+// LineHintIndex(page) the OR of the
 // line bitmaps (bit i: a live lock starts in the page's 64-byte line i) of the pages that hash to it.
 // A block none of whose lines has its bit holds no live lock, whatever page shares the word. In a
 // PyTorch training step three frees in four are of blocks in a page with a live lock (docs/gpu.md):
@@ -694,11 +701,6 @@ LOCKSAN_ALWAYS_INLINE bool LinesMayHoldLocks(uptr page, uptr lo, uptr hi) {
   return g_line_hints[LineHintIndex(page)].load(std::memory_order_relaxed) & mask;
 }
 
-// PageBitSet — the page's summary bit (g_live_page_bits) is set: the page may have a live lock.
-LOCKSAN_ALWAYS_INLINE bool PageBitSet(uptr page) {
-  u32 i = LivePageIndex(page);
-  return g_live_page_bits[i / 64].load(std::memory_order_relaxed) & (u64{1} << (i % 64));
-}
 // PagePartMayHoldLocks — [lo, hi), within `page`: the summary bit (4 KiB, which rejects most blocks
 // of most heaps), then the line hints (32 KiB, which reject most of the rest).
 LOCKSAN_ALWAYS_INLINE bool PagePartMayHoldLocks(uptr page, uptr lo, uptr hi) {
@@ -747,7 +749,7 @@ struct Stats {
   u64 frees_forget;   // ForgetRange calls (freed memory, unloaded libraries, exited threads' stacks)
   u64 frees_found;    // ... of which found a lock to forget
   u64 registry_lookups;  // acquisitions that missed the thread's lock cache and searched the registry
-  u64 lookups_gen, lookups_evicted, lookups_first, lookups_untaken;  // ... that found it registered
+  u64 lookups_gen, lookups_evicted, lookups_other, lookups_untaken;  // ... that found it registered
   u64 signal_blocks;  // ScopedBlockSignals scopes that called sigprocmask
   size_t dead_threads;  // records of exited threads kept for reports
   u64 dead_dropped;     // ... and dropped (nothing left named them)

@@ -495,6 +495,9 @@ struct MemoEntry {
   // uptr frames[depth], slots[depth] follow: each return address and where it is on the stack.
 };
 std::atomic<u64> g_memo_hits{0}, g_memo_fills{0}, g_memo_stale{0}, g_memo_quick{0};
+// Captures the memo could not serve, by why: a key seen for the first time (or from new callers), a
+// key refused (its frames could not be memoised), a fill over the budget (kMemoFreeFills).
+std::atomic<u64> g_memo_first{0}, g_memo_refused{0}, g_memo_over_budget{0};
 
 }  // namespace
 
@@ -693,6 +696,7 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
   }
   if (stale && g_capture_timing) g_memo_stale.fetch_add(1, std::memory_order_relaxed);
   if (refused || !seen) {
+    if (g_capture_timing) (refused ? g_memo_refused : g_memo_first).fetch_add(1, std::memory_order_relaxed);
     if (!refused) {  // first sighting (of this key, or of this key from these callers)
       victim->pc = pc;
       victim->cfa = cfa;
@@ -727,6 +731,7 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
     return FillMemoEntry(e, n, depth, pcs, depot, aux);
   }
   if (memo->fills >= kMemoFreeFills && memo->fills * kMemoHitsPerFill > memo->hits) {
+    if (g_capture_timing) g_memo_over_budget.fetch_add(1, std::memory_order_relaxed);
     int out = n < depth ? n : depth;  // no slow fill now: the capture is the answer
     memcpy(pcs, p, static_cast<size_t>(out) * sizeof(uptr));
     return out;
@@ -802,10 +807,14 @@ int CaptureTimingLine(char* buf, int size) {
   if ((hits || fills || stale || quick) && len < size - 1) {
     int k = snprintf(buf + len, static_cast<size_t>(size - len),
                      "%sstack memo: %llu stacks reused without an unwind, %llu memoised (%llu from known frame "
-                     "sizes), %llu found changed",
+                     "sizes), %llu found changed; captured without it: %llu first sightings, %llu of keys "
+                     "it refused, %llu past its fill budget",
                      len ? "; " : "", static_cast<unsigned long long>(hits),
                      static_cast<unsigned long long>(fills + quick), static_cast<unsigned long long>(quick),
-                     static_cast<unsigned long long>(stale));
+                     static_cast<unsigned long long>(stale),
+                     static_cast<unsigned long long>(g_memo_first.load(std::memory_order_relaxed)),
+                     static_cast<unsigned long long>(g_memo_refused.load(std::memory_order_relaxed)),
+                     static_cast<unsigned long long>(g_memo_over_budget.load(std::memory_order_relaxed)));
     if (k > 0) len = len + k < size - 1 ? len + k : size - 1;
   }
   return len;

@@ -951,13 +951,17 @@ LockInfo* NewOwnLockLocked(ThreadState* ts, uptr addr, LockKind kind, uptr pc, c
   return li ? li : NewLockInfoLocked(addr, kind);
 }
 
-// FirstLockedStack — a short stack for "first locked at" (depot id). When this thread holds locks,
-// the order check of this same acquisition (CheckAcquireSlow, next) will want the whole stack as the
-// evidence of its new edges: it is captured whole once, here, and kept for that check (SharedCapture).
-u32 FirstLockedStack(ThreadState* ts, uptr addr, uptr pc, uptr sp) {
+// FirstLockedStack — a short stack for "first locked at" (depot id). `fresh_id`: the lock gets an id
+// no edge has; when this thread holds locks, the order check of this same acquisition
+// (CheckAcquireSlow, next) then makes new edges and wants the whole stack as their evidence: it is
+// captured whole once, here, and kept for that check (SharedCapture). A lock that may join a lock
+// class (the class key is this short stack) most often makes no new edge (its class's are known):
+// 8 frames only, and the order check captures the whole stack itself if it needs it (a PyTorch
+// step's ~46 class members, each first locked under the GIL: docs/gpu.md, 2026-11-29).
+u32 FirstLockedStack(ThreadState* ts, uptr addr, uptr pc, uptr sp, bool fresh_id) {
   int first_depth = g_rt.flags.stack_depth < 8 ? g_rt.flags.stack_depth : 8;
   u32 depot;
-  if (ts->Nheld()) {
+  if (fresh_id && ts->Nheld()) {
     ThreadState::SharedCapture& sc = ts->shared_capture;
     int n = AcquisitionStack(ts, pc, sp, sc.pcs, g_rt.flags.stack_depth, &depot);
     sc.n = static_cast<u32>(n);
@@ -1050,7 +1054,7 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
     // pthread_*_init and still never taken) takes it: its own id is on no edge. A thread that took
     // the lock meanwhile wins, and its record serves. A call path that is no class yet (`auto`)
     // leaves the lock its own identity, and the lock counts itself there when forgotten.
-    site_stack = FirstLockedStack(ts, addr, pc, sp);
+    site_stack = FirstLockedStack(ts, addr, pc, sp, /*fresh_id=*/false);
     u64 key = SiteClassKey(kind, site_stack);
     RuntimeLockGuard lock(&g_rt.registry_mu);
     li = g_rt.by_addr->Find(addr);
@@ -1096,7 +1100,7 @@ LockInfo* ResolveLockSlow(ThreadState* ts, uptr addr, LockKind kind, uptr pc, up
     } else if (site_stack) {
       li->first_stack = site_stack;  // captured before it was registered, for its class
     } else if (pc) {
-      li->first_stack = FirstLockedStack(ts, addr, pc, sp);
+      li->first_stack = FirstLockedStack(ts, addr, pc, sp, /*fresh_id=*/true);
     }
     li->driver_call = ts->driver_depth ? InnermostDriverCall(ts) : nullptr;
     li->in_libcuda = li->driver_call != nullptr || InLibcuda(pc);

@@ -486,6 +486,7 @@ struct MemoEntry {
   uptr pc, cfa;  // the key: the lock call's return address and the caller's stack pointer
   u8 state;      // 0: empty, kMemoSeen: the key met once, kMemoFilled, kMemoRefused (not memoisable)
   u8 prefix_n;   // prefix_depot's frames (0: none), fewer than n
+  u8 partial;    // the first n frames of a longer stack (filled for a short answer: a class key)
   u16 n;         // frames
   u32 used;      // the set's clock when last used (the least recently used way is replaced)
   u32 depot;     // StackDepotPut(frames, n)
@@ -619,9 +620,10 @@ u32 PrefixDepot(MemoEntry* e, int k) {
 
 // FillMemoEntry — frames[0..n) and their slots are in place: the entry is memoised; returns the
 // caller's answer (at most `depth` frames).
-int FillMemoEntry(MemoEntry* e, int n, int depth, uptr* pcs, u32* depot, StackMemoAux** aux) {
+int FillMemoEntry(MemoEntry* e, int n, bool partial, int depth, uptr* pcs, u32* depot, StackMemoAux** aux) {
   const uptr* frames = StackMemo::Frames(e);
   e->n = static_cast<u16>(n);
+  e->partial = partial;
   e->depot = StackDepotPut(frames, n);
   e->state = kMemoFilled;
   e->aux = StackMemoAux{};
@@ -672,7 +674,9 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
   for (u32 w = 0; w < kMemoWays; w++) {
     MemoEntry* x = memo->At(set + w);
     if (x->state != 0 && x->pc == pc && x->cfa == cfa) {
-      if (x->state == kMemoFilled) {
+      if (x->state == kMemoFilled && x->partial && depth > x->n) {
+        seen = x;  // memoised for a shorter answer: filled again, whole, for this one
+      } else if (x->state == kMemoFilled) {
         // Only the frames asked for are checked (each return address in its own slot): a shorter
         // answer (a lock's 8-frame "first locked at" stack) reads 8 of the entry's slots, not all.
         int k = x->n < depth ? x->n : depth;
@@ -709,10 +713,14 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
   e->used = now;
   uptr* frames = StackMemo::Frames(e);
   uptr* slots = memo->Slots(e);
-  // The key's second capture: memoise it. First an ordinary capture, whose slots follow from the
-  // caller's CFA when every frame's size is known (a quick fill: what a miss costs anyway).
+  // The key's second capture: memoise it — the frames asked for (a shorter answer, a lock's 8-frame
+  // class key, memoises only those: a partial entry, filled again whole if a longer answer is asked
+  // for; fewer frames to unwind, fewer sizes a quick fill needs, fewer slots that must still hold).
+  // First an ordinary capture, whose slots follow from the caller's CFA when every frame's size is
+  // known (a quick fill: what a miss costs anyway).
+  int target = depth < memo_depth ? depth : memo_depth;
   uptr p[kMaxStackDepth + 16], sp[kMaxStackDepth + 16];
-  int n = CaptureUserStack(p, nullptr, memo_depth);
+  int n = CaptureUserStack(p, nullptr, target);
   bool ok = n > 0 && p[0] == pc;
   uptr at = cfa;  // frame i's stack pointer (its callee's CFA)
   for (int i = 0; ok && i < n; i++) {
@@ -728,7 +736,8 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
   }
   if (ok && SlotsHold(frames, slots, static_cast<u32>(n))) {
     if (g_capture_timing) g_memo_quick.fetch_add(1, std::memory_order_relaxed);
-    return FillMemoEntry(e, n, depth, pcs, depot, aux);
+    // n == target < memo_depth: the stack may go on (partial); fewer: it ended there.
+    return FillMemoEntry(e, n, target < memo_depth && n == target, depth, pcs, depot, aux);
   }
   if (memo->fills >= kMemoFreeFills && memo->fills * kMemoHitsPerFill > memo->hits) {
     if (g_capture_timing) g_memo_over_budget.fetch_add(1, std::memory_order_relaxed);
@@ -737,16 +746,17 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
     return out;
   }
   // Then libgcc, with each frame's stack pointer: its slots, and the sizes of its frames for later.
-  int want = memo_depth + 16;
+  int want = target + 16;
   n = CaptureStackGcc(p, sp, want, 0);
   int first = 0;
   while (first < n && InRuntime(p[first])) first++;
   for (int i = first; i + 1 < n; i++) NoteFrameSize(p[i], sp[i + 1] - sp[i]);
   // A frame's stack pointer is its callee's CFA, so its return address was read at sp - 8.
-  ok = first < n && p[first] == pc && sp[first] == cfa && (n - first >= memo_depth || n < want);
+  ok = first < n && p[first] == pc && sp[first] == cfa && (n - first >= target || n < want);
+  bool partial = target < memo_depth && (n - first > target || n == want);
   uptr last = cfa - 2 * sizeof(uptr);
   int k = 0;
-  for (int i = first; ok && i < n && k < memo_depth; i++, k++) {
+  for (int i = first; ok && i < n && k < target; i++, k++) {
     uptr slot = sp[i] - sizeof(uptr);
     ok = slot > last && slot + sizeof(uptr) <= stack_hi && (slot & (sizeof(uptr) - 1)) == 0;
     frames[k] = p[i];
@@ -757,7 +767,7 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
   memo->fills++;  // paid, memoised or not
   if (ok) {
     if (g_capture_timing) g_memo_fills.fetch_add(1, std::memory_order_relaxed);
-    return FillMemoEntry(e, k, depth, pcs, depot, aux);
+    return FillMemoEntry(e, k, partial, depth, pcs, depot, aux);
   }
   e->state = kMemoRefused;
   k = 0;

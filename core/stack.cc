@@ -675,7 +675,11 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
     MemoEntry* x = memo->At(set + w);
     if (x->state != 0 && x->pc == pc && x->cfa == cfa) {
       if (x->state == kMemoFilled && x->partial && depth > x->n) {
-        seen = x;  // memoised for a shorter answer: filled again, whole, for this one
+        // Memoised for a shorter answer: filled again, whole, for this one. Seen, not filled, from
+        // here: a fill writes the entry's frames and slots before it knows it will succeed, and a
+        // filled entry's depot ids must stay those of its frames.
+        x->state = kMemoSeen;
+        seen = x;
       } else if (x->state == kMemoFilled) {
         // Only the frames asked for are checked (each return address in its own slot): a shorter
         // answer (a lock's 8-frame "first locked at" stack) reads 8 of the entry's slots, not all.

@@ -217,6 +217,7 @@ EOF
       [free_filter]="libasan's free() comes first: locksan's free() interceptor is not called (heap reuse)"
       [free_large]="libasan's free() comes first: locksan's free() interceptor is not called (heap reuse)"
       [lock_revival]="libasan's free() comes first: freed locks are not seen, so none is revived"
+      [class_member_stack]="libasan's free() comes first: freed locks are not seen, so no call path becomes a lock class (base)"
       [realloc_moved]="libasan's realloc() comes first: locksan's realloc() interceptor is not called"
       [rel_many_threads]="the RSS bound: ASan's shadow memory and quarantine grow with the threads"
       [rel_malloc_threshold]="it reads glibc's chunk headers: under ASan the blocks are libasan's"

@@ -487,7 +487,7 @@ struct MemoEntry {
   u8 state;      // 0: empty, kMemoSeen: the key met once, kMemoFilled, kMemoRefused (not memoisable)
   u8 prefix_n;   // prefix_depot's frames (0: none), fewer than n
   u8 partial;    // the first n frames of a longer stack (filled for a short answer: a class key)
-  u16 n;         // frames
+  u8 n;          // frames (at most kMaxStackDepth)
   u32 used;      // the set's clock when last used (the least recently used way is replaced)
   u32 depot;     // StackDepotPut(frames, n)
   u32 prefix_depot;  // StackDepotPut(frames, prefix_n): the last shorter answer's (a lock's 8-frame
@@ -495,6 +495,7 @@ struct MemoEntry {
   StackMemoAux aux;  // the caller's value derived from these frames (see stack.h)
   // uptr frames[depth], slots[depth] follow: each return address and where it is on the stack.
 };
+static_assert(sizeof(MemoEntry) == 48, "a memo entry's header (docs/design.md: the memo's memory)");
 std::atomic<u64> g_memo_hits{0}, g_memo_fills{0}, g_memo_stale{0}, g_memo_quick{0};
 // Captures the memo could not serve, by why: a key seen for the first time (or from new callers), a
 // key refused (its frames could not be memoised), a fill over the budget (kMemoFreeFills).
@@ -622,7 +623,8 @@ u32 PrefixDepot(MemoEntry* e, int k) {
 // caller's answer (at most `depth` frames).
 int FillMemoEntry(MemoEntry* e, int n, bool partial, int depth, uptr* pcs, u32* depot, StackMemoAux** aux) {
   const uptr* frames = StackMemo::Frames(e);
-  e->n = static_cast<u16>(n);
+  static_assert(kMaxStackDepth <= 255, "an entry's frame count is one byte");
+  e->n = static_cast<u8>(n);
   e->partial = partial;
   e->depot = StackDepotPut(frames, n);
   e->state = kMemoFilled;

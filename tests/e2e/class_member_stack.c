@@ -4,8 +4,9 @@
 // edge, and its order check captures the whole stack. 300 objects with a mutex in them (zeroed,
 // never initialised: std::mutex's way), each made, locked and freed 30 frames down while `outer` is
 // held, with the memo off so that every capture unwinds: ~5 whole stacks of ~42 frames and ~290 of
-// 8 (17 with the runtime's own frames, which the unwinder walks first), not ~290 whole ones (before 2026-11-29 every new lock under a held one captured its whole stack
-// once, for an order check that most often needed none).
+// 8 (17 with the runtime's own frames, which the unwinder walks first), not ~290 whole ones (before
+// 2026-11-29 every new lock under a held one captured its whole stack once, for an order check that
+// most often needed none).
 //
 // RUN-OPTIONS: verbosity=1:stack_memo=0:stack_depth=64
 // NATIVE-SAME-OUTPUT
@@ -30,10 +31,10 @@
 //
 // VARIANT: upgrade
 // A partial entry asked for the whole stack: members made 20 frames down with no lock held (no
-// edge: only their 8-frame class key is asked for, which the memo keeps at that key), then a static mutex of the same class locked at the same call and depth
-// while another lock, `outer2`, is held — a new edge, whose evidence is the whole stack at that key:
-// the entry is filled again, whole. Then the inversion: the report's stack of that edge goes down
-// to main, not 8 frames.
+// edge: only their 8-frame class key is asked for, which the memo keeps at that key), then a static
+// mutex of the same class locked at the same call and depth while another lock, `outer2`, is held —
+// a new edge, whose evidence is the whole stack at that key: the entry is filled again, whole. Then
+// the inversion: the report's stack of that edge goes down to main, not 8 frames.
 // ARGS: upgrade
 // RUN-OPTIONS: verbosity=1:stack_depth=64:lock_identity=site
 // EXPECT-EXIT: 66

@@ -38,6 +38,8 @@ int CaptureUserStack(uptr* pcs, uptr* sps, int depth);
 // every frame's size is known (learnt per return address from libgcc's fills), else by libgcc's
 // unwinder, which gives each frame's stack pointer (within a budget: such a fill costs ~10-20
 // captures). 4-way sets: a call made at one depth from several callers keeps a stack per caller.
+// A key asked for fewer frames than the memo's depth (a lock's 8-frame class key) is memoised with
+// those frames only — a partial entry — and filled again whole when a longer answer is asked for.
 // Exact for frames whose size is fixed at each call site; a frame with a variable-size allocation
 // (alloca, a VLA) above the caller could, called from elsewhere with another size, leave a stale
 // return address exactly where an old slot was, and the memo would then give that frame's old

@@ -723,10 +723,9 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
   // class key, memoises only those: a partial entry, filled again whole if a longer answer is asked
   // for; fewer frames to unwind, fewer sizes a quick fill needs, fewer slots that must still hold).
   // First an ordinary capture, whose slots follow from the caller's CFA when every frame's size is
-  // known (a quick fill: what a miss costs anyway).
-  int target = depth < memo_depth ? depth : memo_depth;
+  // known (a quick fill: what a miss costs anyway). (depth <= memo_depth: clamped above.)
   uptr p[kMaxStackDepth + 16], sp[kMaxStackDepth + 16];
-  int n = CaptureUserStack(p, nullptr, target);
+  int n = CaptureUserStack(p, nullptr, depth);
   bool ok = n > 0 && p[0] == pc;
   uptr at = cfa;  // frame i's stack pointer (its callee's CFA)
   for (int i = 0; ok && i < n; i++) {
@@ -742,8 +741,8 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
   }
   if (ok && SlotsHold(frames, slots, static_cast<u32>(n))) {
     if (g_capture_timing) g_memo_quick.fetch_add(1, std::memory_order_relaxed);
-    // n == target < memo_depth: the stack may go on (partial); fewer: it ended there.
-    return FillMemoEntry(e, n, target < memo_depth && n == target, depth, pcs, depot, aux);
+    // n == depth < memo_depth: the stack may go on (partial); fewer: it ended there.
+    return FillMemoEntry(e, n, depth < memo_depth && n == depth, depth, pcs, depot, aux);
   }
   if (memo->fills >= kMemoFreeFills && memo->fills * kMemoHitsPerFill > memo->hits) {
     if (g_capture_timing) g_memo_over_budget.fetch_add(1, std::memory_order_relaxed);
@@ -752,17 +751,17 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
     return out;
   }
   // Then libgcc, with each frame's stack pointer: its slots, and the sizes of its frames for later.
-  int want = target + 16;
+  int want = depth + 16;
   n = CaptureStackGcc(p, sp, want, 0);
   int first = 0;
   while (first < n && InRuntime(p[first])) first++;
   for (int i = first; i + 1 < n; i++) NoteFrameSize(p[i], sp[i + 1] - sp[i]);
   // A frame's stack pointer is its callee's CFA, so its return address was read at sp - 8.
-  ok = first < n && p[first] == pc && sp[first] == cfa && (n - first >= target || n < want);
-  bool partial = target < memo_depth && (n - first > target || n == want);
+  ok = first < n && p[first] == pc && sp[first] == cfa && (n - first >= depth || n < want);
+  bool partial = depth < memo_depth && (n - first > depth || n == want);
   uptr last = cfa - 2 * sizeof(uptr);
   int k = 0;
-  for (int i = first; ok && i < n && k < target; i++, k++) {
+  for (int i = first; ok && i < n && k < depth; i++, k++) {
     uptr slot = sp[i] - sizeof(uptr);
     ok = slot > last && slot + sizeof(uptr) <= stack_hi && (slot & (sizeof(uptr) - 1)) == 0;
     frames[k] = p[i];

@@ -1718,21 +1718,6 @@ void RestoreOuterWait(ThreadState* ts) {
   ts->wait_addr.store(o.addr, std::memory_order_release);
 }
 
-void SetOuterWait(ThreadState* ts, bool set) {
-  if (!set) {
-    ts->outer_wait = {};
-  } else {
-    ts->outer_wait.addr = ts->wait_addr.load(std::memory_order_relaxed);
-    ts->outer_wait.lock = ts->wait_lock.load(std::memory_order_relaxed);
-  }
-  UpdateEndSlow(ts);
-}
-
-void UpdateEndSlow(ThreadState* ts) {
-  ts->end_slow = (ts->outer_wait.addr != 0) | (ts->fresh_lock != nullptr) | g_acquire_stacks;
-  ts->no_tail = !g_mutex_tail;
-}
-
 int EndAcquireInPlaceSlow(ThreadState* ts, HeldLock* h, int rc, bool acquired, bool is_try) {
   if (!is_try) {
     if (!ts->outer_wait.addr) ts->wait_addr.store(0, std::memory_order_relaxed);

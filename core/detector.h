@@ -354,7 +354,10 @@ bool TailWaitPending(const ThreadState* t, uptr wait);
 bool HeldEntryIsPending(const ThreadState* t, u32 i, u32 n);
 
 // UpdateEndSlow — recomputes ThreadState::end_slow after outer_wait or fresh_lock changed.
-void UpdateEndSlow(ThreadState* ts);
+LOCKSAN_ALWAYS_INLINE void UpdateEndSlow(ThreadState* ts) {
+  ts->end_slow = (ts->outer_wait.addr != 0) | (ts->fresh_lock != nullptr) | g_acquire_stacks;
+  ts->no_tail = !g_mutex_tail;
+}
 
 LOCKSAN_ALWAYS_INLINE u64 ChainStep(u64 prev, u64 id, u8 mode, u8 flags) {
   u64 h = (prev ^ (id << 4 | (flags & kHeldProbe) | static_cast<u64>(mode) << 1 | (flags & kHeldTry))) *
@@ -553,7 +556,16 @@ LOCKSAN_ALWAYS_INLINE int EndAcquireInPlace(ThreadState* ts, HeldLock* h, int rc
 }
 
 // SetOuterWait — the wait just published by BeginAcquire becomes the outer wait (or none: clear).
-void SetOuterWait(ThreadState* ts, bool set);
+// Inline: every GIL take sets it and clears it.
+LOCKSAN_ALWAYS_INLINE void SetOuterWait(ThreadState* ts, bool set) {
+  if (!set) {
+    ts->outer_wait = {};
+  } else {
+    ts->outer_wait.addr = ts->wait_addr.load(std::memory_order_relaxed);
+    ts->outer_wait.lock = ts->wait_lock.load(std::memory_order_relaxed);
+  }
+  UpdateEndSlow(ts);
+}
 
 // EndAcquire — after the lock call; `acquired` is whether the call took the lock.
 LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired) {

@@ -19,12 +19,15 @@ uptr g_gil_mutex = 0;
 uptr g_gil_cond = 0;
 uptr g_gil_switch_mutex = 0;
 uptr g_gil_switch_cond = 0;
+uptr g_gil_lock_addr = 0;
+const volatile int* g_gil_locked = nullptr;
+const char* const volatile* g_gil_holder = nullptr;
+int g_ts_thread_id_off = 0;
+bool g_gil_trace = false;
 
 namespace {
 
 std::atomic<int> g_state{0};  // 0: no CPython, 1: CPython present, not located yet, 2: located, 3: refused
-uptr g_gil_lock_addr = 0;  // the GIL's identity in the graph: the address of its `locked` word
-const volatile int* g_gil_locked = nullptr;
 const char* g_status = "no CPython in this process";
 RuntimeMutex g_locate_mu;
 std::atomic<uptr> g_interp_lo{0}, g_interp_hi{0};
@@ -57,6 +60,9 @@ void TryLocate() {
   g_gil_switch_mutex = reinterpret_cast<uptr>(info.switch_mutex);
   g_gil_switch_cond = reinterpret_cast<uptr>(info.switch_cond);
   g_gil_locked = info.locked;
+  g_gil_holder = info.last_holder;
+  g_ts_thread_id_off = info.ts_thread_id_offset;
+  g_gil_trace = GetFlags().verbosity >= 3;
   g_gil_lock_addr = reinterpret_cast<uptr>(info.locked);
   g_gil_cond = reinterpret_cast<uptr>(info.cond);
   __atomic_store_n(&g_gil_mutex, reinterpret_cast<uptr>(info.mutex), __ATOMIC_RELEASE);
@@ -262,36 +268,9 @@ bool GilIsInternal(uptr addr) {
          addr == g_gil_switch_cond;
 }
 
-void OnGilMutexLock(ThreadState* ts, uptr pc, uptr sp) {
-  ts->gil_taking = true;
-  CudaOnGilTake(ts, pc, sp);
-  // Order check "held locks -> GIL" before the thread can block waiting for the GIL.
-  BeginAcquire(ts, g_gil_lock_addr, LockKind::kGil, kWrite, false, pc, sp, &ts->gil_acquire);
-  SetOuterWait(ts, true);
-}
-
-int GilLockedWord() { return __atomic_load_n(g_gil_locked, __ATOMIC_ACQUIRE); }
-
-void OnGilMutexUnlock(ThreadState* ts, int locked) {
-  if (GetFlags().verbosity >= 3)
-    OutputPrintf("locksan: gil unlock T%u holds=%d taking=%d locked=%d owner=%d nheld=%u\n", ts->number,
-                 ts->holds_gil, ts->gil_taking, locked, python::CurrentThreadHoldsGil(), ts->Nheld());
-  if (ts->gil_taking) {
-    ts->gil_taking = false;
-    SetOuterWait(ts, false);
-    // After the unlock: if this thread took the GIL it still holds it (locked, with this thread as
-    // its last holder); if it gave up (a thread that must exit), another thread's holding is not
-    // this thread's.
-    bool acquired = locked == 1 && python::ThisThreadTookMainGil();
-    EndAcquire(ts, &ts->gil_acquire, acquired);
-    if (acquired) ts->holds_gil = true;
-    return;
-  }
-  if (ts->holds_gil && locked == 0) {
-    ts->holds_gil = false;
-    OnRelease(ts, g_gil_lock_addr);
-    CudaOnGilReleased(ts);
-  }
+void GilTrace(ThreadState* ts, int locked) {
+  OutputPrintf("locksan: gil unlock T%u holds=%d taking=%d locked=%d owner=%d nheld=%u\n", ts->number,
+               ts->holds_gil, ts->gil_taking, locked, python::CurrentThreadHoldsGil(), ts->Nheld());
 }
 
 }  // namespace locksan

@@ -9,6 +9,9 @@
 // M, C, SM and the switch condition are never locks of the graph themselves.
 // Python stacks (file, line, function) are stored in their own depot, by id, like native stacks.
 #pragma once
+#include <pthread.h>
+
+#include "core/cuda.h"
 #include "core/detector.h"
 #include "core/python/pystack.h"
 
@@ -35,17 +38,73 @@ bool GilLocated();
 bool InInterpreterCode(uptr pc);
 const char* GilStatus();
 
+// The GIL's identity in the graph (the address of its `locked` word), and that word itself; 0 and
+// nullptr until located. Read by the inline GIL events below.
+extern uptr g_gil_lock_addr __attribute__((visibility("hidden")));
+extern const volatile int* g_gil_locked __attribute__((visibility("hidden")));
+// The GIL's last holder (&gil->last_holder) and the offset of PyThreadState's thread id: the common
+// case of "this thread took the GIL" inline (TookGil below). nullptr and 0 until located.
+extern const char* const volatile* g_gil_holder __attribute__((visibility("hidden")));
+extern int g_ts_thread_id_off __attribute__((visibility("hidden")));
+// verbosity >= 3: every unlock of the GIL's mutex is traced (GilTrace).
+extern bool g_gil_trace __attribute__((visibility("hidden")));
+void GilTrace(ThreadState* ts, int locked);
+
 // OnGilMutexLock — take_gil starts: lock(gil->mutex) by a thread that neither holds the GIL nor is
-// already taking it (the interceptor returns before the call for drop_gil and nested locks).
-void OnGilMutexLock(ThreadState* ts, uptr pc, uptr sp);
+// already taking it (the interceptor returns before the call for drop_gil and nested locks). The
+// order check "held locks -> GIL" runs before the thread can block waiting for the GIL, and the wait
+// stays published (the outer wait) while the thread waits on the GIL's condition.
+//
+// The GIL events are inline (into the interceptors of the GIL's mutex): every GIL round trip — each
+// blocking call a Python thread makes — runs them, and out of line they were half their cost.
+LOCKSAN_ALWAYS_INLINE void OnGilMutexLock(ThreadState* ts, uptr pc, uptr sp) {
+  ts->gil_taking = true;
+  CudaOnGilTake(ts, pc, sp);
+  BeginAcquire(ts, g_gil_lock_addr, LockKind::kGil, kWrite, false, pc, sp, &ts->gil_acquire);
+  SetOuterWait(ts, true);
+}
+
 // GilLockedWord — the GIL's `locked` word, read just before unlock(gil->mutex); OnGilMutexUnlock is
 // called with it just after the unlock. The bookkeeping of a take (the order check's end, the held
 // entry) or of a drop (the entry popped) runs outside the GIL mutex's critical section: every thread
 // that takes or drops the GIL, or asks for it, waits on that mutex. The thread's state is consistent
 // by then: a take is judged after the unlock by the GIL's holder (this thread still holds the GIL, or
 // never got it), a drop by the word read under the mutex.
-int GilLockedWord();
-void OnGilMutexUnlock(ThreadState* ts, int locked_before_unlock);
+LOCKSAN_ALWAYS_INLINE int GilLockedWord() { return __atomic_load_n(g_gil_locked, __ATOMIC_ACQUIRE); }
+
+// TookGil — after take_gil's unlock of the GIL mutex: the GIL is locked and this thread took it
+// last (python::ThisThreadTookMainGil). Its common case inline: the last holder is this thread's
+// state as last seen, and still carries this thread's id; otherwise the full check.
+LOCKSAN_ALWAYS_INLINE bool TookGil() {
+  if (__atomic_load_n(g_gil_locked, __ATOMIC_ACQUIRE) != 1) return false;
+  const char* holder = *g_gil_holder;
+  if (LOCKSAN_LIKELY(holder != nullptr && holder == python::t_own_tstate)) {
+    unsigned long tid;
+    __builtin_memcpy(&tid, holder + g_ts_thread_id_off, sizeof tid);
+    if (LOCKSAN_LIKELY(tid == static_cast<unsigned long>(pthread_self()))) return true;
+  }
+  return python::ThisThreadTookMainGil();
+}
+
+LOCKSAN_ALWAYS_INLINE void OnGilMutexUnlock(ThreadState* ts, int locked) {
+  if (LOCKSAN_UNLIKELY(g_gil_trace)) GilTrace(ts, locked);
+  if (ts->gil_taking) {
+    ts->gil_taking = false;
+    SetOuterWait(ts, false);
+    // After the unlock: if this thread took the GIL it still holds it (locked, with this thread as
+    // its last holder); if it gave up (a thread that must exit), another thread's holding is not
+    // this thread's.
+    bool acquired = locked == 1 && TookGil();
+    EndAcquire(ts, &ts->gil_acquire, acquired);
+    if (acquired) ts->holds_gil = true;
+    return;
+  }
+  if (ts->holds_gil && locked == 0) {
+    ts->holds_gil = false;
+    OnRelease(ts, g_gil_lock_addr);
+    if (LOCKSAN_UNLIKELY(ts->holds_stream)) CudaOnGilReleased(ts);
+  }
+}
 
 // The calling thread's Python stack, stored; 0 if it has none (or no CPython).
 u32 CapturePyStack();

@@ -185,21 +185,53 @@ LOCKSAN_EXPORT int pthread_mutex_destroy(pthread_mutex_t* m) {
 }
 
 namespace {
-LOCKSAN_NOINLINE int GilMutexLock(pthread_mutex_t* m, uptr pc, uptr sp) {
+// GilMutexLock / GilMutexUnlock — the GIL's mutex. A thread with a state (tracking on) takes the
+// fast path: the real functions are resolved (see pthread_mutex_lock below), and the thread is
+// marked busy for the detector's work with one store each way.
+// GilTakeCall — lock(gil->mutex) when take_gil starts (the thread neither holds the GIL nor is
+// taking it). Out of line, so that drop_gil's lock (GilMutexLock's common case) saves no register.
+LOCKSAN_NOINLINE int GilTakeCall(ThreadLocal& tl, ThreadState* ts, pthread_mutex_t* m, uptr pc, uptr sp) {
+  tl.in_runtime = 1;  // a signal handler interrupting us must not re-enter the detector
+  OnGilMutexLock(ts, pc, sp);
+  tl.in_runtime = 0;
+  return REAL(pthread_mutex_lock)(m);
+}
+
+LOCKSAN_NOINLINE int GilMutexLockSlow(pthread_mutex_t* m, uptr pc, uptr sp) {
   LOCKSAN_REAL_INIT(pthread_mutex_lock);
   ThreadState* ts = CurrentThread();
-  // drop_gil (the thread holds the GIL) or a nested lock of the mutex while taking it: nothing to do.
   if (!ts || ts->holds_gil || ts->gil_taking) return REAL(pthread_mutex_lock)(m);
-  ScopedInRuntime busy;  // a signal handler interrupting us must not re-enter the detector
+  ScopedInRuntime busy;
   OnGilMutexLock(ts, pc, sp);
   return REAL(pthread_mutex_lock)(m);
 }
 
+LOCKSAN_ALWAYS_INLINE int GilMutexLock(pthread_mutex_t* m, uptr pc, uptr sp) {
+  ThreadLocal& tl = t_local;
+  if (LOCKSAN_LIKELY(TrackingOn(tl))) {
+    ThreadState* ts = tl.ts;
+    // drop_gil (the thread holds the GIL) or a nested lock of the mutex while taking it: nothing to do.
+    if (ts->holds_gil || ts->gil_taking) return REAL(pthread_mutex_lock)(m);
+    return GilTakeCall(tl, ts, m, pc, sp);
+  }
+  return GilMutexLockSlow(m, pc, sp);
+}
+
 LOCKSAN_NOINLINE int GilMutexUnlock(pthread_mutex_t* m) {
+  ThreadLocal& tl = t_local;
+  if (LOCKSAN_LIKELY(TrackingOn(tl))) {
+    ThreadState* ts = tl.ts;
+    tl.in_runtime = 1;  // a signal handler interrupting us must not re-enter the detector
+    // The GIL's state under its mutex; the bookkeeping after the unlock (see GilLockedWord).
+    int locked = GilLockedWord();
+    int rc = REAL(pthread_mutex_unlock)(m);
+    OnGilMutexUnlock(ts, locked);
+    tl.in_runtime = 0;
+    return rc;
+  }
   LOCKSAN_REAL_INIT(pthread_mutex_unlock);
   if (ThreadState* ts = CurrentThread()) {
-    ScopedInRuntime busy;  // a signal handler interrupting us must not re-enter the detector
-    // The GIL's state under its mutex; the bookkeeping after the unlock (see GilLockedWord).
+    ScopedInRuntime busy;
     int locked = GilLockedWord();
     int rc = REAL(pthread_mutex_unlock)(m);
     OnGilMutexUnlock(ts, locked);

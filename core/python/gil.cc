@@ -313,6 +313,8 @@ bool LocateGil(GilInfo* out, const char** why) {
   out->switch_cond = gil + l.gil_switch_cond;
   out->switch_mutex = gil + l.gil_switch_mutex;
   out->locked = reinterpret_cast<const volatile int*>(gil + l.gil_locked);
+  out->last_holder = reinterpret_cast<const char* const volatile*>(gil + l.gil_last_holder);
+  out->ts_thread_id_offset = l.ts_thread_id;
   internal::Publish(pp);
   if (why != nullptr) *why = nullptr;
   return true;

@@ -35,6 +35,8 @@ struct GilInfo {
   const void* switch_cond = nullptr;   // FORCE_SWITCHING cond (drop_gil waits on it); never a report source
   const void* switch_mutex = nullptr;  // FORCE_SWITCHING mutex (take_gil and drop_gil lock it inside/after mutex)
   const volatile int* locked = nullptr;  // gil->locked: -1 not created, 0 free, 1 held
+  const char* const volatile* last_holder = nullptr;  // &gil->last_holder (a PyThreadState*)
+  int ts_thread_id_offset = 0;         // of PyThreadState's thread_id (a pthread_t)
   int version_hex = 0;                 // e.g. 0x030b07f0 (3.7–3.10: level/serial read from the version string)
   bool free_threaded = false;          // true only when refused because the build is free-threaded
 };

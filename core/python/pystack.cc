@@ -350,7 +350,7 @@ bool CurrentThreadHoldsGil() {
 // This thread's PyThreadState as the last full check (HeldTstate) found it: ThisThreadTookMainGil
 // compares the GIL's last holder with it before it reads anything through the holder, so that a
 // thread that gave up the GIL never reads another thread's state (which may be freed meanwhile).
-static __thread const char* t_own_tstate __attribute__((tls_model("initial-exec")));
+__thread const char* t_own_tstate __attribute__((tls_model("initial-exec")));
 
 bool ThisThreadTookMainGil() {
   const ProcessPython* pp = internal::Published();

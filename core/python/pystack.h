@@ -66,6 +66,9 @@ bool CurrentThreadHoldsGil();
 // thread's state as the last full check found it (and still carries this thread's id); otherwise the
 // full check, which reads only this thread's own state. False without a located CPython.
 bool ThisThreadTookMainGil();
+// This thread's PyThreadState as the last full check found it (nullptr before): the common case of
+// ThisThreadTookMainGil compares the GIL's last holder with it (inline in core/gil.h).
+extern __thread const char* t_own_tstate __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
 }  // namespace python
 }  // namespace locksan

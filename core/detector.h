@@ -721,8 +721,13 @@ LOCKSAN_ALWAYS_INLINE bool PagePartMayHoldLocks(uptr page, uptr lo, uptr hi) {
 
 // FreedBlockMayHoldLocks — MayHoldLocks with its most common answers inline: a block within two
 // pages, none of whose lines has a live lock's start, holds none.
+// FreedBlockTest is the same test, not counted (for a caller that counted the block already).
+LOCKSAN_ALWAYS_INLINE bool FreedBlockTest(uptr lo, uptr hi);
 LOCKSAN_ALWAYS_INLINE bool FreedBlockMayHoldLocks(uptr lo, uptr hi) {
   LOCKSAN_FREE_COUNT(0);
+  return FreedBlockTest(lo, hi);
+}
+LOCKSAN_ALWAYS_INLINE bool FreedBlockTest(uptr lo, uptr hi) {
   uptr p0 = lo >> kPageShift, p1 = (hi - 1) >> kPageShift;
   if (LOCKSAN_LIKELY(p1 == p0)) {
     if (!PagePartMayHoldLocks(p0, lo, hi)) return false;

@@ -848,13 +848,44 @@ LOCKSAN_ALWAYS_INLINE size_t ExtentIfMayHoldLocks(void* p) {
 }
 }  // namespace
 
-LOCKSAN_EXPORT void free(void* p) {
+// free() has two paths. Its inline path, once the real free is known, blocks are looked into
+// (detect_heap_reuse) and their sizes read from glibc's chunk headers (g_free_inline): a block within
+// one page none of whose lines has a live lock's start (most blocks of most heaps) goes to the real
+// free with no register saved; any other block is tested whole out of line (FreeTestedCall). Every
+// other case takes FreeSlow, which also turns the inline path on once those conditions hold (each is
+// set once, at start-up, and never cleared).
+namespace {
+bool g_free_inline = false;
+
+LOCKSAN_NOINLINE void FreeTestedCall(void* p, size_t n) {
+  if (FreedBlockTest(ADDR(p), ADDR(p) + n)) ForgetRange(ADDR(p), ADDR(p) + n);
+  REAL(free)(p);
+}
+
+LOCKSAN_NOINLINE void FreeSlow(void* p) {
   if (LOCKSAN_UNLIKELY(!REAL(free))) {
     // Called while dlsym itself runs (before the real free is known): leak the block.
     if (!ResolveFree()) return;
   }
+  if (g_free_filter && g_heap_tracking_ok && g_glibc_chunk_sizes && !g_free_inline)
+    __atomic_store_n(&g_free_inline, true, __ATOMIC_RELAXED);
   if (size_t n = ExtentIfMayHoldLocks(p)) ForgetRange(ADDR(p), ADDR(p) + n);
   REAL(free)(p);
+}
+}  // namespace
+
+LOCKSAN_EXPORT void free(void* p) {
+  if (LOCKSAN_LIKELY(__atomic_load_n(&g_free_inline, __ATOMIC_RELAXED))) {
+    if (LOCKSAN_LIKELY(p != nullptr) && LOCKSAN_LIKELY(!t_local.in_runtime)) {
+      LOCKSAN_FREE_COUNT(0);
+      uptr lo = ADDR(p), hi = lo + ChunkUsableSize(p);
+      if (LOCKSAN_UNLIKELY((lo >> kPageShift) != ((hi - 1) >> kPageShift) ||
+                           PagePartMayHoldLocks(lo >> kPageShift, lo, hi)))
+        return FreeTestedCall(p, hi - lo);
+    }
+    return REAL(free)(p);
+  }
+  FreeSlow(p);
 }
 
 // realloc: a block that moves is freed inside the allocator, where free() above does not see it, and

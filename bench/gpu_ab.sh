@@ -5,7 +5,8 @@
 # the DataLoader workers are other processes), each with its ratio to native's median and the median
 # [min–max] of its per-round ratios to native's run of the same round; and, where the machine has a
 # PMU, the main process's user-space cycles and retired instructions over the loop (bench/pmu.py),
-# which the machine's speed does not move. Configurations:
+# which the machine's speed does not move; and a distribution-free interval for the median of the
+# per-round ratios (bench/ab_summary.py, which also pools the results of several runs). Configurations:
 #   native                  no preload
 #   passthrough             bench/passthrough_preload.c: the same interposed functions, forwarding only
 #   NAME=LIB[@OPTIONS]      LD_PRELOAD=LIB with LOCKSAN_OPTIONS=OPTIONS (':'-separated), e.g.
@@ -66,47 +67,4 @@ for ((r = 0; r < ROUNDS; r++)); do
            "${loop:-failed (see $W/$name.$r.err)}" "${cpu:-?}" "${cyc:+, cycles $cyc, instructions ${ins:-?}}"
   done
 done
-python3 - "$W/results.tsv" <<'EOF'
-import statistics, sys
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-METRICS = ["steady loop, wall", "main-process CPU over the loop", "main-process cycles (user)",
-           "main-process instructions (user)"]
-UNITS = [" s", " s", "", ""]
-order, vals, by_round = [], {}, {}
-for row in rows:
-    name, rnd, nums = row[0], row[1], row[2:] + ["nan"] * (len(METRICS) + 2 - len(row))
-    if name not in vals:
-        order.append(name)
-        vals[name] = [[] for _ in METRICS]
-    for k, v in enumerate(nums[:len(METRICS)]):
-        if v != "nan":
-            vals[name][k].append(float(v))
-            by_round[(name, k, rnd)] = float(v)
-def fmt(x, k):
-    return "%.3f%s" % (x, UNITS[k]) if UNITS[k] else "%.4g" % x
-def cell(v, base, k):
-    if not v:
-        return "failed | —"
-    m = statistics.median(v)
-    return "%s [%s–%s] | %s" % (fmt(m, k), fmt(min(v), k), fmt(max(v), k), "×%.3f" % (m / base) if base else "—")
-def paired(name, k):
-    # The configurations of a round run back to back: a round's ratio to native's run of the same
-    # round is what a change of the machine's speed between rounds moves least.
-    if name == "native":
-        return "—"
-    r = [v / by_round[("native", k, rnd)] for (n, kk, rnd), v in by_round.items()
-         if n == name and kk == k and by_round.get(("native", k, rnd), 0) > 0]
-    if not r:
-        return "—"
-    return "×%.3f [%.3f–%.3f] (%d)" % (statistics.median(r), min(r), max(r), len(r))
-nat = vals.get("native")
-base = [statistics.median(nat[k]) if nat and nat[k] else None for k in range(len(METRICS))]
-# The counters' columns only where some run had them (bench/pmu.py: a machine without a PMU has none).
-shown = [k for k in range(len(METRICS)) if k < 2 or any(vals[n][k] for n in order)]
-print("| configuration | " + " | ".join("%s: median [min–max] | vs native | paired by round: median [min–max] "
-                                      "(rounds)" % METRICS[k] for k in shown) + " |")
-print("|---|" + "---|---|---|" * len(shown))
-for name in order:
-    print("| %s | " % name + " | ".join("%s | %s" % (cell(vals[name][k], base[k], k), paired(name, k))
-                                       for k in shown) + " |")
-EOF
+python3 "$ROOT/bench/ab_summary.py" "$W/results.tsv"

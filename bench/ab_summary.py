@@ -14,7 +14,10 @@ with P(Binomial(n, 1/2) < k) <= 2.5%, which hold the median with probability >= 
 ratios' distribution (n = 9: x(2)–x(8), 96.1%). A target like "≤ 1.05×" is met with that confidence
 only when the interval's upper end is at most 1.05.
 
-    bench/ab_summary.py FILE [FILE ...]
+--base NAME pairs and compares with another configuration than native (e.g. the pass-through
+preload, to separate what interposing costs from what the detector does).
+
+    bench/ab_summary.py [--base NAME] FILE [FILE ...]
 """
 import math
 import re
@@ -74,7 +77,7 @@ def median_interval(xs, level=0.95):
     return s[k - 1], s[n - k], 1 - 2 * cdf
 
 
-def table(rows):
+def table(rows, base_name="native"):
     order, vals, by_round = [], {}, {}
     for name, rnd, nums in rows:
         if name not in vals:
@@ -98,10 +101,10 @@ def table(rows):
     def paired(name, k):
         # The configurations of a round run back to back: a round's ratio to native's run of the same
         # round is what a change of the machine's speed between rounds moves least.
-        if name == "native":
+        if name == base_name:
             return "— | —"
-        r = [v / by_round[("native", k, rnd)] for (n, kk, rnd), v in by_round.items()
-             if n == name and kk == k and by_round.get(("native", k, rnd), 0) > 0]
+        r = [v / by_round[(base_name, k, rnd)] for (n, kk, rnd), v in by_round.items()
+             if n == name and kk == k and by_round.get((base_name, k, rnd), 0) > 0]
         if not r:
             return "— | —"
         ci = median_interval(r)
@@ -109,13 +112,13 @@ def table(rows):
             statistics.median(r), min(r), max(r), len(r),
             "%.3f–%.3f (%.1f%%)" % (ci[0], ci[1], 100 * ci[2]) if ci else "too few rounds")
 
-    nat = vals.get("native")
+    nat = vals.get(base_name)
     base = [statistics.median(nat[k]) if nat and nat[k] else None for k in range(len(METRICS))]
     # The counters' columns only where some run had them (bench/pmu.py: a machine without a PMU has none).
     shown = [k for k in range(len(METRICS)) if k < 2 or any(vals[n][k] for n in order)]
     out = ["| configuration | " + " | ".join(
-        "%s: median [min–max] | vs native | paired by round: median [min–max] (rounds) | "
-        "median of the paired ratios, ≥ 95%% interval" % METRICS[k] for k in shown) + " |",
+        "%s: median [min–max] | vs %s | paired by round: median [min–max] (rounds) | "
+        "median of the paired ratios, ≥ 95%% interval" % (METRICS[k], base_name) for k in shown) + " |",
         "|---|" + "---|---|---|---|" * len(shown)]
     for name in order:
         out.append("| %s | " % name + " | ".join("%s | %s" % (cell(vals[name][k], base[k], k), paired(name, k))
@@ -127,6 +130,12 @@ def main(argv):
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         sys.stdout.write(__doc__)
         return 0 if len(argv) >= 2 else 2
+    base = "native"
+    if argv[1] == "--base":
+        if len(argv) < 4:
+            print("ab_summary.py: --base needs a configuration's name and a file", file=sys.stderr)
+            return 2
+        base, argv = argv[2], argv[:1] + argv[3:]
     try:
         rows = read_runs(argv[1:])
     except OSError as e:
@@ -135,7 +144,10 @@ def main(argv):
     if not rows:
         print("ab_summary.py: no rounds in %s" % ", ".join(argv[1:]), file=sys.stderr)
         return 2
-    print(table(rows))
+    if base not in {name for name, _, _ in rows}:
+        print("ab_summary.py: no configuration named '%s' in the results" % base, file=sys.stderr)
+        return 2
+    print(table(rows, base))
     return 0
 
 

@@ -82,6 +82,21 @@ with tempfile.TemporaryDirectory() as d:
     ratios = sorted(lw / nw for nw, _, lw, _ in rounds)
     check(c is not None and c[4] == "%.3f–%.3f (98.4%%)" % (ratios[0], ratios[6]),
           "7 rounds: interval is [min, max] at 98.4%%: %r" % c)
+    # --base: ratios to another configuration of the same round (pass-through ×2 of native, new ×3).
+    with open(t, "w") as ft:
+        for i in range(6):
+            ft.write("native\t%d\t1.0\t1.0\tnan\tnan\npassthrough\t%d\t2.0\t2.0\tnan\tnan\n"
+                     "new\t%d\t3.0\t3.0\tnan\tnan\n" % (i, i, i))
+    r = subprocess.run([sys.executable, os.path.join(SRC, "bench", "ab_summary.py"), "--base", "passthrough", t],
+                       capture_output=True, text=True)
+    c = cells(r.stdout, "new")
+    check(r.returncode == 0 and c is not None and c[2] == "×1.500" and c[3] == "×1.500 [1.500–1.500] (6)",
+          "--base passthrough: new is ×1.5 of it: %r" % c)
+    c = cells(r.stdout, "passthrough")
+    check(c is not None and c[3] == "—", "--base: the base has no ratio to itself: %r" % c)
+    r = subprocess.run([sys.executable, os.path.join(SRC, "bench", "ab_summary.py"), "--base", "nope", t],
+                       capture_output=True, text=True)
+    check(r.returncode == 2 and "no configuration named 'nope'" in r.stderr, "--base unknown: exit 2")
     # Bad input.
     r = run(os.path.join(d, "missing.tsv"))
     check(r.returncode == 2 and r.stderr.count("\n") == 1 and "cannot read" in r.stderr,

@@ -11,17 +11,23 @@
 #   passthrough             bench/passthrough_preload.c: the same interposed functions, forwarding only
 #   NAME=LIB[@OPTIONS]      LD_PRELOAD=LIB with LOCKSAN_OPTIONS=OPTIONS (':'-separated), e.g.
 #                           locksan=build/liblocksan.so  nocupti=build/liblocksan.so@cuda_tracking=off
-# usage: bench/gpu_ab.sh [--rounds N] [--workload cupy|torch] [--steps N] CONFIG...
+# --cpus LIST runs every process of every configuration on those CPUs only (taskset -c LIST; the
+# DataLoader workers inherit it): on the shared GPU machines a process's speed depends on where it
+# runs (bench/cpu_speed.py finds the fast CPUs), which moved the per-round ratios more than locksan.
+# usage: bench/gpu_ab.sh [--rounds N] [--workload cupy|torch] [--steps N] [--cpus LIST] CONFIG...
 # PYTHONHASHSEED is fixed (0) for every run. Without a GPU it prints "SKIP: no GPU" and exits 0.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-ROUNDS=8; WL=cupy; STEPS=""; PY=${PYTHON:-python3}; CFGS=()
+ROUNDS=8; WL=cupy; STEPS=""; PY=${PYTHON:-python3}; CFGS=(); PIN=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) ROUNDS=$2; shift ;;
     --workload) WL=$2; shift ;;
     --steps) STEPS=$2; shift ;;
-    -h|--help) sed -n 2,10p "$0"; exit 0 ;;
+    --cpus) command -v taskset >/dev/null 2>&1 || { echo "gpu_ab.sh: --cpus needs taskset (util-linux)" >&2; exit 2; }
+            taskset -c "$2" true 2>/dev/null || { echo "gpu_ab.sh: --cpus '$2': not a CPU list this machine can run on" >&2; exit 2; }
+            PIN=(taskset -c "$2"); shift ;;
+    -h|--help) sed -n 2,17p "$0"; exit 0 ;;
     -*) echo "gpu_ab.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     *) CFGS+=("$1") ;;
   esac
@@ -44,7 +50,7 @@ for c in "${CFGS[@]}"; do
   esac
 done
 echo "# $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1); $("$PY" -V 2>&1);" \
-     "$(date -u +%Y-%m-%dT%H:%MZ); $WL, $ROUNDS rounds"
+     "$(date -u +%Y-%m-%dT%H:%MZ); $WL, $ROUNDS rounds${PIN[@]+; CPUs ${PIN[2]}}"
 n=${#CFGS[@]}
 for ((r = 0; r < ROUNDS; r++)); do
   for ((k = 0; k < n; k++)); do
@@ -55,7 +61,7 @@ for ((r = 0; r < ROUNDS; r++)); do
       passthrough) pre=$PT ;;
       *) name=${c%%=*}; pre=${c#*=}; [[ $pre == *@* ]] && opts=${pre#*@}; pre=${pre%%@*} ;;
     esac
-    res=$(env PYTHONHASHSEED=0 LD_PRELOAD="$pre" LOCKSAN_OPTIONS="$opts" timeout 600 "$PY" \
+    res=$(env PYTHONHASHSEED=0 LD_PRELOAD="$pre" LOCKSAN_OPTIONS="$opts" timeout 600 ${PIN[@]+"${PIN[@]}"} "$PY" \
           "$ROOT/bench/gpu_bench.py" "$WL" ${STEPS:+--steps "$STEPS"} 2>"$W/$name.$r.err" | grep '^RESULT')
     loop=$(echo "$res" | grep -o ' loop_s=[0-9.]*' | cut -d= -f2)
     cpu=$(echo "$res" | grep -o ' loop_cpu_s=[0-9.]*' | cut -d= -f2)

@@ -8,6 +8,11 @@
 #define LOCKSAN_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define LOCKSAN_NOINLINE __attribute__((noinline))
 #define LOCKSAN_ALWAYS_INLINE inline __attribute__((always_inline))
+// The hottest interceptors start on a 64-byte line: where a function starts decided how many 32-byte
+// windows its fast path spans, and a layout change elsewhere (3f98a9f moved pthread_mutex_lock from
+// a 64-byte to a 16-byte boundary) made two threads on this machine's CPUs spend 8-13% more CPU time
+// per nested pair (pair_bench -s -t 2; one thread unchanged). docs/design.md, "The fast path".
+#define LOCKSAN_HOT_ENTRY __attribute__((aligned(64)))
 // Code that may run before a sanitizer runtime that locksan is built with (LOCKSAN_SANITIZE) has set
 // up its shadow memory: an interceptor the sanitizer's own start-up calls.
 #define LOCKSAN_NO_SANITIZE __attribute__((no_sanitize("address", "undefined")))

@@ -298,7 +298,7 @@ LOCKSAN_NOINLINE int MutexFillCall(ThreadState* ts, pthread_mutex_t* m, uptr pc,
 }
 }  // namespace
 
-LOCKSAN_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
+LOCKSAN_EXPORT LOCKSAN_HOT_ENTRY int pthread_mutex_lock(pthread_mutex_t* m) {
   if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_mutex)) return GilMutexLock(m, CALLER_PC, CALLER_SP);
   ThreadLocal& tl = t_local;
   ThreadState* ts = tl.ts;
@@ -344,7 +344,7 @@ LOCKSAN_EXPORT int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t c, cons
 
 // The GIL's mutex is compared only when the mutex is not the top held entry: OnGilMutexLock pushes
 // no entry for it (a GIL mutex locked before CPython's GIL was located is popped like any mutex).
-LOCKSAN_EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
+LOCKSAN_EXPORT LOCKSAN_HOT_ENTRY int pthread_mutex_unlock(pthread_mutex_t* m) {
   auto unlock = [m] { return REAL(pthread_mutex_unlock)(m); };
   return ReleaseCall(ADDR(m), unlock, [m, unlock] {
     if (LOCKSAN_UNLIKELY(ADDR(m) == g_gil_mutex)) return GilMutexUnlock(m);
@@ -377,7 +377,7 @@ LOCKSAN_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t* l) {
   return AcquireCall(ADDR(l), KIND(kRwlock), mode, is_try, CALLER_PC, CALLER_SP,                 \
                      [&] { return REAL(name)(__VA_ARGS__); }, RcZero)
 
-LOCKSAN_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t* l) {
+LOCKSAN_EXPORT LOCKSAN_HOT_ENTRY int pthread_rwlock_rdlock(pthread_rwlock_t* l) {
   RWLOCK_ACQUIRE(pthread_rwlock_rdlock, kRead, false, l);
 }
 LOCKSAN_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t* l) {
@@ -389,7 +389,7 @@ LOCKSAN_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t* l, const struct 
 LOCKSAN_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t* l, clockid_t c, const struct timespec* t) {
   RWLOCK_ACQUIRE(pthread_rwlock_clockrdlock, kRead, false, l, c, t);
 }
-LOCKSAN_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t* l) {
+LOCKSAN_EXPORT LOCKSAN_HOT_ENTRY int pthread_rwlock_wrlock(pthread_rwlock_t* l) {
   RWLOCK_ACQUIRE(pthread_rwlock_wrlock, kWrite, false, l);
 }
 LOCKSAN_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t* l) {
@@ -402,7 +402,7 @@ LOCKSAN_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t* l, clockid_t c, 
   RWLOCK_ACQUIRE(pthread_rwlock_clockwrlock, kWrite, false, l, c, t);
 }
 
-LOCKSAN_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t* l) {
+LOCKSAN_EXPORT LOCKSAN_HOT_ENTRY int pthread_rwlock_unlock(pthread_rwlock_t* l) {
   LOCKSAN_REAL_INIT(pthread_rwlock_unlock);
   return ReleaseCall(ADDR(l), [l] { return REAL(pthread_rwlock_unlock)(l); });
 }
@@ -876,7 +876,7 @@ LOCKSAN_NOINLINE void FreeSlow(void* p) {
 }
 }  // namespace
 
-LOCKSAN_EXPORT void free(void* p) {
+LOCKSAN_EXPORT LOCKSAN_HOT_ENTRY void free(void* p) {
   if (LOCKSAN_LIKELY(__atomic_load_n(&g_free_inline, __ATOMIC_RELAXED))) {
     if (LOCKSAN_LIKELY(p != nullptr) && LOCKSAN_LIKELY(!t_local.in_runtime)) {
       LOCKSAN_FREE_COUNT(0);

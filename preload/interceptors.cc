@@ -185,9 +185,10 @@ LOCKSAN_EXPORT int pthread_mutex_destroy(pthread_mutex_t* m) {
 }
 
 namespace {
-// GilMutexLock / GilMutexUnlock — the GIL's mutex. A thread with a state (tracking on) takes the
-// fast path: the real functions are resolved (see pthread_mutex_lock below), and the thread is
+// GilMutexLock / GilMutexUnlock (below) — the GIL's mutex. A thread with a state (tracking on) takes
+// the fast path: the real functions are resolved (see pthread_mutex_lock below), and the thread is
 // marked busy for the detector's work with one store each way.
+//
 // GilTakeCall — lock(gil->mutex) when take_gil starts (the thread neither holds the GIL nor is
 // taking it). Out of line, so that drop_gil's lock (GilMutexLock's common case) saves no register.
 LOCKSAN_NOINLINE int GilTakeCall(ThreadLocal& tl, ThreadState* ts, pthread_mutex_t* m, uptr pc, uptr sp) {
@@ -850,12 +851,12 @@ LOCKSAN_ALWAYS_INLINE size_t ExtentIfMayHoldLocks(void* p) {
 }
 }  // namespace
 
-// free() has two paths. Its inline path, once the real free is known, blocks are looked into
-// (detect_heap_reuse) and their sizes read from glibc's chunk headers (g_free_inline): a block within
-// one page none of whose lines has a live lock's start (most blocks of most heaps) goes to the real
-// free with no register saved; any other block is tested whole out of line (FreeTestedCall). Every
-// other case takes FreeSlow, which also turns the inline path on once those conditions hold (each is
-// set once, at start-up, and never cleared).
+// free() has two paths. The inline path runs once the real free is known, blocks are looked into
+// (detect_heap_reuse) and their sizes are read from glibc's chunk headers (g_free_inline): a block
+// within one page none of whose lines has a live lock's start (most blocks of most heaps) goes to
+// the real free with no register saved; any other block is tested whole out of line
+// (FreeTestedCall). Before that, FreeSlow serves, and turns the inline path on once those conditions
+// hold (each is set once, at start-up, and never cleared).
 namespace {
 bool g_free_inline = false;
 

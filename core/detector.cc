@@ -1749,10 +1749,7 @@ HeldLock* FillPendingNew(ThreadState* ts, uptr addr, LockKind kind, u8 mode, u8 
   return FillPendingEntry(ts, h, n, addr, li, e.gen, prev, mode, flags, pc, sp, &e.chain);
 }
 
-void DropReusableFrom(ThreadState* ts, u32 from) {
-  for (u32 k = from; k < ts->reuse_depth; k++) ts->held[k].addr = 0;
-  ts->reuse_depth = from;
-}
+void DropReusableFrom(ThreadState* ts, u32 from) { EmptySlotsFrom(ts, from); }
 
 void PushHeldSlow(ThreadState* ts) {
   ScopedInRuntime guard;

@@ -424,15 +424,18 @@ LOCKSAN_ALWAYS_INLINE void SetReuseDepth(ThreadState* ts, u32 n) {
   if (LOCKSAN_UNLIKELY(ts->reuse_depth > n + 1)) DropReusableFrom(ts, n + 1);
   ts->reuse_depth = n + 1;
 }
+// EmptySlotsFrom — DropReusableFrom inline: empties slots [from, reuse_depth) and sets reuse_depth to
+// `from`. EmptySlotsFrom(ts, n + 1) is SetReuseDepth(ts, n) for a path that must make no call (the
+// mutex fill's common case, preload/interceptors.cc).
+LOCKSAN_ALWAYS_INLINE void EmptySlotsFrom(ThreadState* ts, u32 from) {
+  for (u32 k = from; k < ts->reuse_depth; k++) ts->held[k].addr = 0;
+  ts->reuse_depth = from;
+}
 
-// FillPendingEntry — the pending slot h (depth n) filled for lock li (its record's gen, the chain
-// below), then order-checked: the part of FillPending after the lock is known.
-// `entry_chain`: the lock cache entry's last validated chain (see ThreadState::CacheEntry).
-LOCKSAN_ALWAYS_INLINE HeldLock* FillPendingEntry(ThreadState* ts, HeldLock* h, u32 n, uptr addr, LockInfo* li,
-                                                 u32 gen, u64 prev, u8 mode, u8 flags, uptr pc, uptr sp,
-                                                 u64* entry_chain) {
-  u64 id = li->id;
-  u64 chain = ChainStep(prev, id, mode, flags);
+// WriteEntry — the fields of held slot h for an acquisition of lock li (its record's gen, its chain):
+// everything but the release epoch, written before the slot is published.
+LOCKSAN_ALWAYS_INLINE void WriteEntry(HeldLock* h, uptr addr, LockInfo* li, u64 id, u32 gen, u64 chain, u8 mode,
+                                      u8 flags, uptr pc, uptr sp) {
   h->addr = addr;
   h->id = id;
   h->chain = chain;
@@ -444,6 +447,17 @@ LOCKSAN_ALWAYS_INLINE HeldLock* FillPendingEntry(ThreadState* ts, HeldLock* h, u
   h->mode = mode;
   h->flags = flags;
   h->kind = li->kind;
+}
+
+// FillPendingEntry — the pending slot h (depth n) filled for lock li (its record's gen, the chain
+// below), then order-checked: the part of FillPending after the lock is known.
+// `entry_chain`: the lock cache entry's last validated chain (see ThreadState::CacheEntry).
+LOCKSAN_ALWAYS_INLINE HeldLock* FillPendingEntry(ThreadState* ts, HeldLock* h, u32 n, uptr addr, LockInfo* li,
+                                                 u32 gen, u64 prev, u8 mode, u8 flags, uptr pc, uptr sp,
+                                                 u64* entry_chain) {
+  u64 id = li->id;
+  u64 chain = ChainStep(prev, id, mode, flags);
+  WriteEntry(h, addr, li, id, gen, chain, mode, flags, pc, sp);
   if (!(flags & kHeldTry) && n && *entry_chain != chain) {
     if (LOCKSAN_UNLIKELY(ts->chain_cache[(chain >> 7) & (kChainCacheSize - 1)] != chain)) {
       h = CheckPendingSlow(ts, h);

@@ -316,21 +316,10 @@ LOCKSAN_NOINLINE int MutexFillCall(ThreadState* ts, pthread_mutex_t* m, uptr pc,
     u64 chain = ChainStep(n ? h[-1].chain : kChainSeed, id, kWrite, 0);
     if (n == 0 || e.chain == chain || ts->chain_cache[(chain >> 7) & (kChainCacheSize - 1)] == chain) {
       if (n) e.chain = chain;
-      h->addr = addr;
-      h->id = id;
-      h->chain = chain;
-      h->pc = pc;
-      h->sp = sp;
-      h->lock = li;
-      h->gen = e.gen;
-      h->stack = 0;
-      h->mode = kWrite;
-      h->flags = 0;
-      h->kind = li->kind;
-      // SetReuseDepth, with DropReusableFrom's loop here: the slots above were filled after other
-      // locks than these (after a nested pair, the next fill one level down empties the slot above).
-      for (u32 k = n + 1; k < ts->reuse_depth; k++) ts->held[k].addr = 0;
-      ts->reuse_depth = n + 1;
+      WriteEntry(h, addr, li, id, e.gen, chain, kWrite, 0, pc, sp);
+      // The slots above were filled after other locks than these (after a nested pair, the next
+      // fill one level down empties the slot above).
+      EmptySlotsFrom(ts, n + 1);
       return TailCallLock(t_local, ts, h, m);
     }
   }

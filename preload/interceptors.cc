@@ -301,9 +301,9 @@ LOCKSAN_NOINLINE int MutexFillSlowCall(ThreadState* ts, pthread_mutex_t* m, uptr
 // MutexFillCall — MutexFillSlowCall's common case, with no frame (every call it makes is a tail
 // call): the mutex is in the thread's lock cache, acquired before, its chain below the held locks
 // validated (the cache entry's last chain, or the chain cache), and nothing to do once the lock is
-// taken. The entry is filled as FillPendingEntry fills it. In the
-// torch step's proxy (bench/step_proxy.c) fills are half of locksan's instructions, and saving and
-// restoring six registers was a sixth of a fill.
+// taken. The entry is filled as FillPendingEntry fills it (WriteEntry). In the torch step's proxy
+// (bench/step_proxy.c) fills are half of locksan's instructions, and saving and restoring six
+// registers was a sixth of a fill.
 LOCKSAN_NOINLINE int MutexFillCall(ThreadState* ts, pthread_mutex_t* m, uptr pc, uptr sp) {
   uptr addr = ADDR(m);
   u32 n = ts->Nheld();

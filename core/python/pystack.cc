@@ -347,7 +347,7 @@ bool CurrentThreadHoldsGil() {
   return pp != nullptr && HeldTstate(*pp) != nullptr;
 }
 
-// This thread's PyThreadState as the last full check (HeldTstate) found it: ThisThreadTookMainGil
+// This thread's PyThreadState as the last full check (HeldTstate) found it: TookGil (core/gil.h)
 // compares the GIL's last holder with it before it reads anything through the holder, so that a
 // thread that gave up the GIL never reads another thread's state (which may be freed meanwhile).
 __thread const char* t_own_tstate __attribute__((tls_model("initial-exec")));
@@ -358,13 +358,8 @@ bool ThisThreadTookMainGil() {
   const PyLayout& l = pp->layout;
   const char* gil = pp->main_gil;
   if (__atomic_load_n(reinterpret_cast<const int*>(gil + l.gil_locked), __ATOMIC_ACQUIRE) != 1) return false;
-  const char* holder = LoadPtr(gil, l.gil_last_holder);
-  // The common case: the last holder is this thread's state as last seen, and still this thread's
-  // (its thread id; a state freed and made again for another thread at that address is not).
-  if (holder != nullptr && holder == t_own_tstate &&
-      Load<unsigned long>(holder, l.ts_thread_id) == static_cast<unsigned long>(pthread_self()))
-    return true;
-  // Otherwise the full check, through this thread's own state only.
+  // The full check, through this thread's own state only (the common case, the last holder being
+  // t_own_tstate, is core/gil.h's TookGil, which calls this when it fails).
   const char* ts = HeldTstate(*pp);
   if (ts != nullptr) t_own_tstate = ts;
   return ts != nullptr && ts == LoadPtr(gil, l.gil_last_holder);

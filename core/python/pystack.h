@@ -62,12 +62,14 @@ void DecodeFrameKeys(const PyFrameKey* keys, int n, PyFrameRec* out);
 bool CurrentThreadHoldsGil();
 // ThisThreadTookMainGil — the main interpreter's GIL is locked and this thread took it last: what
 // take_gil's unlock of the GIL mutex tells apart, a take from a thread that gave up (one that must
-// exit). The common case is cheaper than CurrentThreadHoldsGil: the GIL's last holder equals this
-// thread's state as the last full check found it (and still carries this thread's id); otherwise the
-// full check, which reads only this thread's own state. False without a located CPython.
+// exit). The full check, which reads only this thread's own state, and records it in t_own_tstate.
+// Its common case — the GIL's last holder equals this thread's state as that check last found it,
+// and still carries this thread's id — is inline in core/gil.h (TookGil), which calls this when the
+// common case fails. False without a located CPython.
 bool ThisThreadTookMainGil();
-// This thread's PyThreadState as the last full check found it (nullptr before): the common case of
-// ThisThreadTookMainGil compares the GIL's last holder with it (inline in core/gil.h).
+// This thread's PyThreadState as the last full check found it (nullptr before): TookGil
+// (core/gil.h) compares the GIL's last holder with it before it reads anything through the holder,
+// so that a thread that gave up the GIL never reads another thread's state.
 extern __thread const char* t_own_tstate __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
 }  // namespace python

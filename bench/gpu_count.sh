@@ -4,13 +4,16 @@
 # bench/gpu_bench.py at two step counts; the difference of the counts over the difference of the
 # steps is the steady loop's calls per step (start-up and teardown cancel out). These weigh locksan's
 # per-call costs (callgrind, on the CPU machine) against its measured overhead on the GPU machine.
-# usage: bench/gpu_count.sh [WORKLOAD [STEPS_A STEPS_B]]     (defaults: torch 20 120)
+# REUSE=1: the counting preload also models locksan's in-place reuse of a held slot, and wider
+# per-depth caches (-DPASSTHROUGH_REUSE: rows acq, reuse1, reuse2, reuse4, reuse8 per step).
+# usage: [REUSE=1] bench/gpu_count.sh [WORKLOAD [STEPS_A STEPS_B]]     (defaults: torch 20 120)
 set -eu
 W=${1:-torch}; A=${2:-20}; B=${3:-120}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PY=${PYTHON:-python3}
 T=$(mktemp -d)
-cc -O2 -shared -fPIC -DPASSTHROUGH_COUNT "$ROOT/bench/passthrough_preload.c" -o "$T/count.so" -ldl
+EXTRA=""; [ "${REUSE:-0}" = 1 ] && EXTRA=-DPASSTHROUGH_REUSE
+cc -O2 -shared -fPIC -DPASSTHROUGH_COUNT $EXTRA "$ROOT/bench/passthrough_preload.c" -o "$T/count.so" -ldl
 for n in "$A" "$B"; do
   LD_PRELOAD="$T/count.so" "$PY" "$ROOT/bench/gpu_bench.py" "$W" --steps "$n" >"$T/out.$n" 2>"$T/err.$n" &
   pid=$!

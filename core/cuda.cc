@@ -61,7 +61,13 @@ void ReportCallbackInDriverCall(ThreadState* ts) {
   uptr pcs[kMaxStackDepth];
   int n = CaptureUserStack(pcs, nullptr, GetFlags().stack_depth);
   u32 stack = StackDepotPut(pcs, n);
-  u64 sig = Mix64(reinterpret_cast<uptr>(call) ^ (u64{stack} << 20) ^ 0xcafe) | 1;
+  // Once per call site: the driver call and the Python stack that made it (its code objects and
+  // instruction offsets), or the native stack where there is no Python stack. Not the native stack
+  // when there is one: CPython 3.11+ specialises a call instruction after its first run, so the second
+  // call from the same line runs another part of the eval loop (another native stack).
+  u32 py_stack = CapturePyStack();
+  u64 site = py_stack ? (u64{py_stack} << 20) ^ 0x5079 : u64{stack} << 20;
+  u64 sig = Mix64(reinterpret_cast<uptr>(call) ^ site ^ 0xcafe) | 1;
   {
     RuntimeLockGuard lock(&g_cb_mu);
     if (!g_cb_reported) g_cb_reported = InternalNew<FlatMap<u8>>();
@@ -73,7 +79,7 @@ void ReportCallbackInDriverCall(ThreadState* ts) {
   r.signature = sig;
   r.current_thread = ts->number;
   r.current_stack = stack;
-  r.current_py_stack = CapturePyStack();
+  r.current_py_stack = py_stack;
   r.current_py_callback = CapturePyCallback(pcs, n);
   r.current_driver_call = call;
   for (u32 i = 0; i < ts->Nheld(); i++) {

@@ -80,3 +80,56 @@ int cuFakeInnerThenOuter(void) {
   pthread_mutex_unlock(&inner_mu);
   return 0;
 }
+
+// --- driver calls reported to CUPTI (the copy built as fakecuda_cupti/libcuda.so.1, with the soname
+// libcuda.so.1, beside fakecupti.c's libcupti.so.13) ---------------------------------------------------
+// The real driver reports each API call's entry and exit to its CUPTI subscriber; this one hands them
+// to the stand-in libcupti named by LOCKSAN_CUPTI_PATH once locksan has loaded it (nothing is reported
+// before: no subscriber).
+#include <dlfcn.h>
+#include <stdlib.h>
+
+typedef int (*driver_api_t)(int, const char*);
+
+static driver_api_t g_api;  // found once the stand-in libcupti is loaded
+
+static void report_call(int enter, const char* name) {
+  if (!g_api) {
+    const char* path = getenv("LOCKSAN_CUPTI_PATH");
+    void* h = path && *path ? dlopen(path, RTLD_LAZY | RTLD_NOLOAD) : NULL;
+    if (!h) return;
+    g_api = (driver_api_t)dlsym(h, "fakecupti_driver_api");
+    dlclose(h);  // still loaded: locksan holds its own handle
+  }
+  if (g_api) g_api(enter, name);
+}
+
+// cuInit: as the real driver, load the injection library named by CUDA_INJECTION64_PATH (locksan sets
+// it to liblocksan.so) and call its InitializeInjection.
+int cuInit(unsigned flags) {
+  (void)flags;
+  const char* inj = getenv("CUDA_INJECTION64_PATH");
+  if (!inj || !*inj) return 0;
+  void* h = dlopen(inj, RTLD_LAZY);
+  if (!h) return 0;
+  int (*init)(void) = (int (*)(void))dlsym(h, "InitializeInjection");
+  if (init) init();
+  return 0;
+}
+
+// cuOccupancyMaxPotentialBlockSize's pattern, reported to CUPTI and holding no pthread lock: the
+// block-size callback runs inside the driver call (the seed bug of issue #4 as locksan sees it with
+// CUPTI on).
+int cuFakeOccupancyTracked(b2d_t b2d, int block) {
+  report_call(1, "cuOccupancyMaxPotentialBlockSize");
+  size_t smem = b2d(block);
+  report_call(0, "cuOccupancyMaxPotentialBlockSize");
+  return (int)smem;
+}
+
+// A driver call without a callback, reported to CUPTI (for a count of tracked calls).
+int cuFakeCtxGetCurrent(void) {
+  report_call(1, "cuCtxGetCurrent");
+  report_call(0, "cuCtxGetCurrent");
+  return 0;
+}

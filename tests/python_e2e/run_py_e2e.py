@@ -47,6 +47,13 @@ Scenarios (the programs are in programs/, the C library they load is cblib.c, bu
                    as libcuda.so.1) holds its mutex while it calls a ctypes callback: exit 66, one
                    python-callback-in-driver-call naming the callback (b2d at its def line, called by
                    cuFakeOccupancy), the held driver mutex and the Python caller. 3.6: exit 0, no report.
+    callback_in_tracked_driver  the seed pattern with CUPTI on, without a GPU: the stand-in driver, built
+                   with the soname libcuda.so.1, reports its calls to a stand-in libcupti (fakecupti.c,
+                   LOCKSAN_CUPTI_PATH; subscribed at cuInit through CUDA_INJECTION64_PATH) and runs a
+                   ctypes callback inside cuOccupancyMaxPotentialBlockSize holding no pthread lock: exit
+                   66, one python-callback-in-driver-call for two calls, naming the driver call, the
+                   callback and the Python caller; the status line says tracking is active with the
+                   stand-in. Skipped where the CUPTI headers are missing. 3.6: exit 0, no report.
     driver_lock_recurring  a stand-in driver object whose recursive mutex is initialised, used and destroyed
                    at the same address on each of 1,000 calls (as libcuda's per-step mutexes under
                    CuPy): 999 revivals (0 with revive_locks=0), no report; a cycle closed only through
@@ -232,6 +239,7 @@ class Context:
         self.args, self.pid, self.path, self.version, self.log = args, pid, path, version, log
         self.cblib = None
         self.fakecuda = None
+        self.fakecuda_cupti = None  # (libcuda.so.1 with its soname, the stand-in libcupti), or None
 
     @property
     def gil(self):
@@ -244,6 +252,9 @@ class Context:
         env = clean_env()
         env["PYE2E_CBLIB"] = self.cblib or ""
         env["PYE2E_FAKECUDA"] = self.fakecuda or ""
+        if self.fakecuda_cupti:
+            env["PYE2E_FAKECUDA_CUPTI"] = self.fakecuda_cupti[0]
+            env["LOCKSAN_CUPTI_PATH"] = self.fakecuda_cupti[1]
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         if preload:
             env["LD_PRELOAD"] = self.args.lib
@@ -716,6 +727,35 @@ def scenario_callback_names(ctx):
            "found %s" % (want_file, line_of(want_file, "ON_EVENT"), found), r)
 
 
+def scenario_callback_in_tracked_driver(ctx):
+    if not ctx.fakecuda_cupti:
+        raise Skip("the stand-in libcupti was not built (no CUPTI headers): %s" % FAKECUPTI_WHY[0])
+    prog = "callback_in_tracked_driver"
+    r = ctx.run(prog, options="verbosity=1")
+    status = re.findall(r"^==\d+==locksan: (CUPTI driver-API tracking [^\n]*)$", r.stderr, re.M)
+    if "built without the CUPTI headers" in " ".join(status):
+        raise Skip("liblocksan.so was built without the CUPTI headers")
+    expect(r.rc >= 0, "killed by signal %d (a crash)" % -r.rc, r)
+    expect(r.stdout == "done 128 128\n", "the program did not run to its end", r)
+    expect(any(s.startswith("CUPTI driver-API tracking active (libcupti: %s, via CUDA_INJECTION64_PATH"
+                            % os.path.realpath(ctx.fakecuda_cupti[1])) for s in status),
+           "no status line saying that tracking is active with the stand-in libcupti (via "
+           "CUDA_INJECTION64_PATH); status lines: %s" % (status or "none"), r)
+    if not ctx.gil:
+        expect(r.rc == 0 and not r.reports(), "expected exit 0 and no report without GIL tracking", r)
+        require_gil(ctx, "the python-callback-in-driver-call report (the program ran to its end, exit 0)")
+    expect(r.rc == 66, "exit status %d, expected 66" % r.rc, r)
+    expect_counts(r, {"python-callback-in-driver-call": 1})
+    rep = report_of(r, "python-callback-in-driver-call")
+    expect("is inside CUDA driver call cuOccupancyMaxPotentialBlockSize and starts to take the GIL" in rep,
+           "the report does not name the driver call cuOccupancyMaxPotentialBlockSize", r)
+    # The stand-in driver takes no pthread lock (a Python lock of the interpreter's may be held).
+    expect(not re.search(r"^\s+\w+ \w+ \(0x[0-9a-f]+\).*, acquired at .*libcuda\.so\.1", rep, re.M),
+           "the report lists a lock taken in the stand-in driver, which takes none", r)
+    expect_py_frame(ctx, r, rep, "occupancy", prog, "OCCUPANCY")
+    expect_callback(ctx, r, rep, "b2d", prog, "B2D", "cuFakeOccupancyTracked")
+
+
 def scenario_callback_not_entry(ctx):
     prog = "callback_not_entry"
     r = run_gil_report(ctx, prog, "done\n", "lock-order-inversion", "the GIL <-> lib_sem report")
@@ -914,6 +954,7 @@ SCENARIOS = {
     "long_wait": scenario_long_wait,
     "callback_names": scenario_callback_names,
     "callback_in_driver": scenario_callback_in_driver,
+    "callback_in_tracked_driver": scenario_callback_in_tracked_driver,
     "callback_not_entry": scenario_callback_not_entry,
     "gil_sem_inversion": scenario_gil_sem_inversion,
     "signal_handlers": scenario_signal_handlers,
@@ -929,19 +970,39 @@ def build_cblib(args):
     return build_c_library(args, "cblib.c", "libpye2e_cblib.so")
 
 
-def build_c_library(args, source, name):
+def build_c_library(args, source, name, extra=()):
     src = os.path.join(HERE, source)
     out = os.path.join(args.workdir, name)
     os.makedirs(os.path.dirname(out), exist_ok=True)
     if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
         return out
     tmp = "%s.%d.tmp" % (out, os.getpid())
-    p = subprocess.run([args.cc, "-g", "-O0", "-shared", "-fPIC", "-pthread", src, "-o", tmp],
+    p = subprocess.run([args.cc, "-g", "-O0", "-shared", "-fPIC", "-pthread", src, "-o", tmp] + list(extra),
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     if p.returncode != 0:
         raise SystemExit("building %s failed:\n%s" % (source, p.stdout))
     os.replace(tmp, out)  # atomic: parallel tests may build it at the same time
     return out
+
+
+FAKECUPTI_WHY = [""]
+
+
+def build_fake_cupti(args):
+    """The stand-in driver that reports its calls to CUPTI (fakecuda.c with the soname libcuda.so.1, so
+    that locksan recognises it as loaded) and the stand-in libcupti (fakecupti.c, needs the CUPTI
+    headers), side by side in <workdir>/fakecuda_cupti/. Returns (libcuda path, libcupti path), or None
+    (FAKECUPTI_WHY[0] says why) where the headers are missing."""
+    roots = [os.environ.get(v) for v in ("CUDA_HOME", "CUDA_PATH")] + ["/usr/local/cuda"]
+    inc = next((os.path.join(r, "include") for r in roots
+                if r and os.path.exists(os.path.join(r, "include", "cupti_callbacks.h"))), None)
+    if not inc:
+        FAKECUPTI_WHY[0] = "cupti_callbacks.h not found under $CUDA_HOME, $CUDA_PATH or /usr/local/cuda"
+        return None
+    d = os.path.join("fakecuda_cupti")
+    libcuda = build_c_library(args, "fakecuda.c", os.path.join(d, "libcuda.so.1"), ["-Wl,-soname,libcuda.so.1"])
+    libcupti = build_c_library(args, "fakecupti.c", os.path.join(d, "libcupti.so.13"), ["-I" + inc])
+    return libcuda, libcupti
 
 
 def main():
@@ -975,6 +1036,7 @@ def main():
     os.makedirs(args.workdir, exist_ok=True)
     cblib = build_cblib(args)
     fakecuda = build_c_library(args, "fakecuda.c", os.path.join("fakecuda", "libcuda.so.1"))
+    fakecuda_cupti = build_fake_cupti(args)
 
     if args.python:
         pythons = []
@@ -996,6 +1058,7 @@ def main():
             ctx = Context(args, pid, path, version, lambda m: print(m, flush=True))
             ctx.cblib = cblib
             ctx.fakecuda = fakecuda
+            ctx.fakecuda_cupti = fakecuda_cupti
             title = "%s [%s, CPython %s]" % (scenario, path, ctx.vstr())
             known = None if args.strict else known_failure(scenario, version)
             t0 = time.time()

@@ -57,7 +57,9 @@ void GilTrace(ThreadState* ts, int locked);
 //
 // The GIL events are inline (into the interceptors of the GIL's mutex): every GIL round trip — each
 // blocking call a Python thread makes — runs them; inline, a round trip costs a quarter fewer
-// instructions (435 -> 326: bench/gil_round_trip.py, docs/design.md "The fast path").
+// instructions (435 -> 326: bench/gil_round_trip.py, docs/design.md "The fast path"); with the
+// frameless common cases in preload/interceptors.cc (GilTakeCall, GilMutexUnlock) and
+// GilEntryInPlace below, 269.
 LOCKSAN_ALWAYS_INLINE void OnGilMutexLock(ThreadState* ts, uptr pc, uptr sp) {
   ts->gil_taking = true;
   CudaOnGilTake(ts, pc, sp);
@@ -87,6 +89,28 @@ LOCKSAN_ALWAYS_INLINE bool TookGil() {
   return python::ThisThreadTookMainGil();
 }
 
+// GilEntryInPlace — take_gil took the GIL, and the slot on top of the held stack still holds the
+// entry EndAcquire would write (the GIL's last take at this depth, the same chain below, its record
+// unchanged: a slot keeps its entry after the pop, and is emptied when a slot below is filled):
+// EndAcquire's work with only the fields that change (call site, release epoch) written, as an
+// in-place reuse of a mutex's slot is. The wait was the only one (SetOuterWait cleared the outer
+// wait). Returns false, having done nothing, otherwise.
+LOCKSAN_ALWAYS_INLINE bool GilEntryInPlace(ThreadState* ts) {
+  const Acquire& a = ts->gil_acquire;
+  HeldLock* h = ts->top;
+  LockInfo* li = a.lock;
+  if (LOCKSAN_UNLIKELY(li == nullptr || h->addr != a.addr || h->lock != li || h->chain != a.chain ||
+                       h->gen != li->gen.load(std::memory_order_relaxed) || !li->acquired ||
+                       g_acquire_stacks))
+    return false;
+  ts->wait_addr.store(0, std::memory_order_relaxed);
+  h->pc = a.pc;
+  h->epoch = li->release_epoch.load(std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_release);
+  ts->top = h + 1;
+  return true;
+}
+
 LOCKSAN_ALWAYS_INLINE void OnGilMutexUnlock(ThreadState* ts, int locked) {
   if (LOCKSAN_UNLIKELY(g_gil_trace)) GilTrace(ts, locked);
   if (ts->gil_taking) {
@@ -96,6 +120,10 @@ LOCKSAN_ALWAYS_INLINE void OnGilMutexUnlock(ThreadState* ts, int locked) {
     // its last holder); if it gave up (a thread that must exit), another thread's holding is not
     // this thread's.
     bool acquired = locked == 1 && TookGil();
+    if (LOCKSAN_LIKELY(acquired) && GilEntryInPlace(ts)) {
+      ts->holds_gil = true;
+      return;
+    }
     EndAcquire(ts, &ts->gil_acquire, acquired);
     if (acquired) ts->holds_gil = true;
     return;

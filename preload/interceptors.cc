@@ -189,13 +189,46 @@ namespace {
 // the fast path: the real functions are resolved (see pthread_mutex_lock below), and the thread is
 // marked busy for the detector's work with one store each way.
 //
-// GilTakeCall — lock(gil->mutex) when take_gil starts (the thread neither holds the GIL nor is
-// taking it). Out of line, so that drop_gil's lock (GilMutexLock's common case) saves no register.
-LOCKSAN_NOINLINE int GilTakeCall(ThreadLocal& tl, ThreadState* ts, pthread_mutex_t* m, uptr pc, uptr sp) {
+// GilTakeSlowCall — lock(gil->mutex) when take_gil starts (the thread neither holds the GIL nor is
+// taking it), the whole OnGilMutexLock; GilTakeCall (below) serves its common case. Out of line, so
+// that drop_gil's lock (GilMutexLock's common case) saves no register.
+LOCKSAN_NOINLINE int GilTakeSlowCall(ThreadLocal& tl, ThreadState* ts, pthread_mutex_t* m, uptr pc, uptr sp) {
   tl.in_runtime = 1;  // a signal handler interrupting us must not re-enter the detector
   OnGilMutexLock(ts, pc, sp);
   tl.in_runtime = 0;
   return REAL(pthread_mutex_lock)(m);
+}
+// GilTakeCall — OnGilMutexLock's common case with no call but the real one, tail-called (no register
+// saved): nothing for the CUDA rules to look at (CudaOnGilTake's test), the GIL in the thread's lock
+// cache, and its chain below the held locks validated (nothing held, or in the chain cache), so
+// BeginAcquire would make no call either. Anything else: GilTakeSlowCall.
+LOCKSAN_NOINLINE int GilTakeCall(ThreadLocal& tl, ThreadState* ts, pthread_mutex_t* m, uptr pc, uptr sp) {
+  u32 n = ts->Nheld();
+  uptr addr = g_gil_lock_addr;
+  ThreadState::CacheEntry& e = ts->lock_cache[LockCacheIndex(addr)];
+  LockInfo* li = e.info;
+  if (LOCKSAN_LIKELY(!ts->driver_depth && !ts->driver_thread &&
+                     (n == 0 || !__atomic_load_n(&g_libcuda_locks, __ATOMIC_RELAXED)) && e.addr == addr &&
+                     li != nullptr && li->gen.load(std::memory_order_relaxed) == e.gen && li != &g_untracked)) {
+    u64 chain = ChainStep(n ? ts->held[n - 1].chain : kChainSeed, li->id, kWrite, 0);
+    if (LOCKSAN_LIKELY(n == 0 || ts->chain_cache[(chain >> 7) & (kChainCacheSize - 1)] == chain)) {
+      tl.in_runtime = 1;  // a signal handler interrupting us must not re-enter the detector
+      ts->gil_taking = true;
+      Acquire* a = &ts->gil_acquire;
+      a->addr = addr;
+      a->pc = pc;
+      a->sp = sp;
+      a->mode = kWrite;
+      a->flags = 0;
+      a->lock = li;
+      a->chain = chain;
+      PublishWait(ts, addr, kWrite, li);
+      SetOuterWait(ts, true);
+      tl.in_runtime = 0;
+      return REAL(pthread_mutex_lock)(m);
+    }
+  }
+  return GilTakeSlowCall(tl, ts, m, pc, sp);
 }
 
 LOCKSAN_NOINLINE int GilMutexLockSlow(pthread_mutex_t* m, uptr pc, uptr sp) {
@@ -220,18 +253,20 @@ LOCKSAN_NOINLINE int GilMutexLock(pthread_mutex_t* m, uptr pc, uptr sp) {
   return GilMutexLockSlow(m, pc, sp);
 }
 
-LOCKSAN_NOINLINE int GilMutexUnlock(pthread_mutex_t* m) {
-  ThreadLocal& tl = t_local;
-  if (LOCKSAN_LIKELY(TrackingOn(tl))) {
-    ThreadState* ts = tl.ts;
-    tl.in_runtime = 1;  // a signal handler interrupting us must not re-enter the detector
-    // The GIL's state under its mutex; the bookkeeping after the unlock (see GilLockedWord).
-    int locked = GilLockedWord();
-    int rc = REAL(pthread_mutex_unlock)(m);
-    OnGilMutexUnlock(ts, locked);
-    tl.in_runtime = 0;
-    return rc;
-  }
+// GilUnlockCall — unlock(gil->mutex) off GilMutexUnlock's drop path: the end of take_gil (the order
+// check's end, the entry pushed) and every other case, bookkept after the unlock (see GilLockedWord).
+LOCKSAN_NOINLINE int GilUnlockCall(ThreadLocal& tl, ThreadState* ts, pthread_mutex_t* m) {
+  tl.in_runtime = 1;  // a signal handler interrupting us must not re-enter the detector
+  int locked = GilLockedWord();
+  int rc = REAL(pthread_mutex_unlock)(m);
+  OnGilMutexUnlock(ts, locked);
+  tl.in_runtime = 0;
+  return rc;
+}
+
+// GilMutexUnlockSlow — unlock(gil->mutex) by a thread with tracking off (busy, disabled, or no state
+// yet). Out of line, so that GilMutexUnlock saves no register.
+LOCKSAN_NOINLINE int GilMutexUnlockSlow(pthread_mutex_t* m) {
   LOCKSAN_REAL_INIT(pthread_mutex_unlock);
   if (ThreadState* ts = CurrentThread()) {
     ScopedInRuntime busy;
@@ -241,6 +276,29 @@ LOCKSAN_NOINLINE int GilMutexUnlock(pthread_mutex_t* m) {
     return rc;
   }
   return REAL(pthread_mutex_unlock)(m);
+}
+
+// GilMutexUnlock — drop_gil's unlock (the thread held the GIL, the GIL's `locked` word is 0 under the
+// mutex, and its entry is on top of the held stack: OnGilMutexUnlock's drop case) pops the entry
+// before the unlock, as an unlock of any lock does, and tail-calls the real function: no register is
+// saved. The pop is two stores inside the GIL mutex's critical section. Anything else goes to
+// GilUnlockCall.
+LOCKSAN_NOINLINE int GilMutexUnlock(pthread_mutex_t* m) {
+  ThreadLocal& tl = t_local;
+  if (LOCKSAN_LIKELY(TrackingOn(tl))) {
+    ThreadState* ts = tl.ts;
+    HeldLock* top = ts->top;
+    if (LOCKSAN_LIKELY(ts->holds_gil && !ts->gil_taking && !ts->holds_stream && !g_gil_trace &&
+                       top[-1].addr == g_gil_lock_addr && GilLockedWord() == 0)) {
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      ts->top = top - 1;  // as OnRelease pops it
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      ts->holds_gil = false;
+      return REAL(pthread_mutex_unlock)(m);
+    }
+    return GilUnlockCall(tl, ts, m);
+  }
+  return GilMutexUnlockSlow(m);
 }
 }  // namespace
 

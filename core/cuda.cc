@@ -47,7 +47,7 @@ bool HoldsLibcudaLock(ThreadState* ts) {
   if (!__atomic_load_n(&g_libcuda_locks, __ATOMIC_RELAXED)) return false;
   for (u32 i = 0; i < ts->Nheld(); i++) {
     const HeldLock& h = ts->held[i];
-    if (h.lock->gen.load(std::memory_order_relaxed) == h.gen && h.lock->in_libcuda) return true;
+    if (h.libcuda && h.lock->gen.load(std::memory_order_relaxed) == h.gen) return true;
   }
   return false;
 }

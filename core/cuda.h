@@ -27,10 +27,22 @@ void RefreshLibcuda();
 // where there is something to look at: a driver call in progress, a driver thread (host functions),
 // or a lock of libcuda's that the thread may hold.
 void CudaOnGilTakeSlow(ThreadState* ts, uptr pc, uptr sp);
+// HeldLibcudaEntry — one of the thread's held entries is of a lock first taken in libcuda (its
+// record not yet checked: HoldsLibcudaLock does). Reads the held entries only: a Python thread takes
+// the GIL holding its own locks (a threading.Thread's tstate lock for its whole life, a
+// DataLoader worker's too), in a process where libcuda's locks exist, at every GIL take.
+LOCKSAN_ALWAYS_INLINE bool HeldLibcudaEntry(const ThreadState* ts) {
+  if (!__atomic_load_n(&g_libcuda_locks, __ATOMIC_RELAXED)) return false;
+  for (const HeldLock* h = ts->held; h != ts->top; h++)
+    if (h->libcuda) return true;
+  return false;
+}
+// Whether a GIL take has something for the CUDA rules to look at (CudaOnGilTakeSlow).
+LOCKSAN_ALWAYS_INLINE bool CudaGilTakeWanted(const ThreadState* ts) {
+  return ts->driver_depth || ts->driver_thread || HeldLibcudaEntry(ts);
+}
 LOCKSAN_ALWAYS_INLINE void CudaOnGilTake(ThreadState* ts, uptr pc, uptr sp) {
-  if (ts->driver_depth || ts->driver_thread ||
-      (ts->Nheld() && __atomic_load_n(&g_libcuda_locks, __ATOMIC_RELAXED)))
-    CudaOnGilTakeSlow(ts, pc, sp);
+  if (CudaGilTakeWanted(ts)) CudaOnGilTakeSlow(ts, pc, sp);
 }
 void CudaOnGilReleased(ThreadState* ts);
 // Called when a thread is created (in the parent): `pc` is the caller of pthread_create.

@@ -104,6 +104,10 @@ struct HeldLock {
   u8 mode;       // AcquireMode
   u8 flags;      // kHeldTry | kHeldReentry | kHeldUnchecked | kHeldProbe
   LockKind kind;
+  // The lock was first taken by code in libcuda or inside a driver call (LockInfo::in_libcuda, copied
+  // when the entry is written): "does this thread hold a driver lock", asked at every GIL take while
+  // the thread holds locks in a CUDA process, reads the held entries only (HeldLibcudaEntry).
+  u8 libcuda;
 };
 // kHeldUnchecked: the entry's chain was not (or no longer is) validated by an order check, so the
 // slot cannot stand for a validated chain (see ReusableSlot).
@@ -447,6 +451,7 @@ LOCKSAN_ALWAYS_INLINE void WriteEntry(HeldLock* h, uptr addr, LockInfo* li, u64 
   h->mode = mode;
   h->flags = flags;
   h->kind = li->kind;
+  h->libcuda = li->in_libcuda;
 }
 
 // FillPendingEntry — the pending slot h (depth n) filled for lock li (its record's gen, the chain
@@ -607,6 +612,7 @@ LOCKSAN_ALWAYS_INLINE void EndAcquire(ThreadState* ts, Acquire* a, bool acquired
   h.pc = a->pc;
   h.mode = a->mode;
   h.flags = a->flags | kHeldUnchecked;  // this protocol's entries are never reused in place
+  h.libcuda = a->lock->in_libcuda;
   SetReuseDepth(ts, ts->Nheld());
   h.stack = LOCKSAN_UNLIKELY(g_acquire_stacks) ? CaptureAcquireStack() : 0;
   std::atomic_signal_fence(std::memory_order_release);

@@ -207,9 +207,8 @@ LOCKSAN_NOINLINE int GilTakeCall(ThreadLocal& tl, ThreadState* ts, pthread_mutex
   uptr addr = g_gil_lock_addr;
   ThreadState::CacheEntry& e = ts->lock_cache[LockCacheIndex(addr)];
   LockInfo* li = e.info;
-  if (LOCKSAN_LIKELY(!ts->driver_depth && !ts->driver_thread &&
-                     (n == 0 || !__atomic_load_n(&g_libcuda_locks, __ATOMIC_RELAXED)) && e.addr == addr &&
-                     li != nullptr && li->gen.load(std::memory_order_relaxed) == e.gen && li != &g_untracked)) {
+  if (LOCKSAN_LIKELY(!CudaGilTakeWanted(ts) && e.addr == addr && li != nullptr &&
+                     li->gen.load(std::memory_order_relaxed) == e.gen && li != &g_untracked)) {
     u64 chain = ChainStep(n ? ts->held[n - 1].chain : kChainSeed, li->id, kWrite, 0);
     if (LOCKSAN_LIKELY(n == 0 || ts->chain_cache[(chain >> 7) & (kChainCacheSize - 1)] == chain)) {
       tl.in_runtime = 1;  // a signal handler interrupting us must not re-enter the detector

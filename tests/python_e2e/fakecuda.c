@@ -5,12 +5,32 @@
 // passed here makes its thread take the GIL while it holds the driver's lock.
 #include <pthread.h>
 #include <stddef.h>
+#include <time.h>
 
 static pthread_mutex_t driver_mu = PTHREAD_MUTEX_INITIALIZER;
 typedef size_t (*b2d_t)(int);
 
 int cuFakeOccupancy(b2d_t b2d, int block) {
   pthread_mutex_lock(&driver_mu);
+  size_t smem = b2d(block);
+  pthread_mutex_unlock(&driver_mu);
+  return (int)smem;
+}
+
+// The same, but the driver first waits on a condition variable with its mutex (a 1 ms timed wait that
+// times out: the mutex is re-acquired inside pthread_cond_timedwait) before it calls the callback.
+static pthread_cond_t driver_cv = PTHREAD_COND_INITIALIZER;
+
+int cuFakeOccupancyAfterWait(b2d_t b2d, int block) {
+  pthread_mutex_lock(&driver_mu);
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_nsec += 1000000;
+  if (deadline.tv_nsec >= 1000000000) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000;
+  }
+  pthread_cond_timedwait(&driver_cv, &driver_mu, &deadline);
   size_t smem = b2d(block);
   pthread_mutex_unlock(&driver_mu);
   return (int)smem;

@@ -47,6 +47,8 @@ Scenarios (the programs are in programs/, the C library they load is cblib.c, bu
                    as libcuda.so.1) holds its mutex while it calls a ctypes callback: exit 66, one
                    python-callback-in-driver-call naming the callback (b2d at its def line, called by
                    cuFakeOccupancy), the held driver mutex and the Python caller. 3.6: exit 0, no report.
+    callback_in_driver_wait  the same, the driver's mutex re-acquired by a timed condition wait before the
+                   callback runs: still a lock taken inside libcuda (exit 66, one report naming it).
     callback_in_tracked_driver  the seed pattern with CUPTI on, without a GPU: the stand-in driver, built
                    with the soname libcuda.so.1, reports its calls to a stand-in libcupti (fakecupti.c,
                    LOCKSAN_CUPTI_PATH; subscribed at cuInit through CUDA_INJECTION64_PATH) and runs a
@@ -727,6 +729,17 @@ def scenario_callback_names(ctx):
            "found %s" % (want_file, line_of(want_file, "ON_EVENT"), found), r)
 
 
+def scenario_callback_in_driver_wait(ctx):
+    prog = "callback_in_fake_driver_wait"
+    r = run_gil_report(ctx, prog, "done 128\n", "python-callback-in-driver-call", "python-callback-in-driver-call")
+    rep = report_of(r, "python-callback-in-driver-call")
+    expect("holds a lock taken inside libcuda" in rep, "the report does not say the thread holds a libcuda lock", r)
+    expect(re.search(r"^\s+mutex M\d+ \(0x[0-9a-f]+\) for writing, acquired at cuFakeOccupancyAfterWait ", rep, re.M),
+           "the driver's mutex (re-acquired by the condition wait) is not among the held locks", r)
+    expect_py_frame(ctx, r, rep, "occupancy", prog, "OCCUPANCY")
+    expect_callback(ctx, r, rep, "b2d", prog, "B2D", "cuFakeOccupancyAfterWait")
+
+
 def scenario_callback_in_tracked_driver(ctx):
     if not ctx.fakecuda_cupti:
         raise Skip("the stand-in libcupti was not built (no CUPTI headers): %s" % FAKECUPTI_WHY[0])
@@ -954,6 +967,7 @@ SCENARIOS = {
     "long_wait": scenario_long_wait,
     "callback_names": scenario_callback_names,
     "callback_in_driver": scenario_callback_in_driver,
+    "callback_in_driver_wait": scenario_callback_in_driver_wait,
     "callback_in_tracked_driver": scenario_callback_in_tracked_driver,
     "callback_not_entry": scenario_callback_not_entry,
     "gil_sem_inversion": scenario_gil_sem_inversion,

@@ -378,10 +378,34 @@ LOCKSAN_ALWAYS_INLINE LockInfo* ResolveLock(ThreadState* ts, uptr addr, LockKind
   return LOCKSAN_LIKELY(li != &g_untracked) ? li : nullptr;
 }
 
+// BeginAcquireQuick — BeginAcquire of a blocking call in its common case, which makes no call: the
+// lock in the thread's lock cache and its chain below the held locks validated (nothing held, or in
+// the chain cache). Returns false, having written nothing, otherwise.
+LOCKSAN_ALWAYS_INLINE bool BeginAcquireQuick(ThreadState* ts, uptr addr, u8 mode, uptr pc, uptr sp, Acquire* a) {
+  ThreadState::CacheEntry& e = ts->lock_cache[LockCacheIndex(addr)];
+  LockInfo* li = e.info;
+  if (LOCKSAN_UNLIKELY(e.addr != addr || !li || li->gen.load(std::memory_order_relaxed) != e.gen ||
+                       li == &g_untracked))
+    return false;
+  u32 n = ts->Nheld();
+  u64 chain = ChainStep(n ? ts->held[n - 1].chain : kChainSeed, li->id, mode, 0);
+  if (n && ts->chain_cache[(chain >> 7) & (kChainCacheSize - 1)] != chain) return false;
+  a->addr = addr;
+  a->pc = pc;
+  a->sp = sp;
+  a->mode = mode;
+  a->flags = 0;
+  a->lock = li;
+  a->chain = chain;
+  PublishWait(ts, addr, mode, li);
+  return true;
+}
+
 // BeginAcquire — before a lock call. For a blocking call, checks the order (and reports) before
 // the thread blocks.
 LOCKSAN_ALWAYS_INLINE void BeginAcquire(ThreadState* ts, uptr addr, LockKind kind, u8 mode,
                                         bool is_try, uptr pc, uptr sp, Acquire* a) {
+  if (!is_try && BeginAcquireQuick(ts, addr, mode, pc, sp, a)) return;
   a->addr = addr;
   a->pc = pc;
   a->sp = sp;

@@ -199,33 +199,18 @@ LOCKSAN_NOINLINE int GilTakeSlowCall(ThreadLocal& tl, ThreadState* ts, pthread_m
   return REAL(pthread_mutex_lock)(m);
 }
 // GilTakeCall — OnGilMutexLock's common case with no call but the real one, tail-called (no register
-// saved): nothing for the CUDA rules to look at (CudaOnGilTake's test), the GIL in the thread's lock
-// cache, and its chain below the held locks validated (nothing held, or in the chain cache), so
-// BeginAcquire would make no call either. Anything else: GilTakeSlowCall.
+// saved): nothing for the CUDA rules to look at (CudaOnGilTake's test) and BeginAcquire's common case
+// (BeginAcquireQuick). Anything else: GilTakeSlowCall.
 LOCKSAN_NOINLINE int GilTakeCall(ThreadLocal& tl, ThreadState* ts, pthread_mutex_t* m, uptr pc, uptr sp) {
-  u32 n = ts->Nheld();
-  uptr addr = g_gil_lock_addr;
-  ThreadState::CacheEntry& e = ts->lock_cache[LockCacheIndex(addr)];
-  LockInfo* li = e.info;
-  if (LOCKSAN_LIKELY(!CudaGilTakeWanted(ts) && e.addr == addr && li != nullptr &&
-                     li->gen.load(std::memory_order_relaxed) == e.gen && li != &g_untracked)) {
-    u64 chain = ChainStep(n ? ts->held[n - 1].chain : kChainSeed, li->id, kWrite, 0);
-    if (LOCKSAN_LIKELY(n == 0 || ts->chain_cache[(chain >> 7) & (kChainCacheSize - 1)] == chain)) {
-      tl.in_runtime = 1;  // a signal handler interrupting us must not re-enter the detector
+  if (LOCKSAN_LIKELY(!CudaGilTakeWanted(ts))) {
+    tl.in_runtime = 1;  // a signal handler interrupting us must not re-enter the detector
+    if (LOCKSAN_LIKELY(BeginAcquireQuick(ts, g_gil_lock_addr, kWrite, pc, sp, &ts->gil_acquire))) {
       ts->gil_taking = true;
-      Acquire* a = &ts->gil_acquire;
-      a->addr = addr;
-      a->pc = pc;
-      a->sp = sp;
-      a->mode = kWrite;
-      a->flags = 0;
-      a->lock = li;
-      a->chain = chain;
-      PublishWait(ts, addr, kWrite, li);
       SetOuterWait(ts, true);
       tl.in_runtime = 0;
       return REAL(pthread_mutex_lock)(m);
     }
+    tl.in_runtime = 0;
   }
   return GilTakeSlowCall(tl, ts, m, pc, sp);
 }

@@ -47,8 +47,9 @@ Scenarios (the programs are in programs/, the C library they load is cblib.c, bu
                    as libcuda.so.1) holds its mutex while it calls a ctypes callback: exit 66, one
                    python-callback-in-driver-call naming the callback (b2d at its def line, called by
                    cuFakeOccupancy), the held driver mutex and the Python caller. 3.6: exit 0, no report.
-    callback_in_driver_wait  the same, the driver's mutex re-acquired by a timed condition wait before the
-                   callback runs: still a lock taken inside libcuda (exit 66, one report naming it).
+    callback_in_driver_wait  the same program (argument `wait`): the driver's mutex re-acquired by a timed
+                   condition wait before the callback runs is still a lock taken inside libcuda (exit
+                   66, one report naming it and cuFakeOccupancyAfterWait).
     callback_in_tracked_driver  the seed pattern with CUPTI on, without a GPU: the stand-in driver, built
                    with the soname libcuda.so.1, reports its calls to a stand-in libcupti (fakecupti.c,
                    LOCKSAN_CUPTI_PATH; subscribed at cuInit through CUDA_INJECTION64_PATH) and runs a
@@ -473,11 +474,12 @@ def check_gil_lib_inversion(ctx, run, report, callback_fn, touch_fn, program, c_
     expect_callback(ctx, run, report, "on_event", program, "ON_EVENT", c_caller)
 
 
-def run_gil_report(ctx, program, stdout, kind, what):
-    """Runs a program whose one report needs GIL tracking: it must not crash and must run to its end
-    (`stdout`); without GIL tracking it exits 0 with no report and the scenario is skipped (`what`
-    says what was not checked); with it, exit 66 and exactly one `kind` report. Returns the run."""
-    r = ctx.run(program)
+def run_gil_report(ctx, program, stdout, kind, what, args=()):
+    """Runs a program (with `args`) whose one report needs GIL tracking: it must not crash and must run
+    to its end (`stdout`); without GIL tracking it exits 0 with no report and the scenario is skipped
+    (`what` says what was not checked); with it, exit 66 and exactly one `kind` report. Returns the
+    run."""
+    r = ctx.run(program, args=args)
     expect(r.rc >= 0, "killed by signal %d (a crash)" % -r.rc, r)
     expect(r.stdout == stdout, "the program did not run to its end", r)
     if not ctx.gil:
@@ -729,17 +731,6 @@ def scenario_callback_names(ctx):
            "found %s" % (want_file, line_of(want_file, "ON_EVENT"), found), r)
 
 
-def scenario_callback_in_driver_wait(ctx):
-    prog = "callback_in_fake_driver_wait"
-    r = run_gil_report(ctx, prog, "done 128\n", "python-callback-in-driver-call", "python-callback-in-driver-call")
-    rep = report_of(r, "python-callback-in-driver-call")
-    expect("holds a lock taken inside libcuda" in rep, "the report does not say the thread holds a libcuda lock", r)
-    expect(re.search(r"^\s+mutex M\d+ \(0x[0-9a-f]+\) for writing, acquired at cuFakeOccupancyAfterWait ", rep, re.M),
-           "the driver's mutex (re-acquired by the condition wait) is not among the held locks", r)
-    expect_py_frame(ctx, r, rep, "occupancy", prog, "OCCUPANCY")
-    expect_callback(ctx, r, rep, "b2d", prog, "B2D", "cuFakeOccupancyAfterWait")
-
-
 def scenario_callback_in_tracked_driver(ctx):
     if not ctx.fakecuda_cupti:
         raise Skip("the stand-in libcupti was not built (no CUPTI headers): %s" % FAKECUPTI_WHY[0])
@@ -780,15 +771,26 @@ def scenario_callback_not_entry(ctx):
     expect("Python callback:" not in rep, "a callback is named on an edge no callback made", r)
 
 
-def scenario_callback_in_driver(ctx):
+def check_callback_in_fake_driver(ctx, args, c_function):
+    """programs/callback_in_fake_driver.py with `args`: one python-callback-in-driver-call from the held
+    mutex that the stand-in driver's `c_function` took, naming the callback and the Python caller."""
     prog = "callback_in_fake_driver"
-    r = run_gil_report(ctx, prog, "done 128\n", "python-callback-in-driver-call", "python-callback-in-driver-call")
+    r = run_gil_report(ctx, prog, "done 128\n", "python-callback-in-driver-call", "python-callback-in-driver-call",
+                       args)
     rep = report_of(r, "python-callback-in-driver-call")
     expect("holds a lock taken inside libcuda" in rep, "the report does not say the thread holds a libcuda lock", r)
-    expect(re.search(r"^\s+mutex M\d+ \(0x[0-9a-f]+\) for writing, acquired at cuFakeOccupancy ", rep, re.M),
+    expect(re.search(r"^\s+mutex M\d+ \(0x[0-9a-f]+\) for writing, acquired at %s " % c_function, rep, re.M),
            "the driver's mutex is not among the held locks", r)
     expect_py_frame(ctx, r, rep, "occupancy", prog, "OCCUPANCY")
-    expect_callback(ctx, r, rep, "b2d", prog, "B2D", "cuFakeOccupancy")
+    expect_callback(ctx, r, rep, "b2d", prog, "B2D", c_function)
+
+
+def scenario_callback_in_driver(ctx):
+    check_callback_in_fake_driver(ctx, (), "cuFakeOccupancy")
+
+
+def scenario_callback_in_driver_wait(ctx):
+    check_callback_in_fake_driver(ctx, ("wait",), "cuFakeOccupancyAfterWait")
 
 
 def scenario_lock_revival(ctx):

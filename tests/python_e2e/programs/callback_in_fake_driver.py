@@ -2,11 +2,16 @@
 # libcuda.so.1) holds its own mutex while it calls a Python ctypes callback. No other thread competes,
 # so nothing hangs; locksan reports python-callback-in-driver-call (from the held lock that code in
 # libcuda took: no CUPTI here) and names the callback.
+# With the argument `wait`, the driver first waits on a condition variable with its mutex (the wait
+# times out and re-acquires the mutex) before it calls the callback: the mutex re-acquired by
+# pthread_cond_timedwait is still a lock taken inside libcuda.
 import ctypes
 import os
+import sys
 import threading
 
 driver = ctypes.CDLL(os.environ["PYE2E_FAKECUDA"])
+occupancy_call = driver.cuFakeOccupancyAfterWait if sys.argv[1:] == ["wait"] else driver.cuFakeOccupancy
 B2D = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_int)
 
 
@@ -19,7 +24,7 @@ result = []
 
 
 def occupancy():
-    result.append(driver.cuFakeOccupancy(cb, 32))  # @OCCUPANCY
+    result.append(occupancy_call(cb, 32))  # @OCCUPANCY
 
 
 # A thread creation after the library is loaded: locksan looks for libcuda then.

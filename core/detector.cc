@@ -456,15 +456,15 @@ void ForgetLocked(LockInfo* li) {
   if (!li->site_class) g_rt.by_id->Erase(li->id);
   if (li->site_entry) g_rt.site_entries[li->site_entry]->forgotten++;  // lock_identity=auto
   uptr page = addr >> kPageShift;
-  LockInfo** head = g_rt.by_page->Find(page + 1);
-  if (head) {
+  LockInfo* rest = nullptr;  // the page's other locks
+  if (LockInfo** head = g_rt.by_page->Find(page + 1)) {
     LockInfo** pp = head;
     while (*pp && *pp != li) pp = &(*pp)->next_in_page;
     if (*pp) *pp = li->next_in_page;
-    if (!*head) g_rt.by_page->Erase(page + 1);
+    rest = *head;
+    if (!rest) g_rt.by_page->Erase(page + 1);
   }
-  LockInfo** rest = g_rt.by_page->Find(page + 1);
-  LivePageSub(addr, rest ? *rest : nullptr);
+  LivePageSub(addr, rest);
   LiveRegionSlot(addr >> kRegionShift).fetch_sub(1, std::memory_order_relaxed);
   LiveLineSub(addr);
   li->gen.fetch_add(1, std::memory_order_release);

@@ -8,7 +8,12 @@ difference per call, natively and under each library, so that start-up and exit 
 string hashing is fixed (PYTHONHASHSEED=0): with a random seed a dictionary look-up in the loop moves
 the count by ~70 instructions between runs.
 
-    bench/gil_round_trip.py [--python PY] [--calls 2000,22000] [--lib LIB[@OPTIONS]] ...
+    bench/gil_round_trip.py [--python PY] [--calls 2000,22000] [--driver-lock LIBCUDA] [--lib LIB[@OPTIONS]] ...
+
+--driver-lock LIBCUDA: the loop runs in a threading.Thread (which holds its own tstate lock at every
+GIL take) after a mutex was taken by code in LIBCUDA — a stand-in driver loaded under the file name
+libcuda.so.1 (tests/python_e2e/fakecuda.c, `cuFakeOccupancy` with a C callback): a DataLoader
+worker's case, a Python thread holding a lock in a process where libcuda's locks exist.
 
 Prints one line per configuration: `GIL name=... instr_per_call=N over_native=N`.
 """
@@ -20,10 +25,25 @@ import sys
 import tempfile
 
 LOOP = "import ctypes, sys\nf = ctypes.CDLL(None).abs\nfor i in range(int(sys.argv[1])): f(i)\n"
+# The same loop in a threading.Thread, after a lock taken in the stand-in driver (found as libcuda at
+# the thread's creation, so the lock counts as libcuda's).
+THREAD_LOOP = """import ctypes, os, sys, threading
+libc = ctypes.CDLL(None)
+f = libc.abs
+driver = ctypes.CDLL(os.environ["GIL_RT_DRIVER"])
+B2D = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_int)
+def loop(n):
+    driver.cuFakeOccupancy(ctypes.cast(libc.abs, B2D), 32)
+    for i in range(n): f(i)
+t = threading.Thread(target=loop, args=(int(sys.argv[1]),))
+t.start(); t.join()
+"""
 
 
-def count(python, calls, lib, options):
+def count(python, calls, lib, options, driver=None):
     env = dict(os.environ, PYTHONHASHSEED="0")
+    if driver:
+        env["GIL_RT_DRIVER"] = driver
     env.pop("LD_PRELOAD", None)
     if lib:
         env["LD_PRELOAD"] = lib
@@ -32,7 +52,7 @@ def count(python, calls, lib, options):
     with tempfile.TemporaryDirectory() as d:
         script = os.path.join(d, "loop.py")
         with open(script, "w") as f:
-            f.write(LOOP)
+            f.write(THREAD_LOOP if driver else LOOP)
         out = os.path.join(d, "cg.out")
         subprocess.run(["valgrind", "--tool=callgrind", "-q", "--callgrind-out-file=" + out, python,
                         script, str(calls)], env=env, check=True, stdout=subprocess.DEVNULL,
@@ -50,7 +70,14 @@ def main():
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--calls", default="2000,22000", help="two loop lengths, comma-separated")
     ap.add_argument("--lib", action="append", default=[], help="a library to preload, LIB[@OPTIONS]")
+    ap.add_argument("--driver-lock", metavar="LIBCUDA", default=None,
+                    help="run the loop in a thread after a lock taken in this stand-in libcuda.so.1")
     a = ap.parse_args()
+    if a.driver_lock:
+        if os.path.basename(a.driver_lock) != "libcuda.so.1" or not os.path.exists(a.driver_lock):
+            ap.error("--driver-lock: a file named libcuda.so.1 (e.g. cc -shared -fPIC -pthread "
+                     "tests/python_e2e/fakecuda.c -o DIR/libcuda.so.1)")
+        a.driver_lock = os.path.abspath(a.driver_lock)
     lo, hi = (int(x) for x in a.calls.split(","))
     if hi <= lo:
         ap.error("--calls: the second length must be larger")
@@ -60,7 +87,7 @@ def main():
         configs.append((spec, os.path.abspath(lib), opts or None))
     native = None
     for name, lib, opts in configs:
-        per = (count(a.python, hi, lib, opts) - count(a.python, lo, lib, opts)) / (hi - lo)
+        per = (count(a.python, hi, lib, opts, a.driver_lock) - count(a.python, lo, lib, opts, a.driver_lock)) / (hi - lo)
         if native is None:
             native = per
         print("GIL name=%s instr_per_call=%.0f over_native=%.0f" % (name, per, per - native), flush=True)

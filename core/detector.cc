@@ -1880,29 +1880,50 @@ void OnLockInit(uptr addr, LockKind kind) {
   UpdateEndSlow(ts);
 }
 
+namespace {
+// ForgetDestroyedLocked — a lock destroyed (pthread_*_destroy, sem_destroy, re-initialised) is
+// forgotten: registry_mu held, and graph_mu too unless it is a member of a lock class (its class's
+// node stays: nothing of the graph changes).
+void ForgetDestroyedLocked(LockInfo* li) {
+  if (LOCKSAN_UNLIKELY(g_rt.flags.verbosity >= 3))
+    OutputPrintf("==%d==locksan: destroy lock %llu(%s)@%p, first taken at pc %p\n", getpid(),
+                 static_cast<unsigned long long>(li->id), LockKindName(li->kind),
+                 reinterpret_cast<void*>(li->addr.load(std::memory_order_relaxed)),
+                 reinterpret_cast<void*>(li->first_pc));
+  ParkOrRemoveLocked(li);
+  ForgetLocked(li);
+}
+
+// Destroying a lock this thread holds (a semaphore used as a signal, or a misuse): drop the entry.
+void DropDestroyedHeld(uptr addr) {
+  if (ThreadState* ts = t_local.ts)
+    for (u32 i = ts->Nheld(); i-- > 0;)
+      if (ts->held[i].addr == addr) RemoveHeldAt(ts, i);
+}
+}  // namespace
+
 void OnLockDestroy(uptr addr) {
   if (!LiveGranuleTest(addr)) return;
   if (g_rt.state.load(std::memory_order_acquire) != 2) return;
   ScopedInRuntime guard;
   {
     // No lock registered at this address (its line is shared with another lock's): no graph lock.
+    // A member of a lock class (a PyTorch step destroys ~40): neither, as in ForgetRange.
     RuntimeLockGuard rlock(&g_rt.registry_mu);
-    if (!g_rt.by_addr->Find(addr)) return;
+    LockInfo* li = g_rt.by_addr->Find(addr);
+    if (!li) return;
+    if (li->site_class) {
+      ForgetDestroyedLocked(li);
+      DropDestroyedHeld(addr);
+      return;
+    }
   }
   RuntimeLockGuard glock(&g_rt.graph_mu);
   RuntimeLockGuard rlock(&g_rt.registry_mu);
   LockInfo* li = g_rt.by_addr->Find(addr);
   if (!li) return;
-  if (LOCKSAN_UNLIKELY(g_rt.flags.verbosity >= 3))
-    OutputPrintf("==%d==locksan: destroy lock %llu(%s)@%p, first taken at pc %p\n", getpid(),
-                 static_cast<unsigned long long>(li->id), LockKindName(li->kind),
-                 reinterpret_cast<void*>(addr), reinterpret_cast<void*>(li->first_pc));
-  ParkOrRemoveLocked(li);
-  ForgetLocked(li);
-  // Destroying a lock this thread holds (a semaphore used as a signal, or a misuse): drop the entry.
-  if (ThreadState* ts = t_local.ts)
-    for (u32 i = ts->Nheld(); i-- > 0;)
-      if (ts->held[i].addr == addr) RemoveHeldAt(ts, i);
+  ForgetDestroyedLocked(li);
+  DropDestroyedHeld(addr);
 }
 
 namespace {

@@ -8,7 +8,11 @@ time, and the thread's CPU time; after one warm-up batch). Used to tell whether 
 workers (run it natively and under LD_PRELOAD=liblocksan.so).
 --worker-handlers installs the signal handlers a DataLoader worker installs (SIGBUS, SIGSEGV, SIGFPE,
 SIGTERM: torch._C._set_worker_signal_handlers), as in a real worker.
-Usage: torch_items.py [--items N] [--rounds R] [--worker-handlers]
+--batch B fetches items as a worker does: B items kept alive, then collated into one batch
+(torch's default_collate) and dropped. The heap then moves between items, so each item's Generator
+mutex is new at a new address (a lock class's member) instead of at the last one's (revived in
+place): the pattern of a real worker (docs/design.md, "Recurring keys").
+Usage: torch_items.py [--items N] [--rounds R] [--worker-handlers] [--batch B]
 """
 import argparse
 import time
@@ -29,17 +33,26 @@ def main():
     ap.add_argument("--items", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--worker-handlers", action="store_true")
+    ap.add_argument("--batch", type=int, default=0)
     a = ap.parse_args()
     if a.worker_handlers:
         torch._C._set_worker_signal_handlers()
     torch.set_num_threads(1)  # a DataLoader worker runs torch with one thread
-    for i in range(a.items):
-        item(i)
+
+    def run(items):
+        if not a.batch:
+            for i in range(items):
+                item(i)
+            return
+        from torch.utils.data._utils.collate import default_collate
+        for b in range(0, items, a.batch):
+            default_collate([item(i) for i in range(b, min(items, b + a.batch))])
+
+    run(a.items)
     best = best_cpu = float("inf")
     for _ in range(a.rounds):
         t0, c0 = time.perf_counter(), time.thread_time()
-        for i in range(a.items):
-            item(i)
+        run(a.items)
         best = min(best, time.perf_counter() - t0)
         best_cpu = min(best_cpu, time.thread_time() - c0)
     print("ITEMS n=%d per_item_us=%.2f cpu_us=%.2f" % (a.items, 1e6 * best / a.items, 1e6 * best_cpu / a.items),

@@ -482,10 +482,19 @@ constexpr u64 kMemoGrowAfter = 2048;
 constexpr u8 kMemoSeen = 1, kMemoFilled = 2, kMemoRefused = 3;
 constexpr u32 kMemoWays = 4;  // a set holds up to 4 stacks: of one key called from several places too
 constexpr u64 kMemoFreeFills = 16, kMemoHitsPerFill = 32;
+// A key seen again this many times while the budget refused its fill earns one anyway: memoised at
+// the first of them, it would have paid for its fill by itself (kMemoHitsPerFill). A thread whose
+// early call sites never repeat (a process's start-up) spends the budget on them, and a call site
+// that then recurs — a new lock per item at one call site, each a lock class's member whose 8-frame
+// key is asked for — would otherwise be unwound in full every time.
+constexpr u8 kMemoRecurring = 16;
 struct MemoEntry {
   uptr pc, cfa;  // the key: the lock call's return address and the caller's stack pointer
   u8 state;      // 0: empty, kMemoSeen: the key met once, kMemoFilled, kMemoRefused (not memoisable)
-  u8 prefix_n;   // prefix_depot's frames (0: none), fewer than n
+  union {
+    u8 prefix_n;         // kMemoFilled: prefix_depot's frames (0: none), fewer than n
+    u8 budget_refusals;  // kMemoSeen: sightings whose fill the budget refused (kMemoRecurring)
+  };
   u8 partial;    // the first n frames of a longer stack (filled for a short answer: a class key)
   u8 n;          // frames (at most kMaxStackDepth)
   u32 used;      // the set's clock when last used (the least recently used way is replaced)
@@ -680,7 +689,11 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
         // Memoised for a shorter answer: filled again, whole, for this one. Seen, not filled, from
         // here: a fill writes the entry's frames and slots before it knows it will succeed, and a
         // filled entry's depot ids must stay those of its frames.
+        // A key memoised once and asked for again recurs: its whole fill is not refused by the budget
+        // (kMemoRecurring), or a lock class's member asked for its 8 frames, then the whole stack
+        // for its order check, would have its entry filled short and marked seen again every time.
         x->state = kMemoSeen;
+        x->budget_refusals = kMemoRecurring - 1;
         seen = x;
       } else if (x->state == kMemoFilled) {
         // Only the frames asked for are checked (each return address in its own slot): a shorter
@@ -711,6 +724,7 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
       victim->pc = pc;
       victim->cfa = cfa;
       victim->state = kMemoSeen;
+      victim->budget_refusals = 0;
       victim->used = now;
     }
     return CaptureUserStack(pcs, nullptr, depth);
@@ -744,7 +758,8 @@ int CaptureCallerStack(StackMemo** memo_slot, uptr pc, uptr cfa, uptr stack_lo, 
     // n == depth < memo_depth: the stack may go on (partial); fewer: it ended there.
     return FillMemoEntry(e, n, depth < memo_depth && n == depth, depth, pcs, depot, aux);
   }
-  if (memo->fills >= kMemoFreeFills && memo->fills * kMemoHitsPerFill > memo->hits) {
+  if (memo->fills >= kMemoFreeFills && memo->fills * kMemoHitsPerFill > memo->hits &&
+      ++e->budget_refusals < kMemoRecurring) {
     if (g_capture_timing) g_memo_over_budget.fetch_add(1, std::memory_order_relaxed);
     int out = n < depth ? n : depth;  // no slow fill now: the capture is the answer
     memcpy(pcs, p, static_cast<size_t>(out) * sizeof(uptr));

@@ -67,6 +67,16 @@
 // CHECK-NOT: WARNING: locksan
 // CHECK: stack memo: \d+ stacks reused without an unwind, (?:([0-9]|1[0-6]) memoised \(0|([1-9]|1[0-7]) memoised \(1) from known frame sizes\), \d+ found changed; captured without it: \d+ first sightings, 0 of keys it refused, [1-9]\d\d+ past its fill budget
 //
+// VARIANT: recurring
+// The budget spent as in `budget`, then one key through those frames comes back 200 times (a new
+// lock per call at one depth, as a per-item lock in a loop is): refused a fill by the budget, it
+// earns one after 16 sightings (kMemoRecurring) and is reused from then on.
+// ARGS: recurring
+// EXPECT-EXIT: 0
+// CLEAR: CHECK EXPECT-REPORTS
+// CHECK-NOT: WARNING: locksan
+// CHECK: stack memo: (1[6-9]\d|2\d\d|3\d\d) stacks reused without an unwind, .* [1-9]\d\d+ past its fill budget
+//
 // VARIANT: off
 // stack_memo=0: every stack unwound; the same report.
 // RUN-OPTIONS: verbosity=1:stack_memo=0
@@ -129,15 +139,17 @@ int main(int argc, char** argv) {
     puts("done");
     return 0;
   }
-  if (argc > 1 && (strcmp(argv[1], "budget") == 0 || strcmp(argv[1], "quick") == 0)) {
-    static pthread_mutex_t fresh[600];
-    for (int i = 0; i < 600; i++) pthread_mutex_init(&fresh[i], NULL);
+  int recurring = argc > 1 && strcmp(argv[1], "recurring") == 0;
+  if (argc > 1 && (strcmp(argv[1], "budget") == 0 || strcmp(argv[1], "quick") == 0 || recurring)) {
+    static pthread_mutex_t fresh[800];
+    for (int i = 0; i < 800; i++) pthread_mutex_init(&fresh[i], NULL);
     g_fresh = fresh;
     int (*f)(int) = strcmp(argv[1], "quick") == 0 ? at_depth : at_depth_vla;
     for (int d = 0; d < 300; d++) {
       f(d);
       f(d);
     }
+    for (int i = 0; recurring && i < 200; i++) f(5);
     puts("done");
     return 0;
   }

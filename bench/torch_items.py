@@ -13,11 +13,23 @@ SIGTERM: torch._C._set_worker_signal_handlers), as in a real worker.
 mutex is new at a new address (a lock class's member) instead of at the last one's (revived in
 place): the pattern of a real worker (docs/design.md, "Recurring keys").
 Usage: torch_items.py [--items N] [--rounds R] [--worker-handlers] [--batch B]
+       torch_items.py --callgrind [--lib LIB ...] [--python PY] [--items N] [--batch B] [--worker-handlers]
+  Instructions per item, repeatable on a loaded machine: natively and under each LIB (LD_PRELOAD),
+  one process under `valgrind --tool=callgrind` with N items and one with 3N (after the same
+  warm-up), PYTHONHASHSEED=0 in both (so that their dicts probe alike); (I(3N) - I(N)) / 2N leaves
+  out start-up. Example (docs/design.md, "Recurring keys"; torch from Debian's python3-torch):
+    python3 bench/torch_items.py --callgrind --python /usr/bin/python3.11 --batch 64 --items 320 \
+        --lib build/liblocksan.so
 """
 import argparse
+import os
+import subprocess
+import sys
+import tempfile
 import time
 
-import torch
+if "--callgrind" not in sys.argv:
+    import torch
 
 
 def item(i):
@@ -28,13 +40,47 @@ def item(i):
     return (x - 0.5) / 0.25, i % 10
 
 
+def callgrind(a):
+    def instructions(lib, n):
+        env = dict(os.environ, PYTHONHASHSEED="0")
+        env.pop("LD_PRELOAD", None)
+        if lib:
+            env["LD_PRELOAD"] = lib
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "cg.out")
+            cmd = ["valgrind", "--tool=callgrind", "-q", "--callgrind-out-file=" + out, a.python,
+                   os.path.abspath(__file__), "--child", "--items", str(n), "--batch", str(a.batch)]
+            if a.worker_handlers:
+                cmd.append("--worker-handlers")
+            subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+            for line in open(out):
+                if line.startswith("totals:") or line.startswith("summary:"):
+                    return int(line.split()[1])
+        raise SystemExit("torch_items.py: no totals in callgrind's output")
+
+    base = None
+    for lib in [None] + a.lib:
+        i1, i3 = instructions(lib, a.items), instructions(lib, 3 * a.items)
+        per = (i3 - i1) / (2.0 * a.items)
+        if base is None:
+            base = per
+        print("CALLGRIND %-40s %10.0f instructions an item%s" % (
+            lib or "native", per, "" if lib is None else "  (%+.0f over native)" % (per - base)), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--items", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--worker-handlers", action="store_true")
     ap.add_argument("--batch", type=int, default=0)
+    ap.add_argument("--callgrind", action="store_true")
+    ap.add_argument("--lib", action="append", default=[])
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.callgrind:
+        return callgrind(a)
     if a.worker_handlers:
         torch._C._set_worker_signal_handlers()
     torch.set_num_threads(1)  # a DataLoader worker runs torch with one thread
@@ -48,6 +94,10 @@ def main():
         for b in range(0, items, a.batch):
             default_collate([item(i) for i in range(b, min(items, b + a.batch))])
 
+    if a.child:  # one run under callgrind: the same warm-up, then N items
+        run(3 * (a.batch or 64))
+        run(a.items)
+        return
     run(a.items)
     best = best_cpu = float("inf")
     for _ in range(a.rounds):

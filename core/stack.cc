@@ -482,11 +482,12 @@ constexpr u64 kMemoGrowAfter = 2048;
 constexpr u8 kMemoSeen = 1, kMemoFilled = 2, kMemoRefused = 3;
 constexpr u32 kMemoWays = 4;  // a set holds up to 4 stacks: of one key called from several places too
 constexpr u64 kMemoFreeFills = 16, kMemoHitsPerFill = 32;
-// A key seen again this many times while the budget refused its fill earns one anyway: memoised at
-// the first of them, it would have paid for its fill by itself (kMemoHitsPerFill). A thread whose
-// early call sites never repeat (a process's start-up) spends the budget on them, and a call site
-// that then recurs — a new lock per item at one call site, each a lock class's member whose 8-frame
-// key is asked for — would otherwise be unwound in full every time.
+// A key seen again this many times while the budget refused its fill earns one anyway: a key that
+// keeps coming back repays its fill (the budget's own rate is one fill per kMemoHitsPerFill hits), and
+// the worst case, a key seen exactly this often and never again, spends one fill on 16 captures. A
+// thread whose early call sites never repeat (a process's start-up) spends the budget on them, and a
+// call site that then recurs — a new lock per item at one call site, each a lock class's member whose
+// 8-frame key is asked for — would otherwise be unwound in full every time.
 constexpr u8 kMemoRecurring = 16;
 struct MemoEntry {
   uptr pc, cfa;  // the key: the lock call's return address and the caller's stack pointer
